@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared plumbing of the dsdeploy command-line tool: exit codes, error reporting, inventory.
+#pragma once
+
+#include <dsdeploy/dsdeploy.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace dsdeploy_cli {
+
+// Exit codes, the same for every command.
+enum exit_code : int {
+    exit_ok = 0,           // done; the check passed
+    exit_check_failed = 1, // done, and the answer is "no" (does not fit, findings, a failed step)
+    exit_usage = 2,        // the command line or the inventory is wrong
+    exit_environment = 3,  // the environment failed (I/O, network, a tool)
+};
+
+struct options {
+    std::string inventory_path;  // empty: the built-in default
+    bool json = false;
+};
+
+// Loads the inventory named on the command line, or the built-in default.
+dsdeploy::inventory load_inventory(const options& o);
+
+// A command registers its subcommand and returns the function that runs it.
+using command_runner = std::function<int()>;
+struct command {
+    CLI::App* app;
+    command_runner run;
+};
+
+command add_plan_command(CLI::App& root, options& o);
+
+}  // namespace dsdeploy_cli

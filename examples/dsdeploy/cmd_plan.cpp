@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// dsdeploy plan: does the model fit, with which layout, and what would fit if not.
+#include "cli.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <optional>
+
+namespace dsdeploy_cli {
+
+command add_plan_command(CLI::App& root, options& o) {
+    struct overrides {
+        std::string model;
+        std::optional<int> tp, pp, dp;
+        std::optional<double> utilization, headroom;
+        std::optional<int> max_model_len;
+        std::string kv_cache_dtype;
+    };
+    auto ov = std::make_shared<overrides>();
+    CLI::App* app = root.add_subcommand("plan", "check TP x PP against the GPUs and the model, and whether the model fits in memory");
+    app->add_flag("--json", o.json, "print the plan as JSON");
+    app->add_option("--model", ov->model, "catalog model or local Hugging Face model directory");
+    app->add_option("--tp,--tensor-parallel-size", ov->tp, "tensor-parallel size");
+    app->add_option("--pp,--pipeline-parallel-size", ov->pp, "pipeline-parallel size");
+    app->add_option("--dp,--data-parallel-size", ov->dp, "data-parallel size");
+    app->add_option("--gpu-memory-utilization", ov->utilization, "fraction of GPU memory vLLM may use");
+    app->add_option("--max-model-len", ov->max_model_len, "context length to plan for");
+    app->add_option("--kv-cache-dtype", ov->kv_cache_dtype, "auto or fp8");
+    app->add_option("--headroom-gib", ov->headroom, "per-GPU memory kept for activations, NCCL and CUDA graphs");
+    app->footer("Exit status: 0 the model fits, 1 it does not, 2 invalid input, 3 environment failure.");
+    return {app, [ov, &o]() {
+                dsdeploy::inventory inv = load_inventory(o);
+                auto& s = inv.serving;
+                if (!ov->model.empty()) s.model = ov->model;
+                if (ov->tp) s.tensor_parallel_size = *ov->tp;
+                if (ov->pp) s.pipeline_parallel_size = *ov->pp;
+                if (ov->dp) s.data_parallel_size = *ov->dp;
+                if (ov->utilization) s.gpu_memory_utilization = *ov->utilization;
+                if (ov->max_model_len) s.max_model_len = *ov->max_model_len;
+                if (ov->headroom) s.headroom_gib = *ov->headroom;
+                if (!ov->kv_cache_dtype.empty() && ov->kv_cache_dtype != "auto") {
+                    auto t = dsdeploy::parse_dtype(ov->kv_cache_dtype);
+                    if (!t) throw dsdeploy::config_error(dsdeploy::errc::cli_usage, "--kv-cache-dtype", "\"" + ov->kv_cache_dtype + "\" is not a dtype; use auto or fp8");
+                    s.kv_cache_dtype = *t;
+                }
+                const dsdeploy::plan p = dsdeploy::plan_for(inv);
+                if (o.json) std::cout << nlohmann::json(p).dump(2) << "\n";
+                else std::cout << dsdeploy::to_text(p);
+                return p.fits() ? exit_ok : exit_check_failed;
+            }};
+}
+
+}  // namespace dsdeploy_cli

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// dsdeploy: plan, render and bring up multi-node vLLM serving from one inventory.
+#include "cli.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <vector>
+
+namespace dsdeploy_cli {
+dsdeploy::inventory load_inventory(const options& o) {
+    if (o.inventory_path.empty()) return dsdeploy::default_inventory();
+    throw dsdeploy::config_error(dsdeploy::errc::cli_usage, "--inventory", "inventory files are not supported yet");
+}
+}  // namespace dsdeploy_cli
+
+int main(int argc, char** argv) {
+    using namespace dsdeploy_cli;
+    CLI::App app{"dsdeploy " DSDEPLOY_VERSION ": plan, render and bring up multi-node LLM serving (vLLM + Ray) from one inventory"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", DSDEPLOY_VERSION);
+    options opts;
+    app.add_option("-i,--inventory", opts.inventory_path, "inventory file (TOML or JSON); default: the built-in two-node DeepSeek-V3 example");
+    std::vector<command> commands = {add_plan_command(app, opts)};
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? exit_ok : exit_usage;
+    }
+    try {
+        for (auto& c : commands)
+            if (c.app->parsed()) return c.run();
+    } catch (const dsdeploy::config_error& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return exit_usage;
+    } catch (const dsdeploy::error& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return exit_environment;
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return exit_environment;
+    }
+    return exit_usage;
+}

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+// Umbrella header: everything dsdeploy offers.
+#pragma once
+
+#include <dsdeploy/cluster.hpp>
+#include <dsdeploy/error.hpp>
+#include <dsdeploy/gpu.hpp>
+#include <dsdeploy/inventory.hpp>
+#include <dsdeploy/model.hpp>
+#include <dsdeploy/network.hpp>
+#include <dsdeploy/plan.hpp>
+#include <dsdeploy/version.hpp>

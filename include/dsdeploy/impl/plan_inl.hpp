@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <dsdeploy/detail/text.hpp>
+#include <dsdeploy/plan.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+DSDEPLOY_NAMESPACE_BEGIN
+
+namespace detail {
+// 65536 -> "65,536"
+inline std::string grouped(std::int64_t v) {
+    std::string digits = std::to_string(v < 0 ? -v : v);
+    std::string out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return v < 0 ? "-" + out : out;
+}
+
+struct gpu_layout {
+    const gpu_spec* gpu = nullptr;  // nullptr: CPU-only
+    int nodes = 0;                  // nodes that contribute devices
+    int per_node = 0;               // GPUs per node (CPU-only: 1 worker per node)
+};
+
+inline gpu_layout layout_of(const cluster& c) {
+    gpu_layout out;
+    std::string first_type;
+    int first_count = -1;
+    std::size_t first_index = 0;
+    for (std::size_t i = 0; i < c.nodes.size(); ++i) {
+        const node& n = c.nodes[i];
+        const std::string at = "nodes[" + std::to_string(i) + "]";
+        if (first_count < 0) {
+            first_count = n.gpus();
+            first_type = n.gpu_type;
+            first_index = i;
+            if (n.gpus() > 0) out.gpu = &require_gpu(n.gpu_type, at + ".gpu_type");
+            continue;
+        }
+        if (n.gpus() != first_count)
+            raise(errc::gpu_mixed, at + ".gpu_count",
+                  std::to_string(n.gpus()) + " GPUs here but " + std::to_string(first_count) + " on nodes[" + std::to_string(first_index) +
+                      "]; vLLM places the same number of workers on every node, so give every node the same GPU count (use gpu_ids to pick a subset)");
+        if (n.gpus() > 0) {
+            const gpu_spec& g = require_gpu(n.gpu_type, at + ".gpu_type");
+            if (g.name != out.gpu->name)
+                raise(errc::gpu_mixed, at + ".gpu_type",
+                      g.name + " here but " + out.gpu->name + " on nodes[" + std::to_string(first_index) +
+                          "]; one deployment plans for one GPU type, so split the cluster or use the same GPUs");
+        }
+    }
+    out.nodes = static_cast<int>(c.nodes.size());
+    out.per_node = first_count > 0 ? first_count : 1;
+    return out;
+}
+
+inline std::vector<int> divisors(int n) {
+    std::vector<int> out;
+    for (int d = 1; d <= n; ++d)
+        if (n % d == 0) out.push_back(d);
+    return out;
+}
+
+inline std::vector<int> partition_for(const model_spec& m, const parallelism& p, const plan_options& o) {
+    return o.pp_layer_partition.empty() ? default_pp_partition(m.num_layers, p.pp) : o.pp_layer_partition;
+}
+
+inline std::string fmt_gib(double v) { return fmt::format("{:.2f} GiB", v); }
+}  // namespace detail
+
+DSDEPLOY_INLINE parallelism choose_parallelism(const cluster& c, const model_spec& m, std::vector<std::string>* reasons) {
+    const auto layout = detail::layout_of(c);
+    parallelism p;
+    auto say = [&](std::string s) {
+        if (reasons) reasons->push_back(std::move(s));
+    };
+    if (!layout.gpu) {
+        p.pp = std::min(layout.nodes, m.num_layers);
+        say(fmt::format("no GPUs: one CPU worker per node, PP {} = nodes, so the model's layers are split across all {} nodes", p.pp,
+                        layout.nodes));
+        return p;
+    }
+    const int g = layout.per_node;
+    int tp = g;
+    while (tp > 1 && (m.num_attention_heads % tp != 0 || g % tp != 0)) --tp;
+    p.tp = tp;
+    p.pp = std::min(layout.nodes, m.num_layers);
+    p.dp = g / tp;
+    if (tp == g)
+        say(fmt::format("TP {} = the GPUs in one node: tensor parallelism exchanges activations every layer, so it stays on "
+                        "the fastest links ({})",
+                        tp, layout.gpu->nvlink ? "NVLink" : "PCIe; " + layout.gpu->name + " has no NVLink"));
+    else
+        say(fmt::format("TP {}: the largest size that divides both the {} GPUs per node and the {} attention heads; DP {} "
+                        "replicas use the other GPUs",
+                        tp, g, m.num_attention_heads, p.dp));
+    if (p.pp > 1)
+        say(fmt::format("PP {} = nodes: pipeline parallelism sends activations across the network once per stage, which suits "
+                        "the slower inter-node links (vLLM's advice: TP inside a node, PP across nodes)",
+                        p.pp));
+    return p;
+}
+
+DSDEPLOY_INLINE void validate_plan(const cluster& c, const model_spec& m, const parallelism& p, const plan_options& o) {
+    validate(c);
+    const auto layout = detail::layout_of(c);
+    if (!(o.gpu_memory_utilization > 0 && o.gpu_memory_utilization <= 1))
+        raise(errc::plan_value, "serving.gpu_memory_utilization",
+              fmt::format("{} is not a fraction of GPU memory; use a value in (0, 1], typically 0.85-0.95", o.gpu_memory_utilization));
+    if (o.max_model_len < 0)
+        raise(errc::plan_value, "serving.max_model_len", std::to_string(o.max_model_len) + " is negative; use a positive token count or 0 for the model's context length");
+    if (m.max_context > 0 && o.max_model_len > m.max_context)
+        raise(errc::plan_value, "serving.max_model_len",
+              fmt::format("{} exceeds the model's context length {} (max_position_embeddings); use at most {}", o.max_model_len,
+                          m.max_context, m.max_context));
+    if (!(o.headroom_gib >= 0 && o.headroom_gib < 1024))
+        raise(errc::plan_value, "serving.headroom_gib", fmt::format("{} is not a headroom in GiB; use 0 or more (default 2)", o.headroom_gib));
+    for (auto [name, v] : {std::pair<const char*, int>{"tensor_parallel_size", p.tp}, {"pipeline_parallel_size", p.pp},
+                           {"data_parallel_size", p.dp}})
+        if (v < 1 || v > 4096) raise(errc::plan_value, std::string("serving.") + name, std::to_string(v) + " must be at least 1");
+
+    const int devices = layout.gpu ? c.total_gpus() : layout.nodes;
+    if (p.world_size() != devices) {
+        std::vector<std::string> fits;
+        for (int tp : detail::divisors(layout.per_node))
+            if (m.num_attention_heads % tp == 0 && devices % tp == 0 && devices / tp <= m.num_layers)
+                fits.push_back(fmt::format("TP {} x PP {}", tp, devices / tp));
+        raise(errc::plan_world_size, "serving.tensor_parallel_size",
+              fmt::format("TP {} x PP {} x DP {} = {} workers, but the cluster has {} {}; the Ray executor needs one worker per {}. "
+                          "Layouts that use them all: {}",
+                          p.tp, p.pp, p.dp, p.world_size(), devices, layout.gpu ? "GPUs" : "nodes", layout.gpu ? "GPU" : "node",
+                          fits.empty() ? std::string("none") : detail::one_of(fits)));
+    }
+    if (layout.gpu && !o.allow_cross_node_tp && (p.tp > layout.per_node || layout.per_node % p.tp != 0))
+        raise(errc::plan_tp_cross_node, "serving.tensor_parallel_size",
+              fmt::format("TP {} would put one tensor-parallel group on more than one node ({} GPUs per node); use a TP that divides {} "
+                          "(e.g. TP {} x PP {}) or set serving.allow_cross_node_tp = true",
+                          p.tp, layout.per_node, layout.per_node, layout.per_node, std::max(1, devices / layout.per_node)));
+    if (m.num_attention_heads % p.tp != 0) {
+        std::vector<std::string> ok;
+        for (int d : detail::divisors(m.num_attention_heads))
+            if (d <= devices) ok.push_back(std::to_string(d));
+        raise(errc::plan_tp_heads, "serving.tensor_parallel_size",
+              fmt::format("{} attention heads are not divisible by TP {}; use TP {}", m.num_attention_heads, p.tp, detail::one_of(ok)));
+    }
+    if (p.pp > m.num_layers)
+        raise(errc::plan_pp_layers, "serving.pipeline_parallel_size",
+              fmt::format("PP {} exceeds the model's {} layers; use at most PP {}", p.pp, m.num_layers, m.num_layers));
+    if (!o.pp_layer_partition.empty()) {
+        const int sum = std::accumulate(o.pp_layer_partition.begin(), o.pp_layer_partition.end(), 0);
+        const bool positive = std::all_of(o.pp_layer_partition.begin(), o.pp_layer_partition.end(), [](int v) { return v > 0; });
+        if (static_cast<int>(o.pp_layer_partition.size()) != p.pp || sum != m.num_layers || !positive)
+            raise(errc::plan_pp_partition, "serving.pp_layer_partition",
+                  fmt::format("needs {} positive entries (one per pipeline stage) summing to the model's {} layers, e.g. {}", p.pp,
+                              m.num_layers, fmt::join(default_pp_partition(m.num_layers, p.pp), ",")));
+    }
+    if (p.ep && !m.is_moe())
+        raise(errc::plan_expert_parallel, "serving.enable_expert_parallel",
+              m.name + " has no experts; expert parallelism applies to MoE models only, so set it to false");
+    if (layout.gpu && !layout.gpu->fp8 && m.weights.type == dtype::fp8 && m.is_moe())
+        raise(errc::plan_fp8_unsupported, "model",
+              fmt::format("{} stores its MoE weights in FP8, and {} (compute capability {:.1f}) has no FP8 tensor cores, so vLLM cannot "
+                          "run them; use a BF16, INT8 or AWQ checkpoint of the model, or GPUs with FP8 (compute capability >= 8.9: "
+                          "L20, L40S, H100, H800, H20, H200)",
+                          m.name, layout.gpu->name, layout.gpu->compute_capability));
+}
+
+DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spec& g, const parallelism& p, const plan_options& o,
+                                              const std::vector<int>& partition) {
+    memory_account a;
+    a.usable_gib = g.memory_gib;
+    a.utilization = o.gpu_memory_utilization;
+    a.budget_gib = g.memory_gib * o.gpu_memory_utilization;
+    a.headroom_gib = o.headroom_gib;
+    a.max_model_len = o.max_model_len > 0 ? o.max_model_len : m.max_context;
+    a.kv_dtype = o.kv_cache_dtype.value_or(default_kv_dtype(m));
+    const shard_layout shard{p.tp, p.ep ? p.tp * p.dp : p.tp};
+    int first = 0;
+    a.kv_tokens = -1;
+    for (std::size_t s = 0; s < partition.size(); ++s) {
+        stage_memory st;
+        st.first_layer = first;
+        st.num_layers = partition[s];
+        st.weights_gib = stage_weight_bytes(m, first, partition[s], s == 0, s + 1 == partition.size(), shard) / gib;
+        st.kv_cache_gib = a.budget_gib - st.weights_gib - a.headroom_gib;
+        st.kv_bytes_per_token = kv_bytes_per_token(m, a.kv_dtype, partition[s], p.tp);
+        st.kv_tokens = st.kv_cache_gib > 0 ? static_cast<std::int64_t>(std::floor(st.kv_cache_gib * gib / st.kv_bytes_per_token)) : 0;
+        st.need_gib = st.weights_gib + a.headroom_gib + double(a.max_model_len) * st.kv_bytes_per_token / gib;
+        const bool tighter = a.kv_tokens < 0 || st.kv_tokens < a.kv_tokens ||
+                             (st.kv_tokens == a.kv_tokens && st.kv_cache_gib < a.stages[a.limiting_stage].kv_cache_gib);
+        if (tighter) {
+            a.kv_tokens = st.kv_tokens;
+            a.limiting_stage = s;
+        }
+        if (st.weights_gib > a.weights_gib) {
+            a.weights_gib = st.weights_gib;
+            a.heaviest_stage = s;
+        }
+        a.need_gib = std::max(a.need_gib, st.need_gib);
+        a.stages.push_back(st);
+        first += partition[s];
+    }
+    if (a.kv_tokens < 0) a.kv_tokens = 0;
+    if (!a.stages.empty()) {
+        a.kv_cache_gib = a.stages[a.limiting_stage].kv_cache_gib;
+        a.kv_bytes_per_token = a.stages[a.limiting_stage].kv_bytes_per_token;
+    }
+    a.fits = a.max_model_len > 0 && a.kv_tokens >= a.max_model_len;
+    a.max_concurrency = a.max_model_len > 0 ? double(a.kv_tokens) / a.max_model_len * p.dp : 0;
+    a.total_weights_gib = total_weight_bytes(m) / gib;
+    a.cluster_budget_gib = a.budget_gib * p.world_size();
+    return a;
+}
+
+namespace detail {
+inline double round_up(double v, double step) { return std::ceil(v / step - 1e-9) * step; }
+
+inline std::int64_t round_down_len(std::int64_t tokens) {
+    if (tokens >= 1024) return tokens / 1024 * 1024;
+    return tokens;
+}
+
+inline std::string util_str(double u) { return fmt::format("{:.2f}", u); }
+
+inline std::vector<fit_option> alternatives(const plan& base) {
+    std::vector<fit_option> out;
+    const model_spec& m = base.model;
+    const gpu_spec& g = base.gpu;
+    const parallelism& p = base.parallel;
+    const plan_options& o = base.options;
+    const auto& mem = base.memory;
+    const int len = mem.max_model_len;
+
+    // 1. The utilization this context needs.
+    {
+        fit_option f;
+        f.id = "raise_utilization";
+        const double need = round_up(mem.need_gib / g.memory_gib, 0.01);
+        plan_options o2 = o;
+        o2.gpu_memory_utilization = std::min(need, 1.0);
+        f.memory = account_memory(m, g, p, o2, base.layer_partition);
+        f.fits = need <= max_practical_utilization && f.memory.fits;
+        f.vllm_flags = {"--gpu-memory-utilization", util_str(need)};
+        f.summary = f.fits ? fmt::format("--gpu-memory-utilization {}: {} per GPU holds {} of weights, {} of headroom and {} tokens of KV "
+                                         "cache ({:.1f} sequences of {})",
+                                         util_str(need), fmt_gib(f.memory.budget_gib), fmt_gib(f.memory.weights_gib), fmt_gib(o.headroom_gib),
+                                         grouped(f.memory.kv_tokens), f.memory.max_concurrency, grouped(len))
+                           : fmt::format("--gpu-memory-utilization would have to be {} ({} per GPU) for one {}-token sequence; above {} "
+                                         "nothing is left for the CUDA context",
+                                         util_str(need), fmt_gib(mem.need_gib), grouped(len), util_str(max_practical_utilization));
+        out.push_back(std::move(f));
+    }
+    // 2. The context that fits at this utilization, and at the highest practical one.
+    auto context_option = [&](double u, const char* id) {
+        fit_option f;
+        f.id = id;
+        plan_options o2 = o;
+        o2.gpu_memory_utilization = u;
+        const auto probe = account_memory(m, g, p, o2, base.layer_partition);
+        const std::int64_t new_len = round_down_len(std::min<std::int64_t>(probe.kv_tokens, len));
+        o2.max_model_len = static_cast<int>(std::max<std::int64_t>(new_len, 1));
+        f.memory = account_memory(m, g, p, o2, base.layer_partition);
+        f.fits = new_len >= 1024 && f.memory.fits;
+        f.vllm_flags = {"--gpu-memory-utilization", util_str(u), "--max-model-len", std::to_string(new_len)};
+        f.summary = f.fits ? fmt::format("--gpu-memory-utilization {} --max-model-len {}: the KV cache holds {} tokens ({} per GPU), "
+                                         "{:.1f} sequences at full length",
+                                         util_str(u), new_len, grouped(f.memory.kv_tokens), fmt_gib(f.memory.kv_cache_gib),
+                                         f.memory.max_concurrency)
+                           : fmt::format("at --gpu-memory-utilization {} the weights ({}) and headroom ({}) leave {} for the KV cache: "
+                                         "no usable context length",
+                                         util_str(u), fmt_gib(probe.weights_gib), fmt_gib(o.headroom_gib), fmt_gib(probe.kv_cache_gib));
+        return f;
+    };
+    out.push_back(context_option(o.gpu_memory_utilization, "shorter_context"));
+    if (!out.back().fits && o.gpu_memory_utilization < max_practical_utilization)
+        out.push_back(context_option(max_practical_utilization, "raise_utilization_shorter_context"));
+    // 3. FP8 KV cache halves the bytes per token (BF16 -> FP8).
+    const dtype kv = o.kv_cache_dtype.value_or(default_kv_dtype(m));
+    if (kv != dtype::fp8) {
+        fit_option f;
+        f.id = "fp8_kv_cache";
+        plan_options o2 = o;
+        o2.kv_cache_dtype = dtype::fp8;
+        f.memory = account_memory(m, g, p, o2, base.layer_partition);
+        f.fits = f.memory.fits;
+        f.vllm_flags = {"--kv-cache-dtype", "fp8"};
+        f.summary = f.fits ? fmt::format("--kv-cache-dtype fp8: {} bytes/token instead of {}; {} tokens of KV cache ({:.1f} sequences of {})",
+                                         grouped(static_cast<std::int64_t>(f.memory.kv_bytes_per_token)),
+                                         grouped(static_cast<std::int64_t>(mem.kv_bytes_per_token)), grouped(f.memory.kv_tokens),
+                                         f.memory.max_concurrency, grouped(len))
+                           : fmt::format("--kv-cache-dtype fp8 alone does not help: the KV cache is not the problem, the weights ({}) "
+                                         "exceed what is left of the budget ({})",
+                                         fmt_gib(f.memory.weights_gib), fmt_gib(mem.budget_gib - o.headroom_gib));
+        out.push_back(std::move(f));
+    }
+    // 4. A 4-bit checkpoint (AWQ/GPTQ-style, group 128).
+    if (m.weights.type != dtype::int4) {
+        fit_option f;
+        f.id = "int4_weights";
+        const model_spec m4 = with_weights(m, weight_format{dtype::int4, 0, 128});
+        f.memory = account_memory(m4, g, p, o, base.layer_partition);
+        f.fits = f.memory.fits;
+        f.summary = fmt::format("a 4-bit checkpoint (AWQ/GPTQ, group 128; estimated {:.0f} GiB): {} of weights per GPU, {} tokens of KV "
+                                "cache ({:.1f} sequences of {}){}",
+                                f.memory.total_weights_gib, fmt_gib(f.memory.weights_gib), grouped(f.memory.kv_tokens),
+                                f.memory.max_concurrency, grouped(len), f.fits ? "" : "; still does not fit");
+        out.push_back(std::move(f));
+    }
+    // 5. More nodes of the same kind, TP inside each node and one more pipeline stage per node.
+    if (base.gpus_per_node > 0) {
+        const int tp = std::min(p.tp, base.gpus_per_node);
+        for (int extra = 1; extra <= 4; ++extra) {
+            parallelism p2{tp, (base.nodes + extra) * base.gpus_per_node / tp, 1, p.ep};
+            if (p2.pp > m.num_layers) break;
+            const auto mem2 = account_memory(m, g, p2, o, default_pp_partition(m.num_layers, p2.pp));
+            if (!mem2.fits && extra < 4) continue;
+            fit_option f;
+            f.id = "more_nodes";
+            f.nodes = base.nodes + extra;
+            f.parallel = p2;
+            f.memory = mem2;
+            f.fits = mem2.fits;
+            f.vllm_flags = {"--tensor-parallel-size", std::to_string(p2.tp), "--pipeline-parallel-size", std::to_string(p2.pp)};
+            f.summary = fmt::format("{} nodes of {} x {} (TP {} x PP {}): {} of weights per GPU, {} tokens of KV cache ({:.1f} sequences "
+                                    "of {}){}",
+                                    f.nodes, base.gpus_per_node, g.name, p2.tp, p2.pp, fmt_gib(mem2.weights_gib), grouped(mem2.kv_tokens),
+                                    mem2.max_concurrency, grouped(len), f.fits ? "" : "; still does not fit");
+            out.push_back(std::move(f));
+            break;
+        }
+    }
+    // 6. A layer split that evens out the stages (the last stage also holds the LM head).
+    if (p.pp > 1) {
+        std::vector<int> best = base.layer_partition;
+        double best_need = mem.need_gib;
+        std::vector<int> cur = best;
+        bool improved = true;
+        while (improved) {
+            improved = false;
+            for (std::size_t from = 0; from < cur.size(); ++from)
+                for (std::size_t to = 0; to < cur.size(); ++to) {
+                    if (from == to || cur[from] <= 1) continue;
+                    auto cand = cur;
+                    cand[from] -= 1;
+                    cand[to] += 1;
+                    const double need = account_memory(m, g, p, o, cand).need_gib;
+                    if (need + 1e-9 < best_need) {
+                        best_need = need;
+                        best = cand;
+                        improved = true;
+                    }
+                }
+            cur = best;
+        }
+        if (best != base.layer_partition) {
+            fit_option f;
+            f.id = "balanced_layers";
+            f.memory = account_memory(m, g, p, o, best);
+            f.fits = f.memory.fits;
+            f.env = {{"VLLM_PP_LAYER_PARTITION", fmt::format("{}", fmt::join(best, ","))}};
+            f.summary = fmt::format("VLLM_PP_LAYER_PARTITION={}: the heaviest GPU holds {} of weights instead of {}{}", fmt::join(best, ","),
+                                    fmt_gib(f.memory.weights_gib), fmt_gib(mem.weights_gib),
+                                    f.fits ? fmt::format(", leaving {} tokens of KV cache", grouped(f.memory.kv_tokens))
+                                           : "; not enough on its own");
+            out.push_back(std::move(f));
+        }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const fit_option& a, const fit_option& b) { return a.fits > b.fits; });
+    return out;
+}
+}  // namespace detail
+
+DSDEPLOY_INLINE plan make_plan(const cluster& c, const model_spec& m, const plan_options& o) {
+    validate(c);
+    plan result;
+    result.model = m;
+    const auto layout = detail::layout_of(c);
+    result.nodes = layout.nodes;
+    result.gpus_per_node = layout.gpu ? layout.per_node : 0;
+    if (layout.gpu) result.gpu = *layout.gpu;
+    result.options = o;
+    if (result.options.max_model_len == 0) result.options.max_model_len = m.max_context;
+    if (o.parallel) {
+        result.parallel = *o.parallel;
+        result.reasons.push_back(fmt::format("TP {} x PP {} x DP {} as given", o.parallel->tp, o.parallel->pp, o.parallel->dp));
+    } else {
+        result.parallel = choose_parallelism(c, m, &result.reasons);
+    }
+    validate_plan(c, m, result.parallel, result.options);
+    result.layer_partition = detail::partition_for(m, result.parallel, result.options);
+
+    if (!layout.gpu) {
+        result.warnings.push_back("the cluster has no GPUs: vLLM runs on its CPU backend and the GPU memory fit is not checked");
+        return result;
+    }
+    if (!layout.gpu->nvlink && result.parallel.tp > 1)
+        result.warnings.push_back(fmt::format("{} has no NVLink: tensor-parallel traffic crosses PCIe (about {:.0f} GB/s per direction)",
+                                              layout.gpu->name, layout.gpu->gpu_link_gbps));
+    if (!layout.gpu->fp8 && m.weights.type == dtype::fp8)
+        result.warnings.push_back(fmt::format("{} has no FP8 tensor cores: vLLM runs FP8 weights as weight-only FP8 (Marlin), slower than "
+                                              "native FP8",
+                                              layout.gpu->name));
+    if (result.options.allow_cross_node_tp && result.parallel.tp > layout.per_node)
+        result.warnings.push_back(fmt::format("TP {} spans nodes: every layer's all-reduce crosses the network", result.parallel.tp));
+    result.memory_checked = true;
+    result.memory = account_memory(m, result.gpu, result.parallel, result.options, result.layer_partition);
+    if (!result.memory.fits) result.alternatives = detail::alternatives(result);
+    return result;
+}
+
+// --- presentation ------------------------------------------------------------------------------
+
+namespace detail {
+inline std::string describe_model(const model_spec& m) {
+    std::string s = m.name;
+    std::vector<std::string> bits;
+    if (!m.architecture.empty()) bits.push_back(m.architecture);
+    bits.push_back(m.is_mla() ? "MLA" : fmt::format("GQA {}/{} heads", m.num_attention_heads, m.num_kv_heads));
+    if (m.is_moe()) bits.push_back(fmt::format("MoE {} experts, {} active", m.num_experts, m.experts_per_token));
+    std::string w(to_string(m.weights.type));
+    if (m.weights.block) w += fmt::format(" block {}", m.weights.block);
+    if (m.weights.group) w += fmt::format(" group {}", m.weights.group);
+    bits.push_back(w + " weights");
+    bits.push_back(fmt::format("{} layers", m.num_layers));
+    return s + " (" + join(bits, ", ") + ")";
+}
+}  // namespace detail
+
+DSDEPLOY_INLINE std::string to_text(const plan& p) {
+    using detail::fmt_gib;
+    using detail::grouped;
+    std::string out;
+    auto line = [&](const std::string& s) { out += s + "\n"; };
+    line("Model     " + detail::describe_model(p.model));
+    if (p.gpus_per_node > 0)
+        line(fmt::format("Cluster   {} node{} x {} {} ({:.2f} GiB each as PyTorch sees it) = {} GPUs", p.nodes, p.nodes == 1 ? "" : "s",
+                         p.gpus_per_node, p.gpu.name, p.gpu.memory_gib, p.nodes * p.gpus_per_node));
+    else
+        line(fmt::format("Cluster   {} node{}, no GPUs (vLLM CPU backend)", p.nodes, p.nodes == 1 ? "" : "s"));
+    line(fmt::format("Parallel  TP {} x PP {} x DP {}{} = {} workers; layers per stage {}", p.parallel.tp, p.parallel.pp, p.parallel.dp,
+                     p.parallel.ep ? " with expert parallelism" : "", p.parallel.world_size(), fmt::join(p.layer_partition, ", ")));
+    for (const auto& r : p.reasons) line("          - " + r);
+    if (!p.memory_checked) {
+        for (const auto& w : p.warnings) line("Warning   " + w);
+        return out;
+    }
+    const auto& a = p.memory;
+    const auto& heavy = a.stages[a.heaviest_stage];
+    line(fmt::format("Memory per GPU (stage {} of {}, the heaviest):", a.heaviest_stage + 1, a.stages.size()));
+    line(fmt::format("  usable       {:>11}", fmt_gib(a.usable_gib)));
+    line(fmt::format("  budget       {:>11}  (x {:.2f} gpu-memory-utilization)", fmt_gib(a.budget_gib), a.utilization));
+    line(fmt::format("  weights      {:>11}  ({} layers{})", fmt_gib(heavy.weights_gib), heavy.num_layers,
+                     a.heaviest_stage + 1 == a.stages.size() ? " + LM head" : (a.heaviest_stage == 0 ? " + embedding" : "")));
+    line(fmt::format("  headroom     {:>11}  (activations, NCCL buffers, CUDA graphs)", fmt_gib(a.headroom_gib)));
+    line(fmt::format("  KV cache     {:>11}  -> {} tokens at {} bytes/token ({})", fmt_gib(heavy.kv_cache_gib), grouped(heavy.kv_tokens),
+                     grouped(static_cast<std::int64_t>(heavy.kv_bytes_per_token)), to_string(a.kv_dtype)));
+    line(fmt::format("Whole model {} of weights against {} of budget on {} GPUs", fmt_gib(a.total_weights_gib),
+                     fmt_gib(a.cluster_budget_gib), p.parallel.world_size()));
+    if (a.fits) {
+        line(fmt::format("Verdict   FITS: the KV cache holds {} tokens = {:.1f} concurrent sequences of {} tokens", grouped(a.kv_tokens),
+                         a.max_concurrency, grouped(a.max_model_len)));
+    } else {
+        line(fmt::format("Verdict   DOES NOT FIT: one {}-token sequence needs {} per GPU, the budget is {} ({} short){}",
+                         grouped(a.max_model_len), fmt_gib(a.need_gib), fmt_gib(a.budget_gib), fmt_gib(a.need_gib - a.budget_gib),
+                         a.weights_gib + a.headroom_gib > a.budget_gib ? "; the weights alone exceed the budget" : ""));
+        std::vector<const fit_option*> yes, no;
+        for (const auto& f : p.alternatives) (f.fits ? yes : no).push_back(&f);
+        if (!yes.empty()) line("Options that would fit:");
+        for (const auto* f : yes) line("  + " + f->summary);
+        if (!no.empty()) line("Options that would not be enough:");
+        for (const auto* f : no) line("  - " + f->summary);
+    }
+    for (const auto& w : p.warnings) line("Warning   " + w);
+    return out;
+}
+
+DSDEPLOY_INLINE void to_json(nlohmann::json& j, const parallelism& p) {
+    j = {{"tensor_parallel_size", p.tp}, {"pipeline_parallel_size", p.pp}, {"data_parallel_size", p.dp}, {"enable_expert_parallel", p.ep},
+         {"world_size", p.world_size()}};
+}
+
+DSDEPLOY_INLINE void to_json(nlohmann::json& j, const memory_account& m) {
+    nlohmann::json stages = nlohmann::json::array();
+    for (const auto& s : m.stages)
+        stages.push_back({{"first_layer", s.first_layer},
+                          {"num_layers", s.num_layers},
+                          {"weights_gib", s.weights_gib},
+                          {"kv_cache_gib", s.kv_cache_gib},
+                          {"kv_bytes_per_token", s.kv_bytes_per_token},
+                          {"kv_tokens", s.kv_tokens},
+                          {"need_gib", s.need_gib}});
+    j = {{"usable_gib", m.usable_gib},
+         {"gpu_memory_utilization", m.utilization},
+         {"budget_gib", m.budget_gib},
+         {"headroom_gib", m.headroom_gib},
+         {"weights_gib", m.weights_gib},
+         {"kv_cache_gib", m.kv_cache_gib},
+         {"kv_bytes_per_token", m.kv_bytes_per_token},
+         {"kv_cache_dtype", std::string(to_string(m.kv_dtype))},
+         {"kv_tokens", m.kv_tokens},
+         {"max_model_len", m.max_model_len},
+         {"max_concurrency", m.max_concurrency},
+         {"need_gib", m.need_gib},
+         {"total_weights_gib", m.total_weights_gib},
+         {"cluster_budget_gib", m.cluster_budget_gib},
+         {"heaviest_stage", m.heaviest_stage},
+         {"limiting_stage", m.limiting_stage},
+         {"fits", m.fits},
+         {"stages", stages}};
+}
+
+DSDEPLOY_INLINE void to_json(nlohmann::json& j, const plan& p) {
+    j = nlohmann::json::object();
+    j["model"] = {{"name", p.model.name},
+                  {"architecture", p.model.architecture},
+                  {"attention", p.model.is_mla() ? "mla" : "gqa"},
+                  {"num_layers", p.model.num_layers},
+                  {"num_experts", p.model.num_experts},
+                  {"weight_dtype", std::string(to_string(p.model.weights.type))},
+                  {"max_context", p.model.max_context}};
+    j["cluster"] = {{"nodes", p.nodes}, {"gpus_per_node", p.gpus_per_node}, {"gpu", p.gpu.name}, {"gpu_memory_gib", p.gpu.memory_gib}};
+    j["parallel"] = p.parallel;
+    j["layer_partition"] = p.layer_partition;
+    j["reasons"] = p.reasons;
+    j["warnings"] = p.warnings;
+    j["memory_checked"] = p.memory_checked;
+    j["fits"] = p.fits();
+    if (p.memory_checked) j["memory"] = p.memory;
+    nlohmann::json alts = nlohmann::json::array();
+    for (const auto& f : p.alternatives) {
+        nlohmann::json a = {{"id", f.id}, {"summary", f.summary}, {"fits", f.fits}, {"vllm_flags", f.vllm_flags}, {"memory", f.memory}};
+        nlohmann::json env = nlohmann::json::object();
+        for (const auto& [k, v] : f.env) env[k] = v;
+        a["env"] = env;
+        if (f.parallel) a["parallel"] = *f.parallel;
+        if (f.nodes) a["nodes"] = f.nodes;
+        alts.push_back(std::move(a));
+    }
+    j["alternatives"] = alts;
+}
+
+DSDEPLOY_NAMESPACE_END

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+// The parallelism plan (TP x PP x DP, EP), its validation, and the per-GPU memory account:
+// usable memory x utilization - heaviest stage's weights - headroom = KV cache -> tokens
+// -> concurrent sequences at max-model-len. When the model does not fit, every option that
+// might is computed with its own numbers.
+#pragma once
+
+#include <dsdeploy/cluster.hpp>
+#include <dsdeploy/config.hpp>
+#include <dsdeploy/error.hpp>
+#include <dsdeploy/gpu.hpp>
+#include <dsdeploy/model.hpp>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+DSDEPLOY_NAMESPACE_BEGIN
+
+struct parallelism {
+    int tp = 1;          // --tensor-parallel-size
+    int pp = 1;          // --pipeline-parallel-size
+    int dp = 1;          // --data-parallel-size
+    bool ep = false;     // --enable-expert-parallel (EP size = TP x DP)
+    int world_size() const { return tp * pp * dp; }
+};
+
+struct plan_options {
+    double gpu_memory_utilization = 0.9;
+    int max_model_len = 0;                 // 0: the model's context length
+    std::optional<dtype> kv_cache_dtype;   // nullopt: vLLM's "auto" (the model's dtype)
+    double headroom_gib = 2.0;             // per GPU: activation peak, NCCL buffers, CUDA graphs
+    bool allow_cross_node_tp = false;      // let one TP group span nodes (slow without NVLink-class links)
+    std::optional<parallelism> parallel;   // nullopt: choose automatically
+    std::vector<int> pp_layer_partition;   // VLLM_PP_LAYER_PARTITION; empty: vLLM's default split
+};
+
+inline constexpr double gib = 1024.0 * 1024.0 * 1024.0;
+// The utilization above which a deployment leaves no room for the CUDA context itself.
+inline constexpr double max_practical_utilization = 0.98;
+
+struct stage_memory {
+    int first_layer = 0;
+    int num_layers = 0;
+    double weights_gib = 0;          // per GPU of this stage
+    double kv_cache_gib = 0;         // budget - weights - headroom (negative: weights do not fit)
+    double kv_bytes_per_token = 0;   // per GPU of this stage
+    std::int64_t kv_tokens = 0;
+    double need_gib = 0;             // weights + headroom + one max-model-len sequence of KV
+};
+
+struct memory_account {
+    double usable_gib = 0;           // per GPU, as PyTorch sees it
+    double utilization = 0;
+    double budget_gib = 0;           // usable x utilization
+    double headroom_gib = 0;
+    int max_model_len = 0;
+    dtype kv_dtype = dtype::bf16;
+    std::vector<stage_memory> stages;
+    std::size_t heaviest_stage = 0;  // the stage with the most weights per GPU
+    std::size_t limiting_stage = 0;  // the stage that holds the fewest tokens
+    double weights_gib = 0;          // the heaviest stage's weights per GPU
+    double kv_cache_gib = 0;         // the limiting stage's KV cache per GPU
+    double kv_bytes_per_token = 0;   // the limiting stage's KV bytes per token per GPU
+    std::int64_t kv_tokens = 0;      // tokens the KV cache holds (per data-parallel replica)
+    double max_concurrency = 0;      // full-length sequences at once, all replicas together
+    double total_weights_gib = 0;    // the whole model, once
+    double cluster_budget_gib = 0;   // budget summed over the GPUs used
+    double need_gib = 0;             // the most any GPU needs for one max-model-len sequence
+    bool fits = false;               // the KV cache holds at least one max-model-len sequence
+};
+
+struct fit_option {
+    std::string id;                  // raise_utilization, shorter_context, fp8_kv_cache, ...
+    std::string summary;             // one line with the numbers
+    std::vector<std::string> vllm_flags;
+    std::vector<std::pair<std::string, std::string>> env;
+    std::optional<parallelism> parallel;  // set when the option changes the layout
+    int nodes = 0;                        // set when the option changes the node count
+    bool fits = false;
+    memory_account memory;
+};
+
+struct plan {
+    model_spec model;
+    gpu_spec gpu;                    // empty name for a CPU-only cluster
+    int nodes = 0;
+    int gpus_per_node = 0;
+    parallelism parallel;
+    plan_options options;            // as given, with max_model_len resolved
+    std::vector<int> layer_partition;
+    bool memory_checked = false;     // false on CPU-only clusters
+    memory_account memory;
+    std::vector<fit_option> alternatives;  // computed when the plan does not fit
+    std::vector<std::string> reasons;      // why this parallelism
+    std::vector<std::string> warnings;
+
+    bool fits() const { return !memory_checked || memory.fits; }
+};
+
+// TP inside a node, PP across nodes (vLLM's advice); reasons are appended when given.
+parallelism choose_parallelism(const cluster& c, const model_spec& m, std::vector<std::string>* reasons = nullptr);
+
+// Throws config_error (plan.*, gpu.*) for a layout that vLLM would reject or that cannot run.
+void validate_plan(const cluster& c, const model_spec& m, const parallelism& p, const plan_options& o);
+
+// The per-GPU memory account for a layout; pure arithmetic, no validation.
+memory_account account_memory(const model_spec& m, const gpu_spec& g, const parallelism& p, const plan_options& o,
+                              const std::vector<int>& layer_partition);
+
+// Validates the cluster, chooses or checks the parallelism, accounts memory and, when the
+// model does not fit, computes the alternatives.
+plan make_plan(const cluster& c, const model_spec& m, const plan_options& o = {});
+
+// Plain text for people.
+std::string to_text(const plan& p);
+void to_json(nlohmann::json& j, const plan& p);
+void to_json(nlohmann::json& j, const memory_account& m);
+void to_json(nlohmann::json& j, const parallelism& p);
+
+DSDEPLOY_NAMESPACE_END
+
+#include <dsdeploy/impl/plan_inl.hpp>
