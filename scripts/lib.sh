@@ -17,6 +17,11 @@ as_root() {
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
   libcpp-httplib-dev nlohmann-json3-dev libfmt-dev libtomlplusplus-dev libcli11-dev catch2)
 
+# What the tests need besides: clang/libFuzzer, shellcheck, sshd and iproute2 for the
+# network-namespace hosts, Node.js for the Compose/CLI validators, Chromium for the report.
+TEST_PACKAGES=(clang libclang-rt-14-dev shellcheck openssh-server openssh-client iproute2
+  nodejs npm python3-venv python3-dev curl procps psmisc)
+
 ensure_apt() {
   local missing=()
   for p in "$@"; do
@@ -29,9 +34,25 @@ ensure_apt() {
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Configures and builds one CMake preset.
+# Installs the validators' npm packages (tests/validate/node) into build/validate-node and
+# prints that folder. Skipped when the lock file has not changed.
+ensure_validators() {
+  local prefix="$DSDEPLOY_ROOT/build/validate-node"
+  local lock="$DSDEPLOY_ROOT/tests/validate/node/package-lock.json"
+  local want; want="$(sha256sum "$lock" | cut -d' ' -f1)"
+  if [ "$(cat "$prefix/.dsdeploy-stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing the Compose validator's npm packages into $prefix"
+    rm -rf "$prefix"; mkdir -p "$prefix"
+    cp "$DSDEPLOY_ROOT/tests/validate/node/package.json" "$lock" "$prefix/"
+    npm ci --prefix "$prefix" --ignore-scripts --no-audit --no-fund >&2
+    echo "$want" > "$prefix/.dsdeploy-stamp"
+  fi
+  echo "$prefix"
+}
+
+# Configures and builds one CMake preset; extra arguments go to the configure step.
 build_preset() {
-  local preset="$1"
-  cmake --preset "$preset" -S "$DSDEPLOY_ROOT" >/dev/null
+  local preset="$1"; shift
+  cmake --preset "$preset" -S "$DSDEPLOY_ROOT" "$@" >/dev/null
   cmake --build --preset "$preset" -j "$(nproc)"
 }

@@ -16,7 +16,8 @@ log "creating the Python environment $VENV (vLLM CPU + Ray; several GB, a few mi
 rm -rf "$VENV"
 python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip >&2
-"$VENV/bin/pip" install -q -r "$LOCK" >&2
+# The lock is a complete, resolved set (pip freeze), so no resolution is needed.
+"$VENV/bin/pip" install -q --no-deps -r "$LOCK" >&2
 "$VENV/bin/pip" install -q --no-deps "$VLLM_WHEEL_SPEC" >&2
 "$VENV/bin/python" -c 'import vllm, ray; print("vllm", vllm.__version__, "ray", ray.__version__)' >&2
 echo "$want" > "$stamp"
