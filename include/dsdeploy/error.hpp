@@ -57,7 +57,6 @@ enum class errc : int {
     plan_pp_layers,
     plan_pp_partition,
     plan_fp8_unsupported,
-    plan_no_gpus,
     plan_expert_parallel,
     // inventory.hpp
     inventory_unreadable = 600,
