@@ -26,7 +26,7 @@ TEST_CASE("a valid two-node cluster passes and reports its head and GPUs") {
     CHECK(c.nodes[0].device_ids().size() == 8);
 }
 
-TEST_CASE("addresses are classified as IPv4; IPv6; hostname or invalid") {
+TEST_CASE("addresses are classified as IPv4 - IPv6 - hostname or invalid") {
     CHECK(classify_address("10.0.0.1") == address_kind::ipv4);
     CHECK(classify_address("fd00::1") == address_kind::ipv6);
     CHECK(classify_address("[fd00::1]") == address_kind::ipv6);

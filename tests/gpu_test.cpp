@@ -16,7 +16,7 @@ TEST_CASE("the GPU catalog has every GPU the planner must know") {
     }
 }
 
-TEST_CASE("GPU names are matched loosely; as nvidia-smi and people write them") {
+TEST_CASE("GPU names are matched loosely - as nvidia-smi and people write them") {
     CHECK(find_gpu("NVIDIA L20")->name == "L20");
     CHECK(find_gpu("nvidia h200")->name == "H200");
     CHECK(find_gpu("h100")->name == "H100-SXM");

@@ -15,7 +15,7 @@ constexpr double GiB = 1024.0 * 1024 * 1024;
 model_spec ds() { return *find_model("deepseek-ai/DeepSeek-V3"); }
 }  // namespace
 
-TEST_CASE("the catalog has the models the planner must know; with their published sizes") {
+TEST_CASE("the catalog has the models the planner must know - with their published sizes") {
     struct expect {
         const char* name;
         double params_b;
@@ -44,7 +44,7 @@ TEST_CASE("DeepSeek-V3 in FP8 with 128x128 block scales: 673.2 GB of main-model 
     CHECK(*m.checkpoint_bytes == 688586727753ULL);
 }
 
-TEST_CASE("per-GPU weights for TP8; TP16 and TP8 x PP2 match the worked numbers") {
+TEST_CASE("per-GPU weights for TP8 - TP16 and TP8 x PP2 match the worked numbers") {
     const model_spec m = ds();
     auto whole = [&](int tp) { return stage_weight_bytes(m, 0, m.num_layers, true, true, {tp, tp}) / GiB; };
     CHECK(whole(8) == Approx(79.3).epsilon(0.005));   // HabanaAI/vllm-fork#809 logged 79.41 GiB
@@ -56,7 +56,7 @@ TEST_CASE("per-GPU weights for TP8; TP16 and TP8 x PP2 match the worked numbers"
     CHECK(default_pp_partition(61, 4) == std::vector<int>{15, 15, 16, 15});
 }
 
-TEST_CASE("KV cache bytes per token: MLA does not shrink with TP; GQA does until one head per rank") {
+TEST_CASE("KV cache bytes per token: MLA does not shrink with TP - GQA does until one head per rank") {
     const model_spec m = ds();
     CHECK(kv_bytes_per_token(m, dtype::bf16, 61, 1) == 70272);
     CHECK(kv_bytes_per_token(m, dtype::bf16, 61, 16) == 70272);
@@ -72,7 +72,7 @@ TEST_CASE("KV cache bytes per token: MLA does not shrink with TP; GQA does until
     CHECK(default_kv_dtype(m) == dtype::bf16);
 }
 
-TEST_CASE("a local Hugging Face directory is read; with the safetensors index size") {
+TEST_CASE("a local Hugging Face directory is read - with the safetensors index size") {
     namespace fs = std::filesystem;
     const fs::path dir = fs::temp_directory_path() / ("dsdeploy-model-" + std::to_string(::getpid()));
     fs::create_directories(dir);

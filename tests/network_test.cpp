@@ -64,7 +64,7 @@ TEST_CASE("InfiniBand environment: exact NCCL/GLOO/TP/UCX variables and VLLM_HOS
     CHECK(env == expected);
 }
 
-TEST_CASE("RoCE environment carries the GID index and IB timeout; TCP disables IB") {
+TEST_CASE("RoCE environment carries the GID index and IB timeout - TCP disables IB") {
     network_profile p;
     p.kind = fabric::roce;
     p.interface = "ens1f0";
@@ -128,7 +128,7 @@ TEST_CASE("network errors name the field and what would be right") {
     CHECK_DSDEPLOY_ERROR(node_environment(p, h, "nodes[1]"), errc::network_host_ip, "nodes[1].address", "need the IP address");
 }
 
-TEST_CASE("ibv_devinfo: InfiniBand; RoCE and no devices") {
+TEST_CASE("ibv_devinfo: InfiniBand - RoCE and no devices") {
     auto ib = parse_ibv_devinfo(ib_devinfo);
     REQUIRE(ib.ports.size() == 2);
     CHECK(ib.ports[0].device == "mlx5_0");
@@ -188,7 +188,7 @@ TEST_CASE("a /sys/class/infiniband tree is read like the kernel writes it") {
     fs::remove_all(root);
 }
 
-TEST_CASE("nodes that disagree fall back to what they all support; with a warning") {
+TEST_CASE("nodes that disagree fall back to what they all support - with a warning") {
     auto ib = detect_profile(parse_ibv_devinfo(ib_devinfo), "bond0");
     auto roce = detect_profile(parse_ibv_devinfo(roce_devinfo), "bond0");
     auto tcp = detect_profile(parse_ibv_devinfo("No IB devices found"), "bond0");

@@ -30,7 +30,7 @@ const fit_option* find_option(const plan& p, const std::string& id) {
 }
 }  // namespace
 
-TEST_CASE("the original write-up's plan does not fit; and says so with the numbers") {
+TEST_CASE("the original write-up's plan does not fit - and says so with the numbers") {
     const plan p = plan_for(default_inventory());
     REQUIRE(p.memory_checked);
     CHECK_FALSE(p.fits());
@@ -93,7 +93,7 @@ TEST_CASE("at 0.98 and 16k context the same layout fits and KV tokens match a ha
     CHECK(p.alternatives.empty());
 }
 
-TEST_CASE("automatic choice: TP inside a node; PP across nodes; with reasons") {
+TEST_CASE("automatic choice: TP inside a node - PP across nodes - with reasons") {
     const model_spec m = *find_model("deepseek-v3");
     std::vector<std::string> reasons;
     auto p = choose_parallelism(nodes_of(2, "H100", 8), m, &reasons);
@@ -124,7 +124,7 @@ TEST_CASE("CPU-only clusters get one worker per node and no memory check") {
     CHECK_THAT(p.warnings.at(0), Catch::Matchers::Contains("not checked"));
 }
 
-TEST_CASE("plan errors: world size; TP across nodes; heads; layers; partition; values") {
+TEST_CASE("plan errors: world size - TP across nodes - heads - layers - partition - values") {
     const model_spec m = *find_model("deepseek-v3");
     const cluster c = nodes_of(2, "L20", 8);
     CHECK_DSDEPLOY_ERROR(make_plan(c, m, with(8, 1, 0.9, 4096)), errc::plan_world_size, "serving.tensor_parallel_size",
@@ -158,7 +158,7 @@ TEST_CASE("plan errors: world size; TP across nodes; heads; layers; partition; v
     CHECK_DSDEPLOY_ERROR(make_plan(c, m, zero), errc::plan_value, "serving.tensor_parallel_size", "at least 1");
 }
 
-TEST_CASE("plan errors: FP8 MoE on GPUs without FP8; EP without experts; mixed GPUs") {
+TEST_CASE("plan errors: FP8 MoE on GPUs without FP8 - EP without experts - mixed GPUs") {
     const model_spec m = *find_model("deepseek-v3");
     CHECK_DSDEPLOY_ERROR(make_plan(nodes_of(2, "A100-80GB", 8), m, with(8, 2, 0.9, 4096)), errc::plan_fp8_unsupported, "model",
                          "BF16, INT8 or AWQ checkpoint");
