@@ -81,7 +81,7 @@ TEST_CASE("sse: a CR ending one read and an LF starting the next are one line en
     CHECK(datas(parse_chunks({"data: a\r", "data: b\n", "\n"})) == std::vector<std::string>{"a\nb"});
 }
 
-TEST_CASE("sse: only CR and LF end lines; U+2028, U+2029 and NEL stay in the data (§5.3)") {
+TEST_CASE("sse: only CR and LF end lines, U+2028, U+2029 and NEL stay in the data (§5.3)") {
     const std::string ls = "\xE2\x80\xA8", ps = "\xE2\x80\xA9", nel = "\xC2\x85";
     const auto evs = parse_all("data: {\"content\":\"a" + ls + "b" + ps + "c" + nel + "d\\n\\ne\"}\n\n");
     REQUIRE(evs.size() == 1);
@@ -100,7 +100,7 @@ TEST_CASE("sse: one leading byte-order mark is dropped, even split across reads 
     CHECK(datas(parse_chunks({"da", "ta: x\n\n"})) == std::vector<std::string>{"x"});
 }
 
-TEST_CASE("sse: a blank line dispatches; a block without data yields nothing and resets the type (§5.4)") {
+TEST_CASE("sse: a blank line dispatches, a block without data yields nothing and resets the type (§5.4)") {
     const auto evs = parse_all("event: ping\n\ndata: after\n\n");
     REQUIRE(evs.size() == 1);
     CHECK(evs[0].type == "message");  // "ping" did not leak into the next event
@@ -124,7 +124,7 @@ TEST_CASE("sse: field parsing strips exactly one leading space (§5.6)") {
     CHECK(datas(parse_all("foo: bar\ndata: x\nDATA: y\n\n")) == std::vector<std::string>{"x"});
 }
 
-TEST_CASE("sse: several data lines join with LF; empty data lines count (§5.7)") {
+TEST_CASE("sse: several data lines join with LF, empty data lines count (§5.7)") {
     CHECK(datas(parse_all("data: a\ndata:\ndata: b\ndata\n\n")) == std::vector<std::string>{"a\n\nb\n"});
     CHECK(datas(parse_all("data:\ndata:\n\n")) == std::vector<std::string>{"\n"});
 }
@@ -535,7 +535,7 @@ TEST_CASE("encode: tokenize in completion and chat form") {
     CHECK_DSDEPLOY_ERROR(encode(t), errc::client_config, "prompt", "not both");
 }
 
-TEST_CASE("encode: assistant tool calls go back in OpenAI's shape; reasoning is not sent back") {
+TEST_CASE("encode: assistant tool calls go back in OpenAI's shape, reasoning is not sent back") {
     chat_message m;
     m.role = "assistant";
     m.reasoning = "long thoughts";
@@ -697,7 +697,7 @@ TEST_CASE("transport seam: the client sends typed requests to the right routes w
     CHECK(streamed.choices[0].finish_reason == "length");
 }
 
-TEST_CASE("options: base URL and key from OPENAI_BASE_URL / OPENAI_API_KEY; options win") {
+TEST_CASE("options: base URL and key from OPENAI_BASE_URL / OPENAI_API_KEY, options win") {
     env_guard url("OPENAI_BASE_URL", "http://10.9.9.9:9000/v1");
     env_guard key("OPENAI_API_KEY", "sk-from-env");
     env_guard other("DSDEPLOY_TEST_KEY_VAR", "sk-other");

@@ -4,7 +4,7 @@
 // routes (/health, /version, /metrics, /tokenize, /detokenize); retries with backoff;
 // timeouts and an overall deadline; an exception hierarchy in the style of openai-python.
 //
-//     dsdeploy::openai::client c({/*base_url=*/"http://127.0.0.1:8000/v1"});
+//     dsdeploy::openai::client c("http://127.0.0.1:8000/v1");
 //     dsdeploy::openai::chat_request req;
 //     req.messages = {{"user", "Hello"}};
 //     auto done = c.chat_stream(req, [](const dsdeploy::openai::chat_chunk& ch) {
@@ -651,6 +651,9 @@ struct probe_result {
 };
 
 namespace detail {
+// Rethrows a decode error with the key replaced by "***" (a server may echo it).
+[[noreturn]] void rethrow_scrubbed(const api_decode_error& e, const std::string& key);
+
 // The client's machinery, written once for every transport: a call goes through these
 // functions with the transport erased to two std::functions.
 struct erased_transport {
@@ -698,12 +701,13 @@ public:
         : state_(detail::make_client_state(options)), transport_(detail::make_transport_config(state_)) {}
     basic_client(client_options options, Transport transport)
         : state_(detail::make_client_state(options)), transport_(std::move(transport)) {}
+    // The default options with this base URL (the key from $OPENAI_API_KEY).
+    explicit basic_client(std::string base_url) : basic_client(options_for(std::move(base_url))) {}
 
     // POST /v1/chat/completions.
     chat_completion chat(const chat_request& r) {
-        return decode<chat_completion>(
-            call("POST", state_.url.api_path + "/chat/completions", encode(r, false, enc()).dump()),
-            "chat completion");
+        return decode_body<chat_completion>(
+            call("POST", state_.url.api_path + "/chat/completions", encode(r, false, enc()).dump()), "chat completion");
     }
     // Streams the answer: on_chunk sees every chunk as it arrives (return false to cancel, which
     // throws nothing and returns what arrived). Returns the completion assembled from the
@@ -714,26 +718,26 @@ public:
 
     // POST /v1/completions.
     completion complete(const completion_request& r) {
-        return decode<completion>(call("POST", state_.url.api_path + "/completions", encode(r, false, enc()).dump()),
-                                  "completion");
+        return decode_body<completion>(call("POST", state_.url.api_path + "/completions", encode(r, false, enc()).dump()),
+                                       "completion");
     }
     completion complete_stream(const completion_request& r, const std::function<bool(const completion&)>& on_chunk = {}) {
         return detail::complete_stream(state_, erased(), r, on_chunk);
     }
 
     // GET /v1/models.
-    model_list models() { return decode<model_list>(call("GET", state_.url.api_path + "/models", {}), "model list"); }
+    model_list models() { return decode_body<model_list>(call("GET", state_.url.api_path + "/models", {}), "model list"); }
 
     // POST /v1/embeddings (embedding models only).
     embedding_response embeddings(const embedding_request& r) {
-        return decode<embedding_response>(call("POST", state_.url.api_path + "/embeddings", encode(r).dump()),
-                                          "embeddings");
+        return decode_body<embedding_response>(call("POST", state_.url.api_path + "/embeddings", encode(r).dump()),
+                                               "embeddings");
     }
 
     // vLLM's server-root routes.
     tokenize_response tokenize(const tokenize_request& r) {
-        return decode<tokenize_response>(call("POST", state_.url.root_path + "/tokenize", encode(r).dump()),
-                                         "tokenize");
+        return decode_body<tokenize_response>(call("POST", state_.url.root_path + "/tokenize", encode(r).dump()),
+                                              "tokenize");
     }
     std::string detokenize(const std::vector<std::int64_t>& tokens, const std::string& model = {});
     probe_result health() { return detail::health(state_, erased()); }
@@ -745,7 +749,7 @@ public:
     // sent as JSON unless null. Retries and errors as for the typed calls.
     nlohmann::json request(std::string_view method, const std::string& path, const nlohmann::json& body = nullptr) {
         const std::string text = call(method, state_.url.root_path + path, body.is_null() ? std::string() : body.dump());
-        return text.empty() ? nlohmann::json() : decode<nlohmann::json>(std::string_view(text), path);
+        return text.empty() ? nlohmann::json() : decode_body<nlohmann::json>(text, path);
     }
 
     const openai::base_url& url() const noexcept { return state_.url; }
@@ -754,6 +758,11 @@ public:
     Transport& transport() noexcept { return transport_; }
 
 private:
+    static client_options options_for(std::string base_url) {
+        client_options o;
+        o.base_url = std::move(base_url);
+        return o;
+    }
     request_encoding enc() const { return {state_.options.legacy_guided_decoding}; }
     detail::erased_transport erased() {
         return {[this](const http_request& q) { return transport_.send(q); },
@@ -761,6 +770,14 @@ private:
     }
     std::string call(std::string_view method, const std::string& path, const std::string& body) {
         return detail::call(state_, erased(), method, path, body);
+    }
+    template <class T>
+    T decode_body(const std::string& body, std::string_view what) const {
+        try {
+            return decode<T>(std::string_view(body), what);
+        } catch (const api_decode_error& e) {
+            detail::rethrow_scrubbed(e, state_.api_key);
+        }
     }
 
     detail::client_state state_;
@@ -771,8 +788,7 @@ template <class Transport>
 std::string basic_client<Transport>::detokenize(const std::vector<std::int64_t>& tokens, const std::string& model) {
     nlohmann::json body = {{"tokens", tokens}};
     if (!model.empty()) body["model"] = model;
-    const auto j = decode<nlohmann::json>(std::string_view(call("POST", state_.url.root_path + "/detokenize", body.dump())),
-                                          "detokenize");
+    const auto j = decode_body<nlohmann::json>(call("POST", state_.url.root_path + "/detokenize", body.dump()), "detokenize");
     if (!j.is_object() || !j.contains("prompt") || !j["prompt"].is_string())
         throw api_decode_error("prompt", "the /detokenize answer has no string \"prompt\"");
     return j["prompt"].template get<std::string>();
@@ -780,7 +796,7 @@ std::string basic_client<Transport>::detokenize(const std::vector<std::int64_t>&
 
 template <class Transport>
 std::string basic_client<Transport>::version() {
-    const auto j = decode<nlohmann::json>(std::string_view(call("GET", state_.url.root_path + "/version", {})), "version");
+    const auto j = decode_body<nlohmann::json>(call("GET", state_.url.root_path + "/version", {}), "version");
     if (!j.is_object() || !j.contains("version") || !j["version"].is_string())
         throw api_decode_error("version", "the /version answer has no string \"version\"");
     return j["version"].template get<std::string>();

@@ -889,6 +889,10 @@ inline server_error_info scrub(server_error_info info, const std::string& key) {
     return info;
 }
 
+DSDEPLOY_INLINE void rethrow_scrubbed(const api_decode_error& e, const std::string& key) {
+    throw api_decode_error(e.field(), scrub(e.detail(), key));
+}
+
 inline void log_line(const client_state& s, const std::string& line) {
     if (s.options.log) s.options.log(scrub(line, s.api_key));
 }
@@ -914,6 +918,10 @@ struct call_clock {
         return std::min(t, left);
     }
     bool fits(std::chrono::milliseconds wait) const { return !deadline || clock::now() + wait < *deadline; }
+    // Whether the deadline, not the configured timeouts, limited this request's waits.
+    bool bounds(const http_request& r, const client_options& o) const {
+        return deadline && (r.read_timeout < o.read_timeout || r.connect_timeout < o.connect_timeout);
+    }
 };
 
 inline http_request make_request(const client_state& s, const call_clock& cc, std::string_view method,
@@ -1024,7 +1032,8 @@ DSDEPLOY_INLINE std::string call(const client_state& s, const erased_transport& 
         http_response res = t.send(req);
         const bool can_retry = attempt < s.options.max_retries;
         if (res.error != transport_error::none) {
-            if (res.error == transport_error::timeout && cc.expired()) throw_deadline(s, route, attempt + 1);
+            if (res.error == transport_error::timeout && (cc.expired() || cc.bounds(req, s.options)))
+                throw_deadline(s, route, attempt + 1);
             if (can_retry && transport_retryable(res.error)) {
                 const auto wait = backoff(s.options, attempt, nullptr);
                 if (cc.fits(wait)) {
@@ -1091,11 +1100,10 @@ DSDEPLOY_INLINE void call_stream(const client_state& s, const erased_transport& 
             }
             try {
                 return parser.feed(bytes, [&](const dsdeploy::detail::sse_event& ev) {
-                    if (done_seen) return true;  // drain whatever follows [DONE]
                     if (ev.type != "message" && ev.type != "error") return true;
                     if (dsdeploy::detail::starts_with(ev.data, "[DONE]")) {
                         done_seen = true;
-                        return true;
+                        return false;  // the answer is complete: stop reading (vLLM closes anyway)
                     }
                     if (ev.type == "error" && !dsdeploy::detail::starts_with(dsdeploy::detail::trim(ev.data), "{")) {
                         throw api_stream_error(route, api_stream_error::reason::server_error, partial(),
@@ -1123,7 +1131,8 @@ DSDEPLOY_INLINE void call_stream(const client_state& s, const erased_transport& 
                     res.error = transport_error::other;
                     res.error_message = "the transport returned no status";
                 }
-                if (res.error == transport_error::timeout && cc.expired()) throw_deadline(s, route, attempt + 1);
+                if (res.error == transport_error::timeout && (cc.expired() || cc.bounds(req, s.options)))
+                    throw_deadline(s, route, attempt + 1);
                 if (can_retry && transport_retryable(res.error)) {
                     const auto wait = backoff(s.options, attempt, nullptr);
                     if (cc.fits(wait)) {
@@ -1155,7 +1164,7 @@ DSDEPLOY_INLINE void call_stream(const client_state& s, const erased_transport& 
         if (done_seen) return;
         const auto got = partial();
         const std::string so_far = " after " + std::to_string(got.chunks) + " chunk(s)";
-        if (deadline_hit)
+        if (deadline_hit || (res.error == transport_error::timeout && cc.bounds(req, s.options)))
             throw api_stream_error(route, api_stream_error::reason::timeout, got, {},
                                    "the deadline of " +
                                        seconds_text(std::chrono::duration<double>(*s.options.deadline).count()) +
@@ -1167,9 +1176,13 @@ DSDEPLOY_INLINE void call_stream(const client_state& s, const erased_transport& 
             throw api_stream_error(route, api_stream_error::reason::disconnected, got, {},
                                    "the connection broke mid-stream" + so_far + ": " + std::string(to_string(res.error)) +
                                        " error (" + scrub(res.error_message, s.api_key) + ")");
+        const std::string* ctype = find_header(headers, "content-type");
+        std::string hint;
+        if (parser.events_dispatched() == 0 && ctype && ctype->find("text/event-stream") == std::string::npos)
+            hint = " (the answer was " + *ctype + ", not an event stream: does the server support stream=true?)";
         throw api_stream_error(route, api_stream_error::reason::truncated, got, {},
                                std::string("the stream ended without data: [DONE]") +
-                                   (mid_event ? " in the middle of an event" : "") + so_far);
+                                   (mid_event ? " in the middle of an event" : "") + so_far + hint);
     }
 }
 
@@ -1323,7 +1336,9 @@ DSDEPLOY_INLINE completion complete_stream(const client_state& s, const erased_t
 DSDEPLOY_INLINE probe_result health(const client_state& s, const erased_transport& t) {
     call_clock cc(s.options);
     const std::string path = s.url.root_path + "/health";
-    http_response res = t.send(make_request(s, cc, "GET", path, {}, false));
+    http_request req = make_request(s, cc, "GET", path, {}, false);
+    req.read_timeout = std::min(req.read_timeout, std::chrono::milliseconds(30000));  // a probe, not a generation
+    http_response res = t.send(req);
     probe_result p;
     p.status = res.status;
     if (res.error != transport_error::none) {
