@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <random>
 #include <thread>
@@ -26,10 +27,11 @@ namespace {
 // Ports for these servers: the upper half of this project's test range (vLLM uses the lower).
 constexpr int port_lo = 18150, port_hi = 18199;
 
-class local_server {
+template <class Server>
+class basic_local_server {
 public:
-    template <class Setup>
-    explicit local_server(Setup setup) {
+    template <class Setup, class... ServerArgs>
+    explicit basic_local_server(Setup setup, ServerArgs&&... args) : svr(std::forward<ServerArgs>(args)...) {
         setup(svr);
         std::mt19937 rng{std::random_device{}()};
         const int span = port_hi - port_lo + 1;
@@ -43,7 +45,7 @@ public:
         for (int i = 0; i < 200 && !svr.is_running(); ++i) std::this_thread::sleep_for(5ms);
         REQUIRE(svr.is_running());
     }
-    ~local_server() { stop(); }
+    ~basic_local_server() { stop(); }
     void stop() {
         if (thread_.joinable()) {
             svr.stop();
@@ -53,12 +55,13 @@ public:
     int port() const { return port_; }
     std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
 
-    httplib::Server svr;
+    Server svr;
 
 private:
     int port_ = 0;
     std::thread thread_;
 };
+using local_server = basic_local_server<httplib::Server>;
 
 std::string fixture(const std::string& name) { return dsdeploy_test::fixture("vllm/" + name); }
 
@@ -540,3 +543,37 @@ TEST_CASE("local server: the API key never appears in errors or log lines") {
     }
     CHECK_THAT(texts[0], Catch::Matchers::Contains("invalid key: Bearer ***"));
 }
+
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+TEST_CASE("local server: HTTPS with certificate verification on by default") {
+    // A self-signed certificate for 127.0.0.1, made here with the openssl tool.
+    const std::string dir = std::string(DSDEPLOY_BINARY_DIR) + "/tls-test";
+    const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+    const std::string make = "mkdir -p '" + dir + "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout '" + key +
+                             "' -out '" + cert + "' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null";
+    if (std::system(make.c_str()) != 0) FAIL("could not make a test certificate: is the openssl tool installed?");
+    basic_local_server<httplib::SSLServer> s(
+        [&](httplib::SSLServer& svr) {
+            svr.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
+                res.set_content(fixture("models.json"), "application/json");
+            });
+        },
+        cert.c_str(), key.c_str());
+    REQUIRE(s.svr.is_valid());
+    client_options o;
+    o.base_url = "https://127.0.0.1:" + std::to_string(s.port()) + "/v1";
+    o.api_key = "";
+    o.initial_retry_delay = 10ms;
+    // Unknown issuer: refused, and not retried (it will not get better).
+    std::vector<std::string> log;
+    o.log = [&](std::string_view l) { log.emplace_back(l); };
+    CHECK_DSDEPLOY_ERROR(client(o).models(), errc::client_connection, "GET /v1/models", "certificate verification failed");
+    CHECK(log.empty());
+    // Trusting that certificate, or (for a test server) not verifying, works.
+    o.ca_cert_path = cert;
+    CHECK(client(o).models().data.at(0).owned_by == "vllm");
+    o.ca_cert_path.clear();
+    o.verify_tls = false;
+    CHECK(client(o).models().data.size() == 1);
+}
+#endif

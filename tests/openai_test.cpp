@@ -327,6 +327,25 @@ TEST_CASE("decode: recorded completions, models, tokenize, detokenize and versio
     CHECK(nlohmann::json::parse(vllm_fixture("version.json"))["version"].get<std::string>().rfind("0.11", 0) == 0);
 }
 
+TEST_CASE("decode: embeddings as floats or base64") {
+    const auto e = decode<embedding_response>(std::string_view(R"({"object":"list","model":"bge","data":[
+        {"object":"embedding","index":0,"embedding":[0.25,-1,3e-2]},{"object":"embedding","index":1,"embedding":"AAAA"}],
+        "usage":{"prompt_tokens":4,"total_tokens":4}})"), "embeddings");
+    CHECK(e.model == "bge");
+    REQUIRE(e.data.size() == 2);
+    CHECK(e.data[0].values == std::vector<double>{0.25, -1, 0.03});
+    CHECK(e.data[1].values.empty());
+    CHECK(e.data[1].raw == "AAAA");
+    CHECK(e.usage->prompt_tokens == 4);
+    CHECK(e.extra["object"] == "list");
+    CHECK_DSDEPLOY_ERROR(decode<embedding_response>(std::string_view(R"({"data":[{"embedding":[1,"x"]}]})"), "embeddings"),
+                         errc::client_decode, "data[0].embedding[1]", "expected a number");
+    embedding_request r;
+    r.input = nlohmann::json::array({"a", "b"});
+    r.dimensions = 8;
+    CHECK(encode(r) == nlohmann::json({{"input", {"a", "b"}}, {"dimensions", 8}}));
+}
+
 TEST_CASE("decode: structured outputs recorded from the real server obey the constraint") {
     const auto c = decode<chat_completion>(std::string_view(vllm_fixture("structured-choice.json")), "chat");
     const std::set<std::string> allowed{"yes", "no"};

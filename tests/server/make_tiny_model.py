@@ -56,8 +56,7 @@ if plain_added:
 tok.save(os.path.join(out, "tokenizer.json"))
 vocab = tok.get_vocab_size()
 json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": bos, "eos_token": eos,
-           "chat_template": template, "model_max_length": 2048, "clean_up_tokenization_spaces": False,
-           "add_bos_token": False, "add_eos_token": False},
+           "chat_template": template, "model_max_length": 2048, "clean_up_tokenization_spaces": False},
           open(os.path.join(out, "tokenizer_config.json"), "w"), indent=1)
 json.dump({"bos_token": bos, "eos_token": eos}, open(os.path.join(out, "special_tokens_map.json"), "w"))
 common = {"vocab_size": vocab, "max_position_embeddings": 2048, "torch_dtype": "bfloat16",
