@@ -8,5 +8,6 @@
 #include <dsdeploy/inventory.hpp>
 #include <dsdeploy/model.hpp>
 #include <dsdeploy/network.hpp>
+#include <dsdeploy/openai.hpp>
 #include <dsdeploy/plan.hpp>
 #include <dsdeploy/version.hpp>

@@ -1,0 +1,22 @@
+# Compiles the C++ snippet of the README's "The OpenAI client" section (as the body of main, with
+# <dsdeploy/openai.hpp> and <iostream>), so the README never shows code that does not build.
+file(READ "${README}" readme)
+string(FIND "${readme}" "## The OpenAI client" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "README.md has no \"## The OpenAI client\" section")
+endif()
+string(SUBSTRING "${readme}" ${at} -1 section)
+string(FIND "${section}" "```cpp\n" start)
+string(FIND "${section}" "\n```\n" stop)
+if(start EQUAL -1 OR stop LESS start)
+  message(FATAL_ERROR "the README's client section has no ```cpp block")
+endif()
+math(EXPR start "${start} + 7")
+math(EXPR len "${stop} - ${start}")
+string(SUBSTRING "${section}" ${start} ${len} code)
+file(WRITE "${OUT}" "#include <dsdeploy/openai.hpp>\n#include <iostream>\nint main() {\n${code}\n}\n")
+execute_process(COMMAND "${CXX}" -std=c++17 -fsyntax-only -Wall -Wextra -Werror ${DEFINES} "-I${INCLUDE}" "${OUT}"
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the README's client snippet does not compile:\n${err}")
+endif()
