@@ -248,8 +248,10 @@ TEST_CASE("dry run, next steps and the JSON summary describe the bundle without 
     CHECK_THAT(d, Catch::Matchers::Contains("0600") && Catch::Matchers::Contains("node1/.env  (holds the API key; not shown)"));
     CHECK(d.find(test_key) == std::string::npos);
     const std::string n = next_steps(b, "/srv/bundle");
-    CHECK_THAT(n, Catch::Matchers::Contains("./start.sh   then ./serve.sh   then ./smoke.sh"));
-    CHECK_THAT(n, Catch::Matchers::Contains("node2        worker   10.0.0.2         ./start.sh"));
+    CHECK_THAT(n, Catch::Matchers::Contains("  1. node1        head    10.0.0.1         ./start.sh"));
+    CHECK_THAT(n, Catch::Matchers::Contains("  2. node2        worker  10.0.0.2         ./start.sh"));
+    CHECK_THAT(n, Catch::Matchers::Contains("  3. node1        head    10.0.0.1         ./serve.sh    waits for 2 nodes and 16 GPUs"));
+    CHECK_THAT(n, Catch::Matchers::Contains("  4. node1        head    10.0.0.1         ./smoke.sh"));
     const nlohmann::json j = b;
     CHECK(j["files"].size() == 15);
     CHECK(j["nodes"][0]["vllm_serve"].get<std::string>().rfind("vllm serve /data/models/DeepSeek-V3", 0) == 0);

@@ -278,3 +278,7 @@ TEST_CASE("runtime and launcher names parse and print") {
     inv.serving.model_path.clear();
     CHECK(model_path(inv) == "deepseek-ai/DeepSeek-V3");
 }
+
+TEST_CASE("a JSON number too large for a double is a syntax error, not a crash (found by fuzz_inventory)") {
+    CHECK_DSDEPLOY_ERROR(parse_inventory(R"({"ports": {"api": 1e3444444444}})", "big.json"), errc::inventory_syntax, "big.json", "number overflow");
+}

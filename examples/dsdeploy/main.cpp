@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     using namespace dsdeploy_cli;
     CLI::App app{"dsdeploy " DSDEPLOY_VERSION ": plan, render and bring up multi-node LLM serving (vLLM + Ray) from one inventory"};
     app.require_subcommand(1);
+    app.fallthrough();  // --inventory may also come after the command
     app.set_version_flag("--version", DSDEPLOY_VERSION);
     options opts;
     app.add_option("-i,--inventory", opts.inventory_path, "inventory file (TOML or JSON); default: the built-in two-node DeepSeek-V3 example");

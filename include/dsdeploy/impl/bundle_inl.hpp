@@ -436,11 +436,18 @@ DSDEPLOY_INLINE std::string next_steps(const bundle& b, const std::filesystem::p
     std::string s;
     s += fmt::format("Bundle: {} ({} node{}, {} runtime, vLLM {} {})\n", out.string(), l.nodes.size(), l.nodes.size() == 1 ? "" : "s",
                      to_string(l.runtime), l.version.text, ray ? "over Ray" : "multi-node without Ray");
-    s += "Copy each node's folder to that node, then run there, in this order:\n";
+    s += "Copy each node's folder to that node, then run these, in this order:\n";
     const node_launch& head = l.nodes[l.head];
-    s += fmt::format("  {:<12} {:<8} {:<16} ./start.sh{}\n", head.name, "head", head.address, ray ? "   then ./serve.sh   then ./smoke.sh" : "   then ./smoke.sh");
+    int step = 1;
+    auto line = [&](const node_launch& n, const char* what, const std::string& note) {
+        std::string row = fmt::format("  {}. {:<12} {:<7} {:<16} {:<14}{}", step++, n.name, to_string(n.role), n.address, what, note);
+        s += std::string(detail::trim(row).empty() ? row : row.substr(0, row.find_last_not_of(' ') + 1)) + "\n";
+    };
+    line(head, "./start.sh", "");
     for (const auto& n : l.nodes)
-        if (n.index != l.head) s += fmt::format("  {:<12} {:<8} {:<16} ./start.sh\n", n.name, "worker", n.address);
+        if (n.index != l.head) line(n, "./start.sh", "");
+    if (ray) line(head, "./serve.sh", fmt::format("waits for {} nodes and {} GPUs, then starts vllm serve", l.expected_nodes, l.expected_gpus));
+    line(head, "./smoke.sh", "waits for /health, then sends one chat request");
     s += "Stop with ./stop.sh on every node. The API: " + l.api_url + "/v1, model \"" + l.served_model_name + "\"" +
          (l.api_key ? ", key in " + head.name + "/.env (mode 0600)" : ", no API key") + ".\n";
     s += "Details: " + (out / "README.md").string() + "\n";

@@ -789,6 +789,10 @@ DSDEPLOY_INLINE loaded_inventory parse_inventory(std::string_view text, const st
             std::string what = e.what();
             if (auto p = what.find("]: "); p != std::string::npos) what = what.substr(p + 3);
             raise(errc::inventory_syntax, file + ":" + std::to_string(line), "not valid JSON: " + what);
+        } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+            std::string what = e.what();
+            if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+            raise(errc::inventory_syntax, file, "not valid JSON: " + what);
         }
         detail::json_line_scanner(text, out.source.lines).run();
     } else {
