@@ -251,7 +251,7 @@ TEST_CASE("ports: every service on a node has its own port, all in range") {
     CHECK_DSDEPLOY_ERROR(validate(p), errc::inventory_ports, "ports.api", "Ray object manager");
 }
 
-TEST_CASE("inventory files are read by extension or content; missing files are inventory.unreadable") {
+TEST_CASE("inventory files are read by extension or content, missing files are inventory.unreadable") {
     const auto dir = temp_dir("files");
     std::ofstream(dir / "inv.toml") << minimal_toml;
     std::ofstream(dir / "inv.json") << as_json(default_inventory()).dump();

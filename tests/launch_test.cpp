@@ -200,7 +200,7 @@ TEST_CASE("extra serve arguments are checked against the target version") {
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.vllm_version", "older than 0.8.5");
 }
 
-TEST_CASE("data parallelism across nodes uses Ray's DP backend; EP and FP8 KV cache pass through") {
+TEST_CASE("data parallelism across nodes uses Ray's DP backend, EP and FP8 KV cache pass through") {
     inventory inv = default_inventory();
     inv.serving.model = "deepseek-ai/DeepSeek-R1";
     inv.serving.tensor_parallel_size = 4;

@@ -44,7 +44,9 @@ inline std::string md_code(std::string_view s) {
     std::string body(s);
     for (auto& c : body)
         if (c == '\n' || c == '\r') c = ' ';
-    return fence + " " + body + " " + fence;
+    // CommonMark drops one space on each side, which lets a value start or end with '`'.
+    const bool pad = !body.empty() && (body.front() == '`' || body.back() == '`' || body.front() == ' ' || body.back() == ' ');
+    return pad ? fence + " " + body + " " + fence : fence + body + fence;
 }
 
 inline std::string bundle_readme(const inventory& inv, const plan& p, const launch_plan& l, const bundle_options& o,
@@ -137,6 +139,9 @@ inline std::string bundle_readme(const inventory& inv, const plan& p, const laun
          "`NET/IB` (good) or `NET/Socket` (fallback) in the vLLM log.\n";
     r += "\n## Security\n\n";
     r += "- The Ray dashboard and job API listen on " + std::string(inv.api.expose_dashboard ? "**0.0.0.0** (`api.expose_dashboard`): anyone who reaches it can run code on every node." : "127.0.0.1 only; reach it with `ssh -L " + std::to_string(inv.ports.dashboard) + ":127.0.0.1:" + std::to_string(inv.ports.dashboard) + " <head>`.") + "\n";
+    if (ray)
+        r += "- Ray's GCS (" + std::to_string(inv.ports.ray) + ") and client server (" + std::to_string(inv.ports.ray_client) +
+             ") accept anyone who reaches them, and a Ray client can run code on every node: firewall them to the cluster's nodes.\n";
     r += "- Ray and NCCL traffic is not encrypted: keep the cluster network private.\n";
     if (l.api_key) r += "- vLLM reads the API key from `VLLM_API_KEY` (not `--api-key`), so it never appears in a process list; `smoke.sh` passes it to curl on stdin.\n";
     if (docker)

@@ -496,7 +496,8 @@ inline std::string start_script(const script_context& c) {
     if (c.docker) {
         s += docker_prelude(c);
         if (!c.head) s += wait_for_port_function();
-        s += "\nmkdir -p \"$here/ray\"\n";
+        s += "\n";
+        if (ray) s += "mkdir -p \"$here/ray\"  # Ray's folder, mounted at /tmp/ray: logs stay on the host\n";
         if (!c.head) s += "wait_for_port " + quote(head) + " " + std::to_string(port) + " " + quote(head_what) + "\n";
         s += "\"${compose[@]}\" up --detach\n";
         s += "echo \"$me: started " + what + " on " + c.n.name + "; follow it with: ${compose[*]} logs -f\"\n";
