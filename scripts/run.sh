@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# The main job: build dsdeploy and plan the built-in default deployment (DeepSeek-V3 on
-# two servers of 8 x L20 over InfiniBand, as in the original write-up).
+# The main job: build dsdeploy, then plan the built-in default deployment (DeepSeek-V3 on two
+# servers of 8 x L20 over InfiniBand, as in the original write-up) and render its bundle, every
+# node's compose file, .env and scripts, into out/default-bundle (or $DSDEPLOY_BUNDLE_DIR).
+# Extra arguments go to `dsdeploy render` (e.g. --inventory my.toml).
 source "$(dirname "$0")/lib.sh"
 cd "$DSDEPLOY_ROOT"
 ensure_apt "${BUILD_PACKAGES[@]}"
 build_preset dev >/dev/null
 tool="$DSDEPLOY_ROOT/build/dev/examples/dsdeploy"
+out="${DSDEPLOY_BUNDLE_DIR:-$DSDEPLOY_ROOT/out/default-bundle}"
 set +e
-"$tool" plan "$@"
+"$tool" render --out "$out" "$@"
 rc=$?
 set -e
 case $rc in
-  0) log "the default deployment fits (exit 0)";;
-  1) log "planned: the default deployment does not fit as written; see the options above (dsdeploy plan exits 1)"; rc=0;;
+  0) log "the deployment fits; the bundle is in $out (what to run on each node is printed above)";;
+  1) log "rendered $out, but the plan DOES NOT FIT as written: vLLM would fail after loading the weights;"
+     log "see the verdict and the options that would fit above, change the inventory (dsdeploy init) and render again"
+     rc=0;;
 esac
-log "the tool is $tool; try: $tool --help"
+[ "$rc" -eq 0 ] && log "the bundle's operator guide: $out/README.md; the tool: $tool --help"
 exit $rc

@@ -24,8 +24,11 @@ struct options {
     bool json = false;
 };
 
-// Loads the inventory named on the command line, or the built-in default.
+// Loads the inventory named on the command line (TOML or JSON), or the built-in default.
 dsdeploy::inventory load_inventory(const options& o);
+// The same, with where each field came from, so errors can name the file and line
+// (wrap later steps in dsdeploy::with_source(result.source, ...)).
+dsdeploy::loaded_inventory load_inventory_with_source(const options& o);
 
 // A command registers its subcommand and returns the function that runs it.
 using command_runner = std::function<int()>;
@@ -36,5 +39,7 @@ struct command {
 
 command add_plan_command(CLI::App& root, options& o);
 command add_chat_command(CLI::App& root, options& o);
+command add_init_command(CLI::App& root, options& o);
+command add_render_command(CLI::App& root, options& o);
 
 }  // namespace dsdeploy_cli

@@ -8,20 +8,29 @@
 #include <vector>
 
 namespace dsdeploy_cli {
-dsdeploy::inventory load_inventory(const options& o) {
-    if (o.inventory_path.empty()) return dsdeploy::default_inventory();
-    throw dsdeploy::config_error(dsdeploy::errc::cli_usage, "--inventory", "inventory files are not supported yet");
+dsdeploy::loaded_inventory load_inventory_with_source(const options& o) {
+    if (o.inventory_path.empty()) {
+        dsdeploy::loaded_inventory l;
+        l.inv = dsdeploy::default_inventory();
+        l.source.file = "the built-in default inventory";
+        return l;
+    }
+    return dsdeploy::load_inventory_file(o.inventory_path);  // .toml, .json, or by content
 }
+
+dsdeploy::inventory load_inventory(const options& o) { return load_inventory_with_source(o).inv; }
 }  // namespace dsdeploy_cli
 
 int main(int argc, char** argv) {
     using namespace dsdeploy_cli;
     CLI::App app{"dsdeploy " DSDEPLOY_VERSION ": plan, render and bring up multi-node LLM serving (vLLM + Ray) from one inventory"};
     app.require_subcommand(1);
+    app.fallthrough();  // --inventory may also come after the command
     app.set_version_flag("--version", DSDEPLOY_VERSION);
     options opts;
     app.add_option("-i,--inventory", opts.inventory_path, "inventory file (TOML or JSON); default: the built-in two-node DeepSeek-V3 example");
-    std::vector<command> commands = {add_plan_command(app, opts), add_chat_command(app, opts)};
+    std::vector<command> commands = {add_init_command(app, opts), add_plan_command(app, opts), add_render_command(app, opts),
+                                     add_chat_command(app, opts)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -2,10 +2,13 @@
 // Umbrella header: everything dsdeploy offers.
 #pragma once
 
+#include <dsdeploy/bundle.hpp>
 #include <dsdeploy/cluster.hpp>
+#include <dsdeploy/compose.hpp>
 #include <dsdeploy/error.hpp>
 #include <dsdeploy/gpu.hpp>
 #include <dsdeploy/inventory.hpp>
+#include <dsdeploy/launch.hpp>
 #include <dsdeploy/model.hpp>
 #include <dsdeploy/network.hpp>
 #include <dsdeploy/openai.hpp>

@@ -63,6 +63,7 @@ enum class errc : int {
     inventory_syntax,
     inventory_field,
     inventory_unknown_key,
+    inventory_ports,
     // compose.hpp, launch.hpp, bundle.hpp
     launch_flag_unsupported = 700,
     launch_version,

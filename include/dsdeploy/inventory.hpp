@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The inventory: one description of a deployment (nodes, network, model, serving options)
-// from which everything else is derived.
+// The inventory: one description of a deployment (nodes, network, model, serving options,
+// runtime, ports, API security) from which everything else is derived; and its file formats,
+// commented TOML for people and JSON for machines.
 #pragma once
 
 #include <dsdeploy/cluster.hpp>
@@ -9,8 +10,14 @@
 #include <dsdeploy/network.hpp>
 #include <dsdeploy/plan.hpp>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 DSDEPLOY_NAMESPACE_BEGIN
@@ -31,6 +38,60 @@ struct serving_options {
     int max_model_len = 0;                 // 0: the model's context length
     std::optional<dtype> kv_cache_dtype;   // unset: "auto"
     double headroom_gib = 2.0;
+
+    std::vector<std::string> extra_args;   // more `vllm serve` arguments, checked against the target vLLM version
+    env_list env;                          // more environment for Ray and vLLM on every node (e.g. VLLM_CPU_KVCACHE_SPACE)
+};
+
+// Where the commands run: containers from one image (docker compose), or processes from a
+// Python environment on each host (clusters without Docker; also CPU-only test clusters).
+enum class runtime_kind { docker, process };
+std::string_view to_string(runtime_kind k);
+std::optional<runtime_kind> parse_runtime_kind(std::string_view s);
+
+// How the nodes form one vLLM instance: a Ray cluster (`ray start` on every node, one
+// `vllm serve --distributed-executor-backend ray` on the head), or vLLM's own multi-node
+// mode without Ray (`vllm serve --nnodes N --node-rank i ...` on every node; vLLM >= 0.12.0).
+enum class launcher_kind { ray, mp };
+std::string_view to_string(launcher_kind k);
+std::optional<launcher_kind> parse_launcher_kind(std::string_view s);
+
+struct runtime_options {
+    runtime_kind kind = runtime_kind::docker;
+    std::string image = "vllm/vllm-openai:v0.11.0";  // docker: the same image on every node
+    std::string vllm_version = "0.11.0";             // decides which `vllm serve` flags exist
+    launcher_kind launcher = launcher_kind::ray;
+    std::string python_env;      // process: prefix holding bin/ray, bin/vllm, bin/python; empty: from PATH
+    std::string shm_size = "64g";  // docker: /dev/shm (NCCL needs far more than Docker's 64 MB)
+    bool privileged = false;     // docker: privileged container; RDMA otherwise gets IPC_LOCK + /dev/infiniband
+    std::string restart = "unless-stopped";  // docker restart policy: no, always, on-failure[:N], unless-stopped
+    std::string model_mount;     // docker: the model's path inside the container; empty: serving.model_path
+    int num_cpus = 0;            // ray --num-cpus; 0: Ray detects on GPU nodes, the host's CPU count on CPU-only nodes
+};
+
+// Every port is pinned, so a firewall can be written and no two services collide.
+struct port_options {
+    int ray = 6379;                       // Ray GCS on the head; workers join HEAD:ray
+    int dashboard = 8265;                 // Ray dashboard and job API (head)
+    int ray_client = 10001;               // Ray client server (head)
+    int node_manager = 6380;              // raylet, every node
+    int object_manager = 6381;            // every node
+    int runtime_env_agent = 6382;         // every node
+    int dashboard_agent_grpc = 6383;      // every node
+    int metrics_export = 6384;            // every node
+    int dashboard_agent_listen = 52365;   // every node
+    int min_worker = 10002;               // Ray worker processes, every node
+    int max_worker = 19999;
+    int api = 8000;                       // vLLM's OpenAI API (head)
+    int master = 29501;                   // vLLM multi-node rendezvous (launcher "mp", head)
+};
+
+struct api_options {
+    std::string host = "0.0.0.0";         // vllm serve --host
+    bool auth = true;                     // require an API key (vLLM reads it from VLLM_API_KEY)
+    std::string key;                      // empty: key_env at render time, else the bundle's existing key, else generated
+    std::string key_env = "DSDEPLOY_API_KEY";
+    bool expose_dashboard = false;        // Ray dashboard on 0.0.0.0: its job API runs any code for anyone who reaches it
 };
 
 struct inventory {
@@ -38,6 +99,9 @@ struct inventory {
     dsdeploy::cluster cluster;
     network_profile network;
     serving_options serving;
+    runtime_options runtime;
+    port_options ports;
+    api_options api;
 };
 
 // DeepSeek-V3 on two servers of 8 x L20 over InfiniBand (mlx5_0, mlx5_3 on bond0),
@@ -48,6 +112,65 @@ plan_options to_plan_options(const serving_options& s);
 
 // Resolves the model and makes the plan; throws config_error for invalid input.
 plan plan_for(const inventory& inv);
+
+// The served model name: serving.served_model_name, else serving.model.
+std::string served_model_name(const inventory& inv);
+// Where the weights are: serving.model_path, else serving.model when it is a local folder.
+std::string model_path(const inventory& inv);
+
+// Validates everything that does not depend on the engine version: the cluster, the network,
+// names, paths, ports (range and collisions per node), runtime and API settings. Throws
+// config_error (cluster.*, network.*, inventory.*).
+void validate(const inventory& inv);
+
+// One service's claim on a port of a node.
+struct port_use {
+    std::string service;   // "ray GCS", "vLLM API", "ray workers", ...
+    std::string field;     // "ports.ray"
+    int first = 0;
+    int last = 0;          // == first except for ranges
+};
+// The ports the services on node `index` listen on (Ray's when launcher is ray, vLLM's).
+std::vector<port_use> node_ports(const inventory& inv, std::size_t index);
+
+// --- file formats ----------------------------------------------------------------------------
+
+enum class inventory_format { automatic, toml, json };
+
+// Where each field of a parsed inventory came from, so later errors (validation, planning,
+// rendering) can name the file and line.
+struct source_map {
+    std::string file;                         // as given ("inventory.toml"); "<string>" for text
+    std::map<std::string, int> lines;         // field path ("nodes[1].address") -> 1-based line
+
+    // "inventory.toml:12: nodes[1].address": the line of the field, or of its closest parent.
+    std::string locate(const std::string& field) const;
+};
+
+struct loaded_inventory {
+    inventory inv;
+    source_map source;
+};
+
+// Parses TOML or JSON (automatic: JSON when the first non-blank character is '{'). Unknown
+// keys are errors (inventory.unknown_key) naming the known keys nearby; wrong types and values
+// are inventory.field; syntax errors inventory.syntax; every field is "file:line: path".
+// Does not run validate(): call it (or with_source) to get located validation errors.
+loaded_inventory parse_inventory(std::string_view text, const std::string& file = "<string>",
+                                 inventory_format format = inventory_format::automatic);
+// Reads a file (format from the extension: .toml, .json; otherwise from the content) and
+// validates it; validation errors name the file and line. Throws inventory.unreadable.
+loaded_inventory load_inventory_file(const std::filesystem::path& path);
+
+// Runs `f`; a dsdeploy::error it throws is thrown again with its field located in `source`
+// ("inventory.toml:12: nodes[1].address"), same errc and detail.
+template <class F>
+decltype(auto) with_source(const source_map& source, F&& f);
+
+// A commented TOML document for `inv` (what `dsdeploy init` writes); parse_inventory reads
+// it back to the same inventory. The API key is never written: secrets live in the bundle.
+std::string to_toml(const inventory& inv);
+void to_json(nlohmann::json& j, const inventory& inv);
 
 DSDEPLOY_NAMESPACE_END
 

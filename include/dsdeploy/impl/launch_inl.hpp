@@ -1,0 +1,750 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <dsdeploy/detail/shell.hpp>
+#include <dsdeploy/detail/text.hpp>
+#include <dsdeploy/detail/vllm_flags.hpp>
+#include <dsdeploy/launch.hpp>
+#include <dsdeploy/version.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+DSDEPLOY_NAMESPACE_BEGIN
+
+// --- versions ------------------------------------------------------------------------------------
+
+DSDEPLOY_INLINE engine_version parse_engine_version(std::string_view text, const std::string& field) {
+    engine_version v;
+    v.text = std::string(detail::trim(text));
+    std::string_view s = v.text;
+    if (!s.empty() && (s.front() == 'v' || s.front() == 'V')) s.remove_prefix(1);
+    int parts[3] = {0, 0, 0};
+    int count = 0;
+    std::size_t i = 0;
+    while (count < 3) {
+        const std::size_t start = i;
+        long value = 0;
+        while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 6) value = value * 10 + (s[i++] - '0');
+        if (i == start) break;
+        parts[count++] = static_cast<int>(value);
+        if (count < 3 && i + 1 < s.size() && s[i] == '.' && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
+            ++i;
+            continue;
+        }
+        break;
+    }
+    const bool suffix_ok = i == s.size() || !std::isdigit(static_cast<unsigned char>(s[i]));
+    if (count < 2 || !suffix_ok)
+        raise(errc::launch_version, field,
+              "\"" + v.text + "\" is not a version; use the release of the vLLM in the image or environment, e.g. \"0.11.0\" (pip show vllm)");
+    v.major = parts[0];
+    v.minor = parts[1];
+    v.patch = parts[2];
+    return v;
+}
+
+DSDEPLOY_INLINE engine_version min_vllm_version() { return engine_version{0, 8, 5, "0.8.5"}; }
+DSDEPLOY_INLINE engine_version catalogued_vllm_version() { return engine_version{0, 11, 0, "0.11.0"}; }
+DSDEPLOY_INLINE engine_version mp_multinode_version() { return engine_version{0, 12, 0, "0.12.0"}; }
+
+DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
+    static const std::vector<vllm_flag> table = [] {
+        std::vector<vllm_flag> out;
+        for (const auto& r : detail::vllm_flag_rows()) {
+            vllm_flag f;
+            f.flag = r.flag;
+            for (auto a : detail::split(r.aliases, ' '))
+                if (!a.empty()) f.aliases.emplace_back(a);
+            if (*r.since) f.since = parse_engine_version(r.since, "vllm_flag_table");
+            if (*r.removed) f.removed = parse_engine_version(r.removed, "vllm_flag_table");
+            f.deprecated = r.deprecated;
+            f.note = r.note;
+            out.push_back(std::move(f));
+        }
+        return out;
+    }();
+    return table;
+}
+
+namespace detail {
+inline const vllm_flag* find_vllm_flag(std::string_view name) {
+    for (const auto& f : vllm_flag_table()) {
+        if (f.flag == name) return &f;
+        for (const auto& a : f.aliases)
+            if (a == name) return &f;
+    }
+    return nullptr;
+}
+
+inline bool flag_present_at(const vllm_flag& f, const engine_version& v) {
+    if (f.removed && v >= *f.removed) return false;
+    if (f.since) return v >= *f.since;
+    return true;  // in the catalogued release; earlier history unknown
+}
+}  // namespace detail
+
+DSDEPLOY_INLINE flag_check check_vllm_flag(std::string_view arg, const engine_version& v) {
+    flag_check r;
+    if (arg.size() < 2 || arg[0] != '-' || std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.') return r;  // a value
+    std::string name;
+    if (detail::starts_with(arg, "--")) {
+        name = detail::normalize_flag(arg);
+        name = name.substr(0, name.find('.'));  // --compilation-config.level: a key of a JSON option
+    } else {
+        name = std::string(arg.substr(0, arg.find('=')));
+        if (detail::starts_with(name, "-O")) name = "-O";  // -O3, -O.level: --compilation-config
+    }
+    const std::string at = "vLLM " + v.text;
+    if (name == "--model") {
+        r.support = flag_support::no;
+        r.detail = "`vllm serve` refuses --model; the model is its positional argument (serving.model_path)";
+        return r;
+    }
+    const vllm_flag* f = detail::find_vllm_flag(name);
+    r.flag = f;
+    if (!f) {
+        if (v <= catalogued_vllm_version()) {
+            r.support = flag_support::no;
+            r.detail = name + " is not a `vllm serve` option in " + at + " (dsdeploy's table holds every option of vLLM " +
+                       catalogued_vllm_version().text + ")";
+        } else {
+            r.support = flag_support::unknown;
+            r.detail = name + " is not in dsdeploy's table (every option of vLLM " + catalogued_vllm_version().text +
+                       " and known later additions); " + at + " may or may not accept it";
+        }
+        return r;
+    }
+    if (f->removed && v >= *f->removed) {
+        r.support = flag_support::no;
+        r.detail = name + " was removed in vLLM " + f->removed->text;
+        return r;
+    }
+    if (f->since && v < *f->since) {
+        r.support = flag_support::no;
+        r.detail = name + " first appeared in vLLM " + f->since->text + (f->note.empty() ? "" : " (" + f->note + ")") + "; " + at + " rejects it";
+        return r;
+    }
+    if (!f->since && v < catalogued_vllm_version()) {
+        r.support = flag_support::unknown;
+        r.detail = name + " exists in vLLM " + catalogued_vllm_version().text + "; whether " + at + " has it is not catalogued";
+        return r;
+    }
+    if (f->deprecated) r.detail = name + " is deprecated (" + f->note + ")";
+    return r;
+}
+
+DSDEPLOY_INLINE std::vector<std::string> vllm_options_at(const engine_version& v) {
+    std::vector<std::string> out;
+    for (const auto& f : vllm_flag_table()) {
+        if (!detail::flag_present_at(f, v)) continue;
+        out.push_back(f.flag);
+        for (const auto& a : f.aliases) out.push_back(a);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+DSDEPLOY_INLINE const std::vector<std::string>& ray_start_options_used() {
+    static const std::vector<std::string> options = {
+        "--head", "--address", "--port", "--node-ip-address", "--dashboard-host", "--dashboard-port", "--ray-client-server-port", "--node-manager-port",
+        "--object-manager-port", "--runtime-env-agent-port", "--dashboard-agent-grpc-port", "--dashboard-agent-listen-port",
+        "--metrics-export-port", "--min-worker-port", "--max-worker-port", "--num-gpus", "--num-cpus", "--temp-dir",
+        "--disable-usage-stats", "--block"};
+    return options;
+}
+
+// --- launch ---------------------------------------------------------------------------------------
+
+namespace detail {
+inline std::string host_port(const std::string& host, int port) {
+    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+inline std::string shortest(double v) { return fmt::format("{}", v); }
+
+inline bool binds_everything(const std::string& host) { return host == "0.0.0.0" || host == "::" || host == "[::]"; }
+}  // namespace detail
+
+DSDEPLOY_INLINE std::string command_line(const std::vector<std::string>& argv) { return detail::shell::join(argv); }
+
+DSDEPLOY_INLINE launch_plan make_launch(const inventory& inv, const plan& p) {
+    validate(inv);
+    launch_plan l;
+    l.version = parse_engine_version(inv.runtime.vllm_version);
+    if (l.version < min_vllm_version())
+        raise(errc::launch_version, "runtime.vllm_version",
+              "vLLM " + l.version.text + " is older than " + min_vllm_version().text +
+                  ", the oldest release dsdeploy renders for; use a newer image or environment");
+    l.runtime = inv.runtime.kind;
+    l.launcher = inv.runtime.launcher;
+    l.head = inv.cluster.head_index();
+    const node& head = inv.cluster.nodes[l.head];
+    l.head_address = head.address;
+    l.ray_address = detail::host_port(head.address, inv.ports.ray);
+    const std::string& api_host = inv.api.host;
+    l.api_url = "http://" + detail::host_port(detail::binds_everything(api_host) ? head.address : api_host, inv.ports.api);
+    l.health_url = "http://" +
+                   detail::host_port(api_host == "0.0.0.0" ? "127.0.0.1" : detail::binds_everything(api_host) ? "::1" : api_host, inv.ports.api) +
+                   "/health";
+    l.served_model_name = served_model_name(inv);
+    l.model_path = (inv.runtime.kind == runtime_kind::docker && !inv.runtime.model_mount.empty()) ? inv.runtime.model_mount : model_path(inv);
+    l.expected_nodes = static_cast<int>(inv.cluster.nodes.size());
+    l.expected_gpus = p.gpus_per_node > 0 ? p.parallel.world_size() : 0;
+    l.api_key = inv.api.auth;
+
+    const auto& ports = inv.ports;
+    const bool ray = l.launcher == launcher_kind::ray;
+    const int nnodes = static_cast<int>(inv.cluster.nodes.size());
+    std::vector<std::string> partition;
+    for (int v : p.options.pp_layer_partition) partition.push_back(std::to_string(v));
+
+    // The vLLM arguments every node shares.
+    std::vector<std::string> serve = {"vllm", "serve", l.model_path, "--served-model-name", l.served_model_name,
+                                      "--tensor-parallel-size", std::to_string(p.parallel.tp), "--pipeline-parallel-size",
+                                      std::to_string(p.parallel.pp)};
+    if (p.parallel.dp > 1) {
+        serve.insert(serve.end(), {"--data-parallel-size", std::to_string(p.parallel.dp)});
+        if (nnodes > 1) serve.insert(serve.end(), {"--data-parallel-backend", "ray"});
+    }
+    if (p.parallel.ep) serve.push_back("--enable-expert-parallel");
+    // Explicit always: from 0.11.1 multi-node Ray needs it (PR #25775 removed the fallback).
+    serve.insert(serve.end(), {"--distributed-executor-backend", ray ? "ray" : "mp"});
+    serve.insert(serve.end(), {"--gpu-memory-utilization", detail::shortest(p.options.gpu_memory_utilization)});
+    if (p.options.max_model_len > 0) serve.insert(serve.end(), {"--max-model-len", std::to_string(p.options.max_model_len)});
+    if (p.options.kv_cache_dtype) serve.insert(serve.end(), {"--kv-cache-dtype", std::string(to_string(*p.options.kv_cache_dtype))});
+
+    // Which inventory field each derived flag comes from, for errors.
+    auto field_of = [&](const std::string& flag) -> std::string {
+        if (flag == "--nnodes" || flag == "--node-rank" || flag == "--master-addr" || flag == "--master-port") return "runtime.launcher";
+        if (flag == "--data-parallel-size" || flag == "--data-parallel-backend") return "serving.data_parallel_size";
+        if (flag == "--enable-expert-parallel") return "serving.enable_expert_parallel";
+        if (flag == "--kv-cache-dtype") return "serving.kv_cache_dtype";
+        if (flag == "--headless") return "runtime.launcher";
+        return "runtime.vllm_version";
+    };
+    std::vector<std::string> seen_warnings;
+    auto check_words = [&](const std::vector<std::string>& argv, std::size_t first, bool extra) {
+        for (std::size_t i = first; i < argv.size(); ++i) {
+            const flag_check c = check_vllm_flag(argv[i], l.version);
+            if (c.support == flag_support::yes && c.detail.empty()) continue;
+            const std::string field =
+                extra ? "serving.extra_args[" + std::to_string(i - first) + "]" : field_of(c.flag ? c.flag->flag : argv[i]);
+            if (c.support == flag_support::no) {
+                std::string hint;
+                if (field == "runtime.launcher")
+                    hint = "; use launcher = \"ray\", or a vLLM >= " + mp_multinode_version().text + " image/environment";
+                else if (!extra)
+                    hint = "; use a newer vLLM, or change " + field;
+                else
+                    hint = "; remove it or set runtime.vllm_version to the vLLM you run";
+                raise(errc::launch_flag_unsupported, field, c.detail + hint);
+            }
+            const std::string w = field + ": " + c.detail;
+            if (std::find(seen_warnings.begin(), seen_warnings.end(), w) == seen_warnings.end()) {
+                seen_warnings.push_back(w);
+                l.warnings.push_back(w);
+            }
+        }
+    };
+
+    std::size_t rank = 1;
+    for (std::size_t i = 0; i < inv.cluster.nodes.size(); ++i) {
+        const node& n = inv.cluster.nodes[i];
+        node_launch nl;
+        nl.index = i;
+        nl.name = n.name;
+        nl.address = n.address;
+        nl.role = n.role;
+        nl.gpus = n.gpus();
+        nl.env = node_environment(inv.network, n, "nodes[" + std::to_string(i) + "]");
+        for (const auto& kv : inv.serving.env) nl.env.push_back(kv);
+        if (!partition.empty()) nl.env.emplace_back("VLLM_PP_LAYER_PARTITION", detail::join(partition, ","));
+        if (inv.runtime.kind == runtime_kind::process && !n.gpu_ids.empty()) {
+            std::vector<std::string> ids;
+            for (int id : n.gpu_ids) ids.push_back(std::to_string(id));
+            nl.env.emplace_back("CUDA_VISIBLE_DEVICES", detail::join(ids, ","));
+        }
+        const bool is_head = i == l.head;
+        if (ray) {
+            auto& r = nl.ray_start;
+            r = {"ray", "start"};
+            if (is_head) {
+                r.push_back("--head");
+                r.push_back("--port=" + std::to_string(ports.ray));
+                r.push_back(std::string("--dashboard-host=") + (inv.api.expose_dashboard ? "0.0.0.0" : "127.0.0.1"));
+                r.push_back("--dashboard-port=" + std::to_string(ports.dashboard));
+                // Ray starts its client server whenever grpc is importable (always, it is a core
+                // dependency), on 10001 unless told otherwise.
+                r.push_back("--ray-client-server-port=" + std::to_string(ports.ray_client));
+            } else {
+                r.push_back("--address=" + l.ray_address);
+            }
+            r.push_back("--node-ip-address=" + n.address);
+            r.push_back("--node-manager-port=" + std::to_string(ports.node_manager));
+            r.push_back("--object-manager-port=" + std::to_string(ports.object_manager));
+            r.push_back("--runtime-env-agent-port=" + std::to_string(ports.runtime_env_agent));
+            r.push_back("--dashboard-agent-grpc-port=" + std::to_string(ports.dashboard_agent_grpc));
+            r.push_back("--dashboard-agent-listen-port=" + std::to_string(ports.dashboard_agent_listen));
+            r.push_back("--metrics-export-port=" + std::to_string(ports.metrics_export));
+            r.push_back("--min-worker-port=" + std::to_string(ports.min_worker));
+            r.push_back("--max-worker-port=" + std::to_string(ports.max_worker));
+            r.push_back("--num-gpus=" + std::to_string(n.gpus()));
+            if (inv.runtime.num_cpus > 0) r.push_back("--num-cpus=" + std::to_string(inv.runtime.num_cpus));
+            r.push_back("--disable-usage-stats");
+            r.push_back("--block");
+            if (is_head) {
+                nl.vllm_serve = serve;
+                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", inv.api.host, "--port", std::to_string(ports.api)});
+            }
+        } else {
+            nl.vllm_serve = serve;
+            nl.vllm_serve.insert(nl.vllm_serve.end(), {"--nnodes", std::to_string(nnodes), "--node-rank", std::to_string(is_head ? 0 : rank++),
+                                                       "--master-addr", l.head_address, "--master-port", std::to_string(ports.master)});
+            if (is_head) nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", inv.api.host, "--port", std::to_string(ports.api)});
+            else nl.vllm_serve.push_back("--headless");
+        }
+        if (!nl.vllm_serve.empty()) {
+            check_words(nl.vllm_serve, 3, false);
+            const std::size_t extra_at = nl.vllm_serve.size();
+            nl.vllm_serve.insert(nl.vllm_serve.end(), inv.serving.extra_args.begin(), inv.serving.extra_args.end());
+            check_words(nl.vllm_serve, extra_at, true);
+        }
+        l.nodes.push_back(std::move(nl));
+    }
+
+    if (inv.api.expose_dashboard)
+        l.warnings.push_back("api.expose_dashboard: the Ray dashboard and its job API listen on 0.0.0.0:" + std::to_string(ports.dashboard) +
+                             " of the head; anyone who reaches that port can run any code on every node. Keep it firewalled, or "
+                             "set expose_dashboard = false and use `ssh -L " + std::to_string(ports.dashboard) + ":127.0.0.1:" +
+                             std::to_string(ports.dashboard) + " <head>`");
+    if (!inv.api.auth && detail::binds_everything(inv.api.host))
+        l.warnings.push_back("api.auth: the API listens on " + inv.api.host + ":" + std::to_string(ports.api) +
+                             " without an API key; anyone who reaches the port can use the model. Set api.auth = true, or bind api.host to 127.0.0.1");
+    if (p.gpus_per_node == 0 && ray && l.version <= catalogued_vllm_version())
+        l.warnings.push_back("runtime.launcher: the cluster has no GPUs, and vLLM " + l.version.text +
+                             "'s CPU backend refuses the Ray executor (vllm/executor/ray_utils.py: \"current platform cpu does not support "
+                             "ray\", checked in 0.11.0); the Ray cluster comes up, vllm serve will not");
+    return l;
+}
+
+// --- scripts -------------------------------------------------------------------------------------
+
+namespace detail {
+
+using shell::quote;
+
+struct script_context {
+    const inventory& inv;
+    const launch_plan& l;
+    const node_launch& n;
+    const script_options& o;
+    bool head = false;
+    bool docker = false;
+    bool ray = false;
+};
+
+inline std::string script_header(const script_context& c, const std::string& name, const std::string& purpose) {
+    std::string s = "#!/usr/bin/env bash\n";
+    s += "# shellcheck disable=SC2016 # inventory values are single-quoted on purpose: they are data, never expanded\n";
+    s += "# " + name + ": " + purpose + "\n";
+    s += "# Node " + c.n.name + " (" + std::string(to_string(c.n.role)) + ", " + c.n.address + ") of deployment " + c.inv.name +
+         ", rendered by dsdeploy " DSDEPLOY_VERSION ".\n";
+    s += "# Re-render from the inventory instead of editing; every inventory value below is shell-quoted data.\n";
+    s += "set -euo pipefail\n";
+    s += "here=$(cd \"$(dirname \"${BASH_SOURCE[0]}\")\" && pwd)\n";
+    s += "me=" + quote(name) + "\n";
+    return s;
+}
+
+inline std::string docker_prelude(const script_context& c) {
+    std::string s;
+    s += "project=" + quote(c.o.compose_project) + "\n";
+    s += "if docker compose version >/dev/null 2>&1; then\n"
+         "    compose=(docker compose --project-name \"$project\" --file \"$here/compose.yaml\")\n"
+         "elif command -v docker-compose >/dev/null 2>&1; then\n"
+         "    compose=(docker-compose --project-name \"$project\" --file \"$here/compose.yaml\")\n"
+         "else\n"
+         "    echo \"$me: neither 'docker compose' nor 'docker-compose' is installed\" >&2\n"
+         "    exit 3\n"
+         "fi\n";
+    return s;
+}
+
+inline std::string service_line(const script_context& c) { return "service=" + quote(c.o.compose_service) + "\n"; }
+
+inline std::string process_prelude(const script_context& c, bool pyenv = true, bool run_dir = true, bool log_dir = true) {
+    std::string s;
+    if (pyenv) {
+        const std::string prog = c.ray ? "ray" : "vllm";
+        s += "# The Python environment holding Ray and vLLM: DSDEPLOY_PYTHON_ENV, else runtime.python_env, else PATH.\n";
+        s += "default_pyenv=" + quote(c.inv.runtime.python_env) + "\n";
+        s += "pyenv=${DSDEPLOY_PYTHON_ENV:-$default_pyenv}\n";
+        s += "if [ -z \"$pyenv\" ]; then\n"
+             "    if found=$(command -v " + prog + "); then\n"
+             "        pyenv=$(dirname \"$(dirname \"$found\")\")\n"
+             "    else\n"
+             "        echo \"$me: no Python environment: set DSDEPLOY_PYTHON_ENV (or runtime.python_env) to the prefix holding bin/" + prog + "\" >&2\n"
+             "        exit 3\n"
+             "    fi\n"
+             "fi\n";
+    }
+    if (run_dir) s += "run_dir=\"$here/run\"\n";
+    if (log_dir) s += "log_dir=\"$here/logs\"\n";
+    return s;
+}
+
+inline std::string is_ours_function() {
+    return "# Processes started by this node's scripts carry DSDEPLOY_NODE_DIR=<this folder> in their environment.\n"
+           "is_ours() {\n"
+           "    [ -n \"${1-}\" ] && [ -r \"/proc/$1/environ\" ] && grep -qzxF \"DSDEPLOY_NODE_DIR=$here\" \"/proc/$1/environ\" 2>/dev/null\n"
+           "}\n";
+}
+
+inline std::string ray_tmp_lines() {
+    return "# Ray's temp dir holds its Unix sockets, whose paths may not exceed 107 bytes: keep it in this\n"
+           "# folder when the path is short enough, else in a private folder under /tmp named after it.\n"
+           "ray_tmp=\"$here/ray\"\n"
+           "if [ \"${#ray_tmp}\" -gt 40 ]; then\n"
+           "    ray_tmp=\"/tmp/dsdeploy-$(printf '%s' \"$here\" | cksum | cut -d ' ' -f 1)\"\n"
+           "fi\n";
+}
+
+inline std::string node_env_function(const script_context& c) {
+    std::string s = "# This node's environment (network profile, serving.env), set before Ray and vLLM start.\nnode_env() {\n";
+    for (const auto& [k, v] : c.n.env) s += "    " + shell::export_line(k, v) + "\n";
+    s += "    :\n}\n";
+    return s;
+}
+
+inline std::string api_key_function() {
+    return "api_key() {\n"
+           "    local key\n"
+           "    key=$(sed -n 's/^VLLM_API_KEY=//p' \"$here/.env\" 2>/dev/null | head -n 1)\n"
+           "    if [ -z \"$key\" ]; then\n"
+           "        echo \"$me: no VLLM_API_KEY in $here/.env\" >&2\n"
+           "        return 1\n"
+           "    fi\n"
+           "    printf '%s' \"$key\"\n"
+           "}\n";
+}
+
+inline std::string wait_for_port_function() {
+    return "# Waits until host:port accepts a TCP connection (DSDEPLOY_WAIT_SECONDS, default 600).\n"
+           "wait_for_port() {\n"
+           "    local deadline=$((SECONDS + ${DSDEPLOY_WAIT_SECONDS:-600}))\n"
+           "    until (exec 3<>\"/dev/tcp/$1/$2\") 2>/dev/null; do\n"
+           "        if [ \"$SECONDS\" -ge \"$deadline\" ]; then\n"
+           "            echo \"$me: $3 at $1:$2 does not answer; start it first (or check the firewall)\" >&2\n"
+           "            return 1\n"
+           "        fi\n"
+           "        echo \"$me: waiting for $3 at $1:$2 ...\"\n"
+           "        sleep 5\n"
+           "    done\n"
+           "}\n";
+}
+
+// The command as script text: one word per line, the program as `prog`.
+inline std::string command_text(const std::string& prog, const std::vector<std::string>& argv, const std::vector<std::string>& extra_words = {}) {
+    std::vector<std::string> rest(argv.begin() + 1, argv.end());
+    std::string s = prog;
+    const std::string body = shell::join_lines(rest, "        ");
+    s += " " + body;
+    for (const auto& w : extra_words) s += " \\\n        " + w;
+    return s;
+}
+
+// `setsid bash <this script> __run` in the background, then waits until the PID file names a
+// live process of ours.
+inline std::string launch_block(const std::string& script, const std::string& what, const std::string& pid_name) {
+    std::string s;
+    s += "rm -f \"$run_dir/" + pid_name + ".pid\"\n";
+    s += "setsid bash \"$here/" + script + "\" __run >>\"$log_dir/" + pid_name + ".log\" 2>&1 </dev/null &\n";
+    s += "for _ in $(seq 1 100); do\n"
+         "    [ -s \"$run_dir/" + pid_name + ".pid\" ] && break\n"
+         "    sleep 0.1\n"
+         "done\n"
+         "sleep \"${DSDEPLOY_SETTLE_SECONDS:-5}\"\n"
+         "pid=$(cat \"$run_dir/" + pid_name + ".pid\" 2>/dev/null || true)\n"
+         "if ! is_ours \"$pid\"; then\n"
+         "    echo \"$me: " + what + " did not stay up; the end of $log_dir/" + pid_name + ".log:\" >&2\n"
+         "    tail -n 30 \"$log_dir/" + pid_name + ".log\" >&2 || true\n"
+         "    exit 1\n"
+         "fi\n";
+    return s;
+}
+
+inline std::string already_running(const std::string& what, const std::string& pid_name) {
+    return "pid=$(cat \"$run_dir/" + pid_name + ".pid\" 2>/dev/null || true)\n"
+           "if is_ours \"$pid\"; then\n"
+           "    echo \"$me: " + what + " is already running (pid $pid)\"\n"
+           "    exit 0\n"
+           "fi\n";
+}
+
+inline std::string start_script(const script_context& c) {
+    const bool ray = c.ray;
+    const std::string what = ray ? (c.head ? "the Ray head" : "the Ray worker") : (c.head ? "vLLM (rank 0)" : "vLLM (headless)");
+    std::string s = script_header(c, "start.sh", "starts " + what + " on this node" + (c.head ? "" : " (after the head answers)") + ".");
+    const std::string head = c.l.head_address;
+    const int port = ray ? c.inv.ports.ray : c.inv.ports.master;
+    const std::string head_what = ray ? "the Ray head (GCS)" : "vLLM rank 0 (rendezvous)";
+    if (c.docker) {
+        s += docker_prelude(c);
+        if (!c.head) s += wait_for_port_function();
+        s += "\n";
+        if (ray) s += "mkdir -p \"$here/ray\"  # Ray's folder, mounted at /tmp/ray: logs stay on the host\n";
+        if (!c.head) s += "wait_for_port " + quote(head) + " " + std::to_string(port) + " " + quote(head_what) + "\n";
+        s += "\"${compose[@]}\" up --detach\n";
+        s += "echo \"$me: started " + what + " on " + c.n.name + "; follow it with: ${compose[*]} logs -f\"\n";
+        return s;
+    }
+    s += process_prelude(c);
+    if (ray) s += ray_tmp_lines();
+    s += is_ours_function();
+    s += node_env_function(c);
+    if (!ray && c.head && c.l.api_key) s += api_key_function();
+    if (!c.head) s += wait_for_port_function();
+    const std::string pid_name = ray ? "ray" : "vllm";
+    s += "\nif [ \"${1-}\" = __run ]; then\n";
+    s += "    echo \"$$\" >\"$run_dir/" + pid_name + ".pid\"\n";
+    s += "    node_env\n";
+    s += "    export DSDEPLOY_NODE_DIR=\"$here\"\n";
+    if (ray) {
+        std::vector<std::string> argv = c.n.ray_start;
+        argv.pop_back();  // --block goes last, after the words only known at run time
+        std::vector<std::string> extra = {"--temp-dir=\"$ray_tmp\""};
+        if (c.n.gpus == 0 && c.inv.runtime.num_cpus == 0) {
+            s += "    num_cpus=$(nproc)\n";
+            extra.push_back("--num-cpus=\"$num_cpus\"");
+        }
+        extra.push_back("--block");
+        s += "    exec " + command_text("\"$pyenv/bin/ray\"", argv, extra) + "\n";
+    } else {
+        if (c.head && c.l.api_key) s += "    VLLM_API_KEY=$(api_key)\n    export VLLM_API_KEY\n";
+        s += "    exec " + command_text("\"$pyenv/bin/vllm\"", c.n.vllm_serve) + "\n";
+    }
+    s += "fi\n\n";
+    s += "mkdir -p \"$run_dir\" \"$log_dir\"\n";
+    s += already_running(what, pid_name);
+    s += "if [ ! -x \"$pyenv/bin/" + pid_name + "\" ]; then\n"
+         "    echo \"$me: $pyenv/bin/" + pid_name + " not found; point DSDEPLOY_PYTHON_ENV (or runtime.python_env) at the environment holding Ray and vLLM\" >&2\n"
+         "    exit 3\n"
+         "fi\n";
+    if (ray)
+        s += "if [ \"$ray_tmp\" != \"$here/ray\" ]; then\n"
+             "    [ -d \"$ray_tmp\" ] || mkdir -m 700 \"$ray_tmp\"\n"
+             "    if [ ! -O \"$ray_tmp\" ]; then\n"
+             "        echo \"$me: $ray_tmp belongs to another user; remove it\" >&2\n"
+             "        exit 3\n"
+             "    fi\n"
+             "    [ -e \"$here/ray\" ] || ln -s \"$ray_tmp\" \"$here/ray\"\n"
+             "else\n"
+             "    mkdir -p \"$ray_tmp\"\n"
+             "fi\n";
+    if (!c.head) s += "wait_for_port " + quote(head) + " " + std::to_string(port) + " " + quote(head_what) + "\n";
+    s += launch_block("start.sh", what, pid_name);
+    s += "echo \"$me: " + what + " is running on " + c.n.name + " (pid $pid); log: $log_dir/" + pid_name + ".log\"\n";
+    return s;
+}
+
+inline std::string stop_script(const script_context& c) {
+    std::string s = script_header(c, "stop.sh", "stops what this node's scripts started, and nothing else.");
+    if (c.docker) {
+        s += docker_prelude(c);
+        s += "\n\"${compose[@]}\" down --timeout 30\n";
+        s += "echo \"$me: stopped project $project on " + c.n.name + "\"\n";
+        return s;
+    }
+    s += process_prelude(c, false, true, false);
+    s += is_ours_function();
+    s += "# Stops the process group a PID file names: TERM, up to 30 s, then KILL.\n"
+         "stop_pidfile() {\n"
+         "    local pidfile=\"$run_dir/$1.pid\" pid\n"
+         "    pid=$(cat \"$pidfile\" 2>/dev/null || true)\n"
+         "    if is_ours \"$pid\"; then\n"
+         "        echo \"$me: stopping $1 (process group $pid)\"\n"
+         "        kill -TERM -- \"-$pid\" 2>/dev/null || true\n"
+         "        for _ in $(seq 1 30); do\n"
+         "            is_ours \"$pid\" || break\n"
+         "            sleep 1\n"
+         "        done\n"
+         "        kill -KILL -- \"-$pid\" 2>/dev/null || true\n"
+         "    fi\n"
+         "    rm -f \"$pidfile\"\n"
+         "}\n"
+         "# Signals every other process that carries this node's marker (e.g. a worker that left the group).\n"
+         "sweep() {\n"
+         "    local p pid found=1\n"
+         "    for p in /proc/[0-9]*; do\n"
+         "        pid=${p#/proc/}\n"
+         "        [ \"$pid\" = \"$$\" ] && continue\n"
+         "        if is_ours \"$pid\"; then\n"
+         "            kill \"-$1\" \"$pid\" 2>/dev/null || true\n"
+         "            found=0\n"
+         "        fi\n"
+         "    done\n"
+         "    return \"$found\"\n"
+         "}\n\n";
+    s += "stop_pidfile vllm\n";
+    if (c.ray) s += "stop_pidfile ray\n";
+    s += "if sweep TERM; then\n"
+         "    sleep 3\n"
+         "    sweep KILL || true\n"
+         "fi\n";
+    s += "echo \"$me: nothing started by " + c.n.name + "'s scripts is running any more\"\n";
+    return s;
+}
+
+inline const char* wait_cluster_python() {
+    return "import sys, time\n"
+           "want_nodes, want_gpus, timeout, address, node_ip = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]\n"
+           "import ray\n"
+           "deadline = time.time() + timeout\n"
+           "while True:\n"
+           "    try:\n"
+           "        # this node's cluster address, as ray start --node-ip-address registered it\n"
+           "        ray.init(address=address, _node_ip_address=node_ip, logging_level=\"ERROR\", log_to_driver=False)\n"
+           "        break\n"
+           "    except Exception as e:\n"
+           "        if time.time() > deadline:\n"
+           "            print(f\"wait-cluster.sh: cannot reach the Ray head at {address}: {e}\", file=sys.stderr)\n"
+           "            sys.exit(1)\n"
+           "        time.sleep(5)\n"
+           "while True:\n"
+           "    alive = [n for n in ray.nodes() if n.get(\"Alive\")]\n"
+           "    gpus = sum(n.get(\"Resources\", {}).get(\"GPU\", 0) for n in alive)\n"
+           "    cpus = sum(n.get(\"Resources\", {}).get(\"CPU\", 0) for n in alive)\n"
+           "    print(f\"wait-cluster.sh: {len(alive)}/{want_nodes} nodes, {gpus:g}/{want_gpus:g} GPUs, {cpus:g} CPUs\", flush=True)\n"
+           "    if len(alive) >= want_nodes and gpus >= want_gpus:\n"
+           "        sys.exit(0)\n"
+           "    if time.time() > deadline:\n"
+           "        print(\"wait-cluster.sh: the Ray cluster is incomplete; run start.sh on the missing nodes, check their logs and the firewall\", file=sys.stderr)\n"
+           "        sys.exit(1)\n"
+           "    time.sleep(5)\n";
+}
+
+inline std::string wait_cluster_script(const script_context& c) {
+    std::string s = script_header(c, "wait-cluster.sh",
+                                  fmt::format("waits until the Ray cluster has {} nodes and {} GPUs (DSDEPLOY_WAIT_SECONDS, default 900).",
+                                              c.l.expected_nodes, c.l.expected_gpus));
+    if (c.docker) s += docker_prelude(c) + service_line(c);
+    else s += process_prelude(c, true, false, false) + "cd \"$here\"\n";
+    s += "nodes=" + std::to_string(c.l.expected_nodes) + "\n";
+    s += "gpus=" + std::to_string(c.l.expected_gpus) + "\n";
+    s += "address=" + quote(c.l.ray_address) + "\n";
+    s += "node_ip=" + quote(c.n.address) + "\n";
+    s += "timeout=${DSDEPLOY_WAIT_SECONDS:-900}\n\n";
+    if (c.docker) s += "\"${compose[@]}\" exec -T \"$service\" python3 - \"$nodes\" \"$gpus\" \"$timeout\" \"$address\" \"$node_ip\" <<'PY'\n";
+    else s += "\"$pyenv/bin/python\" - \"$nodes\" \"$gpus\" \"$timeout\" \"$address\" \"$node_ip\" <<'PY'\n";
+    s += wait_cluster_python();
+    s += "PY\n";
+    return s;
+}
+
+inline std::string serve_script(const script_context& c) {
+    std::string s = script_header(c, "serve.sh", "waits for the Ray cluster, then starts vllm serve on the head.");
+    if (c.docker) {
+        s += docker_prelude(c) + service_line(c);
+        s += "\nbash \"$here/wait-cluster.sh\"\n";
+        s += "# vllm serve runs inside the head's container (it must be a Ray driver on a node of the cluster);\n"
+             "# its PID and log go to the Ray folder, which is this node's ./ray on the host.\n"
+             "# The sh -c script is literal; its arguments carry the values.\n";
+        s += "\"${compose[@]}\" exec -T -d \"$service\" sh -c 'export RAY_ADDRESS=\"$1\"; shift; echo \"$$\" >/tmp/ray/dsdeploy-vllm.pid; "
+             "exec \"$@\" >>/tmp/ray/dsdeploy-vllm.log 2>&1' dsdeploy-serve " +
+             quote(c.l.ray_address) + " \\\n    " + command_text("vllm", c.n.vllm_serve) + "\n";
+        s += "echo \"$me: vLLM is loading the model on " + c.n.name + "; log: $here/ray/dsdeploy-vllm.log\"\n";
+        s += "echo \"$me: run $here/smoke.sh to wait for " + c.l.api_url + "/health and send one request\"\n";
+        return s;
+    }
+    s += process_prelude(c);
+    s += is_ours_function();
+    s += node_env_function(c);
+    if (c.l.api_key) s += api_key_function();
+    s += "\nif [ \"${1-}\" = __run ]; then\n";
+    s += "    echo \"$$\" >\"$run_dir/vllm.pid\"\n";
+    s += "    node_env\n";
+    s += "    export DSDEPLOY_NODE_DIR=\"$here\"\n";
+    s += "    export RAY_ADDRESS=" + quote(c.l.ray_address) + "\n";
+    if (c.l.api_key) s += "    VLLM_API_KEY=$(api_key)\n    export VLLM_API_KEY\n";
+    s += "    exec " + command_text("\"$pyenv/bin/vllm\"", c.n.vllm_serve) + "\n";
+    s += "fi\n\n";
+    s += "mkdir -p \"$run_dir\" \"$log_dir\"\n";
+    s += already_running("vLLM", "vllm");
+    s += "if [ ! -x \"$pyenv/bin/vllm\" ]; then\n"
+         "    echo \"$me: $pyenv/bin/vllm not found; point DSDEPLOY_PYTHON_ENV (or runtime.python_env) at the environment holding vLLM\" >&2\n"
+         "    exit 3\n"
+         "fi\n";
+    s += "bash \"$here/wait-cluster.sh\"\n";
+    s += launch_block("serve.sh", "vLLM", "vllm");
+    s += "echo \"$me: vLLM is loading the model on " + c.n.name + " (pid $pid); log: $log_dir/vllm.log\"\n";
+    s += "echo \"$me: run $here/smoke.sh to wait for " + c.l.api_url + "/health and send one request\"\n";
+    return s;
+}
+
+inline std::string smoke_script(const script_context& c) {
+    std::string s = script_header(c, "smoke.sh",
+                                  "waits for the API's /health (DSDEPLOY_WAIT_SECONDS, default 3600), lists the models and sends one chat request.");
+    nlohmann::json body = {{"model", c.l.served_model_name},
+                           {"messages", nlohmann::json::array({{{"role", "user"}, {"content", "Reply with one word: ready?"}}})},
+                           {"max_tokens", 8},
+                           {"temperature", 0}};
+    s += "url=" + quote(c.l.api_url) + "\n";
+    s += "echo \"$me: checking $url (node folder $here)\"\n";
+    s += "body=" + quote(body.dump()) + "\n";
+    s += "timeout=${DSDEPLOY_WAIT_SECONDS:-3600}\n";
+    if (c.l.api_key) {
+        s += api_key_function();
+        s += "key=$(api_key)\n";
+        s += "# The key goes to curl on stdin, not on its command line.\n"
+             "request() {\n"
+             "    printf 'header = \"Authorization: Bearer %s\"\\n' \"$key\" | curl --config - \"$@\"\n"
+             "}\n";
+    } else {
+        s += "request() {\n    curl \"$@\"\n}\n";
+    }
+    s += "\ndeadline=$((SECONDS + timeout))\n"
+         "until curl -fsS -o /dev/null --max-time 10 \"$url/health\"; do\n"
+         "    if [ \"$SECONDS\" -ge \"$deadline\" ]; then\n"
+         "        echo \"$me: $url/health did not answer within ${timeout}s; see the vLLM log on the head\" >&2\n"
+         "        exit 1\n"
+         "    fi\n"
+         "    echo \"$me: waiting for $url/health (loading the weights can take tens of minutes) ...\"\n"
+         "    sleep 15\n"
+         "done\n"
+         "echo \"$me: $url/health answers; models:\"\n"
+         "request -fsS --max-time 30 \"$url/v1/models\"\n"
+         "echo\n"
+         "echo \"$me: one chat request:\"\n"
+         "request -fsS --max-time 600 -H 'Content-Type: application/json' --data-raw \"$body\" \"$url/v1/chat/completions\"\n"
+         "echo\n"
+         "echo \"$me: OK\"\n";
+    return s;
+}
+
+}  // namespace detail
+
+DSDEPLOY_INLINE std::vector<script> node_scripts(const inventory& inv, const launch_plan& l, std::size_t index, const script_options& o) {
+    const node_launch& n = l.nodes.at(index);
+    detail::script_context c{inv, l, n, o};
+    c.head = index == l.head;
+    c.docker = l.runtime == runtime_kind::docker;
+    c.ray = l.launcher == launcher_kind::ray;
+    std::vector<script> out;
+    out.push_back({"start.sh", detail::start_script(c)});
+    out.push_back({"stop.sh", detail::stop_script(c)});
+    if (c.head) {
+        if (c.ray) {
+            out.push_back({"wait-cluster.sh", detail::wait_cluster_script(c)});
+            out.push_back({"serve.sh", detail::serve_script(c)});
+        }
+        out.push_back({"smoke.sh", detail::smoke_script(c)});
+    }
+    return out;
+}
+
+DSDEPLOY_NAMESPACE_END

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+// What runs on each node: the `ray start` and `vllm serve` command lines for the target vLLM
+// version (which knows which flags exist when), each node's environment, and the per-node
+// scripts (start, stop, wait for the cluster, serve, smoke request) for the docker and the
+// process runtimes. Knows nothing of the compose document: the docker scripts only call
+// `docker compose` on the file the bundle puts beside them.
+#pragma once
+
+#include <dsdeploy/config.hpp>
+#include <dsdeploy/error.hpp>
+#include <dsdeploy/inventory.hpp>
+#include <dsdeploy/network.hpp>
+#include <dsdeploy/plan.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+DSDEPLOY_NAMESPACE_BEGIN
+
+// --- engine versions and the flag table ---------------------------------------------------------
+
+struct engine_version {
+    int major = 0;
+    int minor = 0;
+    int patch = 0;
+    std::string text;  // as given ("0.11.1rc2", "v0.12.0+cu128"); suffixes do not change the order
+
+    friend bool operator<(const engine_version& a, const engine_version& b) {
+        if (a.major != b.major) return a.major < b.major;
+        if (a.minor != b.minor) return a.minor < b.minor;
+        return a.patch < b.patch;
+    }
+    friend bool operator>=(const engine_version& a, const engine_version& b) { return !(a < b); }
+    friend bool operator>(const engine_version& a, const engine_version& b) { return b < a; }
+    friend bool operator<=(const engine_version& a, const engine_version& b) { return !(b < a); }
+    friend bool operator==(const engine_version& a, const engine_version& b) { return !(a < b) && !(b < a); }
+};
+
+// "0.11.0", "v0.11.1", "0.12.0rc1", "0.11.0+cpu"; throws launch.version naming `field`.
+engine_version parse_engine_version(std::string_view text, const std::string& field = "runtime.vllm_version");
+
+// The oldest vLLM dsdeploy renders for (the V1-era multi-node procedure).
+engine_version min_vllm_version();
+// The release whose complete option list the table holds (tests/validate/vllm-serve-flags.txt).
+engine_version catalogued_vllm_version();
+// The first release with multi-node without Ray (--nnodes/--node-rank/--master-addr/--headless).
+engine_version mp_multinode_version();
+
+struct vllm_flag {
+    std::string flag;                       // "--tensor-parallel-size"
+    std::vector<std::string> aliases;       // "-tp", "--no-..." twins
+    std::optional<engine_version> since;    // first release that accepts it; nullopt: in the catalogued
+                                            // release, earlier history not catalogued
+    std::optional<engine_version> removed;  // first release that rejects it again
+    bool deprecated = false;
+    std::string note;
+};
+
+// Every `vllm serve` option dsdeploy knows: all of the catalogued release, plus later additions.
+const std::vector<vllm_flag>& vllm_flag_table();
+
+enum class flag_support {
+    yes,      // the target accepts it
+    no,       // the target rejects it (an error)
+    unknown,  // the table cannot tell for this target (a warning)
+};
+
+struct flag_check {
+    flag_support support = flag_support::yes;
+    const vllm_flag* flag = nullptr;  // the table row, when the option is in the table
+    std::string detail;               // why, for messages
+};
+
+// Checks one command-line word (e.g. "--max_num_seqs=8", "-tp", "--compilation-config.level")
+// against the target version. Words that are not options ("8", "/models/x") are `yes`.
+flag_check check_vllm_flag(std::string_view arg, const engine_version& v);
+
+// Every option name (flags and aliases) the table says `vllm serve` accepts at `v`.
+std::vector<std::string> vllm_options_at(const engine_version& v);
+
+// The `ray start` options dsdeploy emits; every one is in Ray 2.48-2.53's option list.
+const std::vector<std::string>& ray_start_options_used();
+
+// --- per-node launch ------------------------------------------------------------------------------
+
+struct node_launch {
+    std::size_t index = 0;
+    std::string name;
+    std::string address;
+    node_role role = node_role::worker;
+    int gpus = 0;                           // 0: CPU-only node
+    env_list env;                           // VLLM_HOST_IP, NCCL_*/GLOO_*/TP_*, UCX, serving.env, ...
+    std::vector<std::string> ray_start;     // "ray" "start" ... (launcher ray), complete for the docker runtime
+    std::vector<std::string> vllm_serve;    // "vllm" "serve" ... (the head with ray; every node with mp)
+};
+
+struct launch_plan {
+    engine_version version;
+    runtime_kind runtime = runtime_kind::docker;
+    launcher_kind launcher = launcher_kind::ray;
+    std::size_t head = 0;
+    std::string head_address;
+    std::string ray_address;                // "10.0.0.1:6379" (what workers pass to --address)
+    std::string api_url;                    // "http://10.0.0.1:8000", what clients use
+    std::string health_url;                 // the same, from the head itself
+    std::string served_model_name;
+    std::string model_path;                 // as the runtime sees it (the container path with docker)
+    int expected_nodes = 0;                 // the Ray cluster must have this many nodes ...
+    int expected_gpus = 0;                  // ... and this many GPUs: TP x PP x DP
+    bool api_key = false;                   // vLLM requires VLLM_API_KEY
+    std::vector<node_launch> nodes;
+    std::vector<std::string> warnings;      // security and version notes for the operator
+};
+
+// Validates the inventory, checks every flag against runtime.vllm_version (launch.version,
+// launch.flag_unsupported) and derives each node's commands and environment from the plan.
+launch_plan make_launch(const inventory& inv, const plan& p);
+
+// The command as one shell line (every word quoted), e.g. for check_cli.mjs or a README.
+std::string command_line(const std::vector<std::string>& argv);
+
+struct script {
+    std::string name;   // "start.sh"
+    std::string text;
+};
+
+struct script_options {
+    std::string compose_service;   // docker: the service in compose.yaml beside the scripts
+    std::string compose_project;   // docker: --project-name
+};
+
+// The scripts of node `index`: start.sh and stop.sh everywhere; wait-cluster.sh (Ray), serve.sh
+// (Ray) and smoke.sh on the head. Docker scripts drive `docker compose` (v2, or docker-compose
+// v1); process scripts run from the Python environment (DSDEPLOY_PYTHON_ENV overrides
+// runtime.python_env), keep PID files, logs and Ray's temp dir in the node's folder, and stop only
+// processes their own start scripts started (never `ray stop`).
+std::vector<script> node_scripts(const inventory& inv, const launch_plan& l, std::size_t index, const script_options& o = {});
+
+DSDEPLOY_NAMESPACE_END
+
+#include <dsdeploy/impl/launch_inl.hpp>

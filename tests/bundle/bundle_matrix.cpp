@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// Writes the bundle of every matrix inventory (tests/bundle/matrix.hpp) under OUT, and beside
+// them the lists the checks need: compose files, scripts, every `ray start`/`vllm serve` line,
+// and what each hostile compose file must read back as (tests/bundle/check_bundles.sh).
+#include "matrix.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <set>
+
+namespace {
+// Scripts that differ only in numbers and names are the same template: shellcheck one of each.
+std::string template_of(const std::string& text, const std::string& deployment, const std::string& node) {
+    std::string t;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text.compare(i, deployment.size(), deployment) == 0) {
+            t += "@D";
+            i += deployment.size() - 1;
+        } else if (text.compare(i, node.size(), node) == 0) {
+            t += "@N";
+            i += node.size() - 1;
+        } else if (text[i] >= '0' && text[i] <= '9') {
+            if (t.empty() || t.back() != '#') t += '#';
+        } else {
+            t += text[i];
+        }
+    }
+    return t;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    namespace fs = std::filesystem;
+    if (argc != 2) {
+        std::cerr << "usage: bundle_matrix OUT_DIR\n";
+        return 2;
+    }
+    const fs::path out = fs::absolute(argv[1]);
+    fs::remove_all(out);
+    fs::create_directories(out);
+    // Compose files for vLLM 0.11.0 (whose full flag list the validator has) and for newer vLLM.
+    std::ofstream composes(out / "compose-files.txt"), newer(out / "compose-files-newer.txt"), scripts(out / "scripts.txt"),
+        lines(out / "command-lines.txt"), unique_scripts(out / "scripts-unique.txt");
+    std::set<std::string> templates;
+    nlohmann::json expect = nlohmann::json::array();
+    auto cases = dsdeploy_test::matrix_cases();
+    for (auto r : {dsdeploy::runtime_kind::docker, dsdeploy::runtime_kind::process}) {
+        auto inv = dsdeploy_test::hostile_inventory(r, "/opt/env $(touch PWNED_env)");
+        cases.push_back({inv.name, inv});
+    }
+    for (const auto& c : cases) {
+        const dsdeploy::plan p = dsdeploy::plan_for(c.inv);
+        dsdeploy::bundle_options o;
+        o.api_key = "dsd-0123456789abcdef0123456789abcdef";
+        o.api_key_source = "test";
+        const dsdeploy::bundle b = dsdeploy::render_bundle(c.inv, p, o);
+        const auto written = dsdeploy::write_bundle(b, out / c.id);
+        for (const auto& f : b.files) {
+            const fs::path path = written.root / f.path;
+            if (path.extension() == ".yaml") (c.inv.runtime.vllm_version == "0.11.0" ? composes : newer) << path.string() << "\n";
+            if (path.extension() == ".sh") {
+                scripts << path.string() << "\n";
+                const std::string node = f.path.substr(0, f.path.find('/'));
+                if (templates.insert(template_of(f.content, c.inv.name, node)).second) unique_scripts << path.string() << "\n";
+            }
+        }
+        nlohmann::json nodes = nlohmann::json::array();
+        for (std::size_t i = 0; i < b.launch.nodes.size(); ++i) {
+            const auto& n = b.launch.nodes[i];
+            // One line per command, newlines escaped so each stays on one line of the list.
+            for (const auto* argv_ : {&n.ray_start, &n.vllm_serve})
+                if (!argv_->empty()) {
+                    std::string line = dsdeploy::command_line(*argv_);
+                    std::string escaped;
+                    for (char ch : line) escaped += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+                    lines << escaped << "\n";
+                }
+            nlohmann::json env = nlohmann::json::object();
+            for (const auto& [k, v] : n.env) env[k] = v;
+            nodes.push_back({{"compose", (written.root / n.name / "compose.yaml").string()},
+                             {"role", std::string(dsdeploy::to_string(n.role))},
+                             {"address", n.address},
+                             {"entrypoint", c.inv.runtime.launcher == dsdeploy::launcher_kind::ray ? n.ray_start : n.vllm_serve},
+                             {"environment", env}});
+        }
+        if (c.inv.runtime.kind == dsdeploy::runtime_kind::docker)
+            expect.push_back({{"bundle", c.id},
+                              {"image", c.inv.runtime.image},
+                              {"model_source", dsdeploy::model_path(c.inv)},
+                              {"model_target", b.launch.model_path},
+                              {"head_ray", b.launch.ray_address},
+                              {"launcher", std::string(dsdeploy::to_string(c.inv.runtime.launcher))},
+                              {"nodes", nodes}});
+    }
+    std::ofstream(out / "expect.json") << expect.dump(2) << "\n";
+    std::cout << "wrote " << cases.size() << " bundles to " << out.string() << "\n";
+    return 0;
+}

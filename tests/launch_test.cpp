@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <dsdeploy/detail/shell.hpp>
+#include <dsdeploy/launch.hpp>
+
+#include "test_support.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+using namespace dsdeploy;
+
+namespace {
+std::set<std::string> read_list(const std::string& relative) {
+    std::set<std::string> out;
+    const std::string text = dsdeploy_test::read_file(std::string(DSDEPLOY_SOURCE_DIR) + "/" + relative);
+    for (auto line : dsdeploy::detail::split_lines(text)) {
+        auto t = dsdeploy::detail::trim(line);
+        if (!t.empty()) out.emplace(t);
+    }
+    return out;
+}
+
+engine_version v(const char* s) { return parse_engine_version(s); }
+
+bool has(const std::vector<std::string>& argv, const std::string& word) { return std::find(argv.begin(), argv.end(), word) != argv.end(); }
+
+std::string after(const std::vector<std::string>& argv, const std::string& flag) {
+    auto it = std::find(argv.begin(), argv.end(), flag);
+    REQUIRE(it != argv.end());
+    REQUIRE(it + 1 != argv.end());
+    return *(it + 1);
+}
+
+// Runs bash on `script` and returns what it printed.
+std::string run_bash(const std::string& script) {
+    const std::string cmd = "bash -c " + dsdeploy::detail::shell::quote(script);
+    FILE* f = ::popen(cmd.c_str(), "r");
+    REQUIRE(f != nullptr);
+    std::string out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    REQUIRE(::pclose(f) == 0);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("vLLM versions parse with prefixes and suffixes and compare by number") {
+    CHECK(v("0.11.0") == engine_version{0, 11, 0, ""});
+    CHECK(v("v0.11.1").patch == 1);
+    CHECK(v("0.12.0rc1") == v("0.12.0"));
+    CHECK(v("0.11.0+cpu") < v("0.11.1"));
+    CHECK(v("0.9") == v("0.9.0"));
+    CHECK(v("1.0.0") > v("0.99.99"));
+    CHECK(v(" 0.10.1.1 ").minor == 10);
+    CHECK_DSDEPLOY_ERROR(parse_engine_version("latest"), errc::launch_version, "runtime.vllm_version", "is not a version");
+    CHECK_DSDEPLOY_ERROR(parse_engine_version("0"), errc::launch_version, "runtime.vllm_version", "pip show vllm");
+    CHECK_DSDEPLOY_ERROR(parse_engine_version("0.11.0000001", "x"), errc::launch_version, "x", "is not a version");
+}
+
+TEST_CASE("the flag table holds exactly vLLM 0.11.0's options (tests/validate/vllm-serve-flags.txt)") {
+    const auto expected = read_list("tests/validate/vllm-serve-flags.txt");
+    const auto at = vllm_options_at(v("0.11.0"));
+    const std::set<std::string> table(at.begin(), at.end());
+    std::vector<std::string> missing, extra;
+    std::set_difference(expected.begin(), expected.end(), table.begin(), table.end(), std::back_inserter(missing));
+    std::set_difference(table.begin(), table.end(), expected.begin(), expected.end(), std::back_inserter(extra));
+    CHECK(missing == std::vector<std::string>{});
+    CHECK(extra == std::vector<std::string>{});
+    CHECK(expected.size() == 242);
+    // Later additions exist in the table but not at 0.11.0.
+    const auto later = vllm_options_at(v("0.12.0"));
+    CHECK(std::count(later.begin(), later.end(), "--nnodes") == 1);
+    CHECK(table.count("--nnodes") == 0);
+}
+
+TEST_CASE("every ray start option dsdeploy emits is in Ray 2.48-2.53's list") {
+    const auto ray = read_list("tests/validate/ray-start-flags.txt");
+    for (const auto& o : ray_start_options_used()) {
+        INFO(o);
+        CHECK(ray.count(o) == 1);
+    }
+}
+
+TEST_CASE("check_vllm_flag knows which version accepts which option") {
+    CHECK(check_vllm_flag("--tensor-parallel-size", v("0.11.0")).support == flag_support::yes);
+    CHECK(check_vllm_flag("--tensor_parallel_size=8", v("0.11.0")).support == flag_support::yes);
+    CHECK(check_vllm_flag("-tp", v("0.11.0")).support == flag_support::yes);
+    CHECK(check_vllm_flag("--compilation-config.level", v("0.11.0")).support == flag_support::yes);
+    CHECK(check_vllm_flag("-O3", v("0.11.0")).support == flag_support::yes);
+    CHECK(check_vllm_flag("--no-enable-prefix-caching", v("0.11.0")).support == flag_support::yes);
+    CHECK(check_vllm_flag("8", v("0.11.0")).support == flag_support::yes);      // values are not options
+    CHECK(check_vllm_flag("-1", v("0.11.0")).support == flag_support::yes);
+    CHECK(check_vllm_flag("/models/x", v("0.11.0")).support == flag_support::yes);
+
+    const auto nnodes = check_vllm_flag("--nnodes", v("0.11.0"));
+    CHECK(nnodes.support == flag_support::no);
+    CHECK_THAT(nnodes.detail, Catch::Matchers::Contains("first appeared in vLLM 0.12.0") && Catch::Matchers::Contains("PR #23691"));
+    CHECK(check_vllm_flag("--nnodes", v("0.11.2")).support == flag_support::no);
+    CHECK(check_vllm_flag("--nnodes", v("0.12.0")).support == flag_support::yes);
+    CHECK(check_vllm_flag("--headless", v("0.8.5")).support == flag_support::no);
+    CHECK(check_vllm_flag("--headless", v("0.9.2")).support == flag_support::yes);
+    CHECK(check_vllm_flag("--all2all-backend", v("0.11.0")).support == flag_support::no);
+
+    const auto bogus = check_vllm_flag("--gpu-memory-utilisation", v("0.11.0"));
+    CHECK(bogus.support == flag_support::no);
+    CHECK_THAT(bogus.detail, Catch::Matchers::Contains("every option of vLLM 0.11.0"));
+    CHECK(check_vllm_flag("--gpu-memory-utilisation", v("0.13.0")).support == flag_support::unknown);
+    // Present in 0.11.0, history before it not catalogued: neither yes nor no for 0.9.
+    CHECK(check_vllm_flag("--async-scheduling", v("0.9.0")).support == flag_support::unknown);
+    CHECK(check_vllm_flag("--model", v("0.11.0")).support == flag_support::no);
+    const auto task = check_vllm_flag("--task", v("0.11.0"));
+    CHECK(task.support == flag_support::yes);
+    CHECK_THAT(task.detail, Catch::Matchers::Contains("deprecated"));
+}
+
+TEST_CASE("the default inventory's commands: Ray head and worker, one vllm serve on the head") {
+    const inventory inv = default_inventory();
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    REQUIRE(l.nodes.size() == 2);
+    CHECK(l.head == 0);
+    CHECK(l.ray_address == "10.0.0.1:6379");
+    CHECK(l.api_url == "http://10.0.0.1:8000");
+    CHECK(l.health_url == "http://127.0.0.1:8000/health");
+    CHECK(l.expected_nodes == 2);
+    CHECK(l.expected_gpus == 16);
+    CHECK(l.api_key);
+    const auto& head = l.nodes[0];
+    const auto& worker = l.nodes[1];
+    CHECK(head.ray_start.front() == "ray");
+    CHECK(has(head.ray_start, "--head"));
+    CHECK(has(head.ray_start, "--dashboard-host=127.0.0.1"));
+    CHECK(has(head.ray_start, "--node-ip-address=10.0.0.1"));
+    CHECK(has(head.ray_start, "--num-gpus=8"));
+    CHECK(head.ray_start.back() == "--block");
+    CHECK(has(worker.ray_start, "--address=10.0.0.1:6379"));
+    CHECK_FALSE(has(worker.ray_start, "--head"));
+    CHECK(has(worker.ray_start, "--node-ip-address=10.0.0.2"));
+    CHECK(worker.vllm_serve.empty());
+    const auto& s = head.vllm_serve;
+    REQUIRE(s.size() > 3);
+    CHECK(s[0] == "vllm");
+    CHECK(s[1] == "serve");
+    CHECK(s[2] == "/data/models/DeepSeek-V3");
+    CHECK(after(s, "--distributed-executor-backend") == "ray");  // explicit: required from 0.11.1
+    CHECK(after(s, "--tensor-parallel-size") == "8");
+    CHECK(after(s, "--pipeline-parallel-size") == "2");
+    CHECK(after(s, "--gpu-memory-utilization") == "0.8");
+    CHECK(after(s, "--max-model-len") == "65536");
+    CHECK(after(s, "--served-model-name") == "deepseek-v3");
+    CHECK(after(s, "--port") == "8000");
+    CHECK_FALSE(has(s, "--api-key"));  // VLLM_API_KEY instead: never on a command line
+    // VLLM_HOST_IP is the node's address, as Ray registers it.
+    CHECK(std::count(head.env.begin(), head.env.end(), env_list::value_type{"VLLM_HOST_IP", "10.0.0.1"}) == 1);
+    CHECK(std::count(worker.env.begin(), worker.env.end(), env_list::value_type{"VLLM_HOST_IP", "10.0.0.2"}) == 1);
+    CHECK(command_line(head.ray_start).rfind("ray start --head --port=6379", 0) == 0);
+    CHECK(l.warnings.empty());
+}
+
+TEST_CASE("the mp launcher needs vLLM >= 0.12.0 and gives every node its rank") {
+    inventory inv = default_inventory();
+    inv.runtime.launcher = launcher_kind::mp;
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "runtime.launcher",
+                         "use launcher = \"ray\", or a vLLM >= 0.12.0");
+    inv.runtime.vllm_version = "0.12.0";
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    const auto& head = l.nodes[0].vllm_serve;
+    const auto& worker = l.nodes[1].vllm_serve;
+    CHECK(l.nodes[0].ray_start.empty());
+    CHECK(after(head, "--distributed-executor-backend") == "mp");
+    CHECK(after(head, "--nnodes") == "2");
+    CHECK(after(head, "--node-rank") == "0");
+    CHECK(after(worker, "--node-rank") == "1");
+    CHECK(after(worker, "--master-addr") == "10.0.0.1");
+    CHECK(after(worker, "--master-port") == "29501");
+    CHECK(has(worker, "--headless"));
+    CHECK_FALSE(has(head, "--headless"));
+    CHECK_FALSE(has(worker, "--port"));
+}
+
+TEST_CASE("extra serve arguments are checked against the target version") {
+    inventory inv = default_inventory();
+    inv.serving.extra_args = {"--enforce-eager", "--max-num-seqs", "16"};
+    auto l = make_launch(inv, plan_for(inv));
+    CHECK(l.nodes[0].vllm_serve.back() == "16");
+    inv.serving.extra_args = {"--enforce-eager", "--all2all-backend", "naive"};
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[1]",
+                         "set runtime.vllm_version to the vLLM you run");
+    inv.serving.extra_args = {"--disable-log-requests"};
+    l = make_launch(inv, plan_for(inv));
+    REQUIRE(l.warnings.size() == 1);
+    CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("serving.extra_args[0]") && Catch::Matchers::Contains("deprecated"));
+    inv.serving.extra_args = {"--some-future-flag"};
+    inv.runtime.vllm_version = "0.13.0";
+    l = make_launch(inv, plan_for(inv));
+    REQUIRE(l.warnings.size() == 1);
+    CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("may or may not accept it"));
+    inv.runtime.vllm_version = "0.8.0";
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.vllm_version", "older than 0.8.5");
+}
+
+TEST_CASE("data parallelism across nodes uses Ray's DP backend, EP and FP8 KV cache pass through") {
+    inventory inv = default_inventory();
+    inv.serving.model = "deepseek-ai/DeepSeek-R1";
+    inv.serving.tensor_parallel_size = 4;
+    inv.serving.pipeline_parallel_size = 2;
+    inv.serving.data_parallel_size = 2;
+    inv.serving.enable_expert_parallel = true;
+    inv.serving.kv_cache_dtype = dtype::fp8;
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    const auto& s = l.nodes[0].vllm_serve;
+    CHECK(after(s, "--data-parallel-size") == "2");
+    CHECK(after(s, "--data-parallel-backend") == "ray");
+    CHECK(has(s, "--enable-expert-parallel"));
+    CHECK(after(s, "--kv-cache-dtype") == "fp8");
+    CHECK(l.expected_gpus == 16);
+}
+
+TEST_CASE("security warnings: an exposed dashboard, an open API without key, CPU clusters over Ray") {
+    inventory inv = default_inventory();
+    inv.api.expose_dashboard = true;
+    inv.api.auth = false;
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(has(l.nodes[0].ray_start, "--dashboard-host=0.0.0.0"));
+    REQUIRE(l.warnings.size() == 2);
+    CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("run any code"));
+    CHECK_THAT(l.warnings[1], Catch::Matchers::Contains("without an API key"));
+    CHECK_FALSE(l.api_key);
+    inv.api.host = "127.0.0.1";
+    inv.api.expose_dashboard = false;
+    CHECK(make_launch(inv, plan_for(inv)).warnings.empty());
+
+    inventory cpu = default_inventory();
+    for (auto& n : cpu.cluster.nodes) {
+        n.gpu_type.clear();
+        n.gpu_count = 0;
+    }
+    cpu.serving.tensor_parallel_size.reset();
+    cpu.serving.pipeline_parallel_size.reset();
+    cpu.runtime.kind = runtime_kind::process;
+    cpu.runtime.num_cpus = 4;
+    const launch_plan c = make_launch(cpu, plan_for(cpu));
+    CHECK(c.expected_gpus == 0);
+    CHECK(has(c.nodes[1].ray_start, "--num-gpus=0"));
+    CHECK(has(c.nodes[1].ray_start, "--num-cpus=4"));
+    CHECK(after(c.nodes[0].vllm_serve, "--tensor-parallel-size") == "1");
+    CHECK(after(c.nodes[0].vllm_serve, "--pipeline-parallel-size") == "2");
+    REQUIRE(c.warnings.size() == 1);
+    CHECK_THAT(c.warnings[0], Catch::Matchers::Contains("current platform cpu does not support ray"));
+}
+
+TEST_CASE("process runtime: GPU subsets become CUDA_VISIBLE_DEVICES, layer partitions VLLM_PP_LAYER_PARTITION") {
+    inventory inv = default_inventory();
+    inv.runtime.kind = runtime_kind::process;
+    for (auto& n : inv.cluster.nodes) {
+        n.gpu_count = 0;
+        n.gpu_ids = {4, 5, 6, 7};
+    }
+    inv.serving.model = "meta-llama/Llama-3.1-70B-Instruct";
+    inv.serving.tensor_parallel_size = 4;
+    inv.serving.pp_layer_partition = {40, 40};
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    const auto& env = l.nodes[1].env;
+    CHECK(std::count(env.begin(), env.end(), env_list::value_type{"CUDA_VISIBLE_DEVICES", "4,5,6,7"}) == 1);
+    CHECK(std::count(env.begin(), env.end(), env_list::value_type{"VLLM_PP_LAYER_PARTITION", "40,40"}) == 1);
+    CHECK(has(l.nodes[1].ray_start, "--num-gpus=4"));
+}
+
+TEST_CASE("shell quoting: bash reads every hostile word back unchanged") {
+    const std::vector<std::string> words = {"plain", "two words", "it's", "$(touch PWNED)", "`id`", "a;b|c&d", "new\nline", "", "=x", "~root",
+                                            "*", "\"q\"", "\\", "tab\there", "--flag=$HOME", "ünïcödé"};
+    std::string script = "printf '%s\\0'";
+    for (const auto& w : words) script += " " + dsdeploy::detail::shell::quote(w);
+    const std::string out = run_bash(script);
+    std::vector<std::string> back;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < out.size(); ++i)
+        if (out[i] == '\0') {
+            back.push_back(out.substr(start, i - start));
+            start = i + 1;
+        }
+    CHECK(back == words);
+    CHECK(dsdeploy::detail::shell::quote("--port=8000") == "--port=8000");
+    CHECK(dsdeploy::detail::shell::quote("a b") == "'a b'");
+    CHECK(dsdeploy::detail::shell::quote("it's") == "'it'\\''s'");
+}
+
+TEST_CASE("each node gets the scripts its role and launcher need") {
+    auto names = [](const std::vector<script>& s) {
+        std::vector<std::string> n;
+        for (const auto& x : s) n.push_back(x.name);
+        return n;
+    };
+    inventory inv = default_inventory();
+    launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(names(node_scripts(inv, l, 0, {"ray-head", "p"})) ==
+          std::vector<std::string>{"start.sh", "stop.sh", "wait-cluster.sh", "serve.sh", "smoke.sh"});
+    CHECK(names(node_scripts(inv, l, 1, {"ray-worker", "p"})) == std::vector<std::string>{"start.sh", "stop.sh"});
+    inv.runtime.launcher = launcher_kind::mp;
+    inv.runtime.vllm_version = "0.12.1";
+    l = make_launch(inv, plan_for(inv));
+    CHECK(names(node_scripts(inv, l, 0, {"vllm", "p"})) == std::vector<std::string>{"start.sh", "stop.sh", "smoke.sh"});
+
+    // The process runtime never runs `ray stop`, and marks what it starts.
+    inv = default_inventory();
+    inv.runtime.kind = runtime_kind::process;
+    l = make_launch(inv, plan_for(inv));
+    for (std::size_t i = 0; i < 2; ++i)
+        for (const auto& s : node_scripts(inv, l, i)) {
+            INFO(s.name);
+            CHECK(s.text.find("ray stop") == std::string::npos);
+            CHECK(s.text.rfind("#!/usr/bin/env bash\n", 0) == 0);
+            CHECK(s.text.find("set -euo pipefail") != std::string::npos);
+            if (s.name == "start.sh") {
+                CHECK(s.text.find("export DSDEPLOY_NODE_DIR=\"$here\"") != std::string::npos);
+                CHECK(s.text.find("--temp-dir=\"$ray_tmp\"") != std::string::npos);
+                CHECK(s.text.find(dsdeploy::detail::shell::join_lines({l.nodes[i].ray_start.begin() + 1, l.nodes[i].ray_start.end() - 1},
+                                                                      "        ")) != std::string::npos);
+            }
+        }
+}
