@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$DSDEPLOY_ROOT"
 ensure_apt "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_node
 VALIDATE_NODE_PREFIX="$(ensure_validators)"
 DSDEPLOY_VENV="$("$DSDEPLOY_ROOT/scripts/python-env.sh")"
 export VALIDATE_NODE_PREFIX DSDEPLOY_VENV
