@@ -35,5 +35,6 @@ struct command {
 };
 
 command add_plan_command(CLI::App& root, options& o);
+command add_doctor_command(CLI::App& root, options& o);
 
 }  // namespace dsdeploy_cli

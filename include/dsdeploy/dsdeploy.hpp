@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dsdeploy/cluster.hpp>
+#include <dsdeploy/diagnose.hpp>
 #include <dsdeploy/error.hpp>
 #include <dsdeploy/gpu.hpp>
 #include <dsdeploy/inventory.hpp>
