@@ -102,7 +102,7 @@ TEST_CASE("each real NCCL log from the GPU host gives the finding it should") {
     CHECK(diagnose(one(with_nccl("vm", fixture("gpu/nccl-socket-lo.log")))).empty());
 }
 
-TEST_CASE("with InfiniBand planned, TCP between nodes is a fallback; one node's NVLink run is not") {
+TEST_CASE("with InfiniBand planned, TCP between nodes is a fallback - one node's NVLink run is not") {
     expectations ex;
     ex.fabric_kind = fabric::infiniband;
     // single node (nNodes 1): "Using network Socket" but the traffic went over P2P/CUMEM
@@ -414,6 +414,9 @@ TEST_CASE("ray findings: too few nodes or GPUs, pending demands, failures, unrea
 
     auto gone = diagnose(one(with_ray("head", fixture("ray/ray-2.50.1-no-cluster.txt"))), ex);
     REQUIRE(ids(gone) == std::vector<std::string>{"ray.unreachable"});
+    auto starting = diagnose(one(with_ray("head", fixture("ray/ray-2.50.1-starting.txt"))), ex);
+    REQUIRE(ids(starting) == std::vector<std::string>{"ray.unreachable"});
+    CHECK_THAT(starting[0].evidence, Catch::Matchers::StartsWith("No cluster status."));
 }
 
 TEST_CASE("ray list nodes: table and yaml") {
@@ -468,7 +471,7 @@ TEST_CASE("the IP Ray registered must be the node's planned address and VLLM_HOS
 
 // --- vLLM ------------------------------------------------------------------------------------
 
-TEST_CASE("vLLM 0.11.0 start-up log: version, KV cache, concurrency; healthy gives nothing") {
+TEST_CASE("vLLM 0.11.0 start-up log: version, KV cache, concurrency - healthy gives nothing") {
     auto v = parse_vllm_log(fixture("vllm/vllm-0.11.0-cpu-startup.log"));
     CHECK(v.recognised);
     CHECK(v.version == "0.11.0.post2");
@@ -643,7 +646,7 @@ TEST_CASE("probe facts: /dev/shm, the dashboard's listening address, /proc/net/t
     CHECK(std::any_of(live.begin(), live.end(), [&](const listening_socket& s) { return s.address == "127.0.0.1" && s.port == port; }));
 }
 
-TEST_CASE("versions that differ between nodes are skew; Ray and vLLM skew is an error") {
+TEST_CASE("versions that differ between nodes are skew - Ray and vLLM skew is an error") {
     node_evidence a = with_nccl("gpu-a", fixture("gpu/nccl-default.log"));
     node_evidence b = with_nccl("gpu-b", fixture("nccl/public-nccl-tests-185-roce.log"));
     a.versions["ray"] = "2.50.1";
@@ -717,7 +720,7 @@ TEST_CASE("read_text_file: contents, and diagnose.input for what cannot be read"
     fs::remove_all(dir);
 }
 
-TEST_CASE("findings as text and JSON; a failed step's output lands in the right slots") {
+TEST_CASE("findings as text and JSON - a failed step's output lands in the right slots") {
     auto fs = diagnose(one(with_nccl("gpu-b", fixture("gpu/nccl-ib-requested-absent.log"))));
     const std::string text = to_text(fs);
     CHECK_THAT(text, Catch::Matchers::StartsWith("ERROR  nccl.ib_fallback_to_socket  [gpu-b, nccl_log]\n"));

@@ -53,19 +53,21 @@ inline std::string strip_ansi(std::string_view s) {
     return out;
 }
 
-// Valid UTF-8 without control characters (other than tab), cut to max_line_chars bytes.
-inline std::string clean_text(std::string_view s) {
+// Valid UTF-8 without control characters (other than tab, and newline when keep_newlines), cut
+// to `max` bytes (then "..." is appended).
+inline std::string clean_text(std::string_view s, std::size_t max = max_line_chars, bool keep_newlines = false) {
     std::string out;
-    out.reserve(std::min(s.size(), max_line_chars + 3));
+    out.reserve(std::min(s.size(), max + 3));
     std::size_t i = 0;
     while (i < s.size()) {
-        if (out.size() >= max_line_chars) {
+        if (out.size() >= max) {
             out += "...";
             break;
         }
         const auto c = static_cast<unsigned char>(s[i]);
         if (c < 0x80) {
-            out.push_back((c < 0x20 && c != '\t') || c == 0x7f ? '?' : static_cast<char>(c));
+            const bool keep = c == '\t' || (keep_newlines && c == '\n');
+            out.push_back((c < 0x20 && !keep) || c == 0x7f ? '?' : static_cast<char>(c));
             ++i;
             continue;
         }
@@ -520,7 +522,7 @@ DSDEPLOY_INLINE ray_status parse_ray_status(std::string_view text) {
         const std::string_view line = detail::trim(lines[n]);
         if (line.empty()) continue;
         if (d::has(line, "Could not find any running Ray instance") || d::has(line, "Timed out while waiting for GCS") ||
-            d::has(line, "Failed to connect to GCS") || detail::starts_with(line, "ConnectionError:"))
+            d::has(line, "Failed to connect to GCS") || detail::starts_with(line, "ConnectionError:") || d::has(line, "No cluster status"))
             s.connection_error = d::make_line(n + 1, line);
         if (d::has(line, "Autoscaler status") || line == "Node status") {
             s.recognised = true;
@@ -1132,7 +1134,9 @@ struct finder {
     void add(std::string id, severity level, std::string node, std::string source, std::string message, std::string evidence, std::string fix) {
         std::string key = id + '\x1f' + node + '\x1f' + evidence + '\x1f' + (evidence.empty() ? message : std::string());
         if (!seen.insert(std::move(key)).second) return;
-        out.push_back(finding{std::move(id), level, std::move(node), std::move(source), std::move(message), std::move(evidence), std::move(fix)});
+        // values taken from the input (names, versions, addresses) reach messages too: keep them valid UTF-8
+        out.push_back(finding{std::move(id), level, clean_text(node, 200), std::move(source), clean_text(message, 2000),
+                              clean_text(evidence, 4000, true), clean_text(fix, 2000)});
     }
 };
 
@@ -1244,7 +1248,7 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
                 if (det->profile.kind == fabric::tcp) {
                     std::string evline;
                     if (rdma_source == "ibv_devinfo") {
-                        for (std::string_view needle : {"No IB devices found", "not found", "No such file", "state:"}) {
+                        for (std::string_view needle : {"No IB devices found", "Failed to get IB devices list", "not found", "No such file", "state:"}) {
                             evline = d::find_line(*node.ibv_devinfo, needle);
                             if (!evline.empty()) break;
                         }
@@ -1346,7 +1350,7 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
         if (node.ray_status) {
             auto s = parse_ray_status(*node.ray_status);
             if (s.connection_error && !s.recognised) {
-                f.add("ray.unreachable", severity::error, nn, "ray_status", "`ray status` could not reach a Ray cluster", s.connection_error->text,
+                f.add("ray.unreachable", severity::error, nn, "ray_status", "`ray status` got no status from a Ray cluster", s.connection_error->text,
                       "Start the Ray head (`ray start --head --port 6379`) or point to it (`ray status --address <head-ip>:6379`, "
                       "RAY_ADDRESS), and open the GCS port between the nodes.");
             } else if (s.recognised) {
