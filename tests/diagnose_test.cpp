@@ -601,6 +601,24 @@ TEST_CASE("RDMA: planned InfiniBand missing or down, RoCE without a GID index, f
     auto* port = find_id(down, "rdma.port_down");
     REQUIRE(port != nullptr);
     CHECK(port->evidence == "mlx5_0 port 1 state: DOWN");
+
+    // a hundred failed ports are reported, but not a hundred times
+    for (int i = 1; i < 100; ++i) sys.sysfs->ports.push_back(rdma_port{"mlx5_" + std::to_string(i), 1, "DOWN", "InfiniBand", "", std::nullopt});
+    auto many = diagnose(one(sys), ex);
+    CHECK(std::count_if(many.begin(), many.end(), [](const finding& f) { return f.id == "rdma.port_down"; }) == 32);
+}
+
+TEST_CASE("NCCL on RDMA on one node and TCP on another is a fabric mismatch") {
+    evidence ev;
+    ev.nodes = {with_nccl("gpu-a", fixture("nccl/public-nccl-tests-185-roce.log")), with_nccl("gpu-b", fixture("gpu/nccl-socket-lo.log"))};
+    auto fs = diagnose(ev);
+    auto* m = find_id(fs, "fabric.mismatch");
+    REQUIRE(m != nullptr);
+    CHECK(m->source == "nccl_log");
+    CHECK(m->evidence ==
+          "gpu-a: dgxh100-4:460770:460842 [0] NCCL INFO Using network IB\ngpu-b: vm:692:692 [0] NCCL INFO Using network Socket");
+    ev.nodes[1] = with_nccl("gpu-b", fixture("nccl/public-nccl-tests-185-roce.log"));
+    CHECK(find_id(diagnose(ev), "fabric.mismatch") == nullptr);
 }
 
 TEST_CASE("probe facts: /dev/shm, the dashboard's listening address, /proc/net/tcp") {

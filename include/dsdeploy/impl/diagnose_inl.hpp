@@ -1128,12 +1128,17 @@ DSDEPLOY_INLINE void validate(const expectations& e) {
 namespace detail {
 namespace diag {
 
+constexpr std::size_t max_findings_per_id = 32;  // per node: a log with a thousand failed ports says it enough
+
 struct finder {
     std::vector<finding> out;
     std::set<std::string> seen;
+    std::map<std::string, std::size_t> per_id;
     void add(std::string id, severity level, std::string node, std::string source, std::string message, std::string evidence, std::string fix) {
         std::string key = id + '\x1f' + node + '\x1f' + evidence + '\x1f' + (evidence.empty() ? message : std::string());
-        if (!seen.insert(std::move(key)).second) return;
+        if (seen.count(key)) return;
+        if (++per_id[id + '\x1f' + node] > max_findings_per_id) return;
+        seen.insert(std::move(key));
         // values taken from the input (names, versions, addresses) reach messages too: keep them valid UTF-8
         out.push_back(finding{std::move(id), level, clean_text(node, 200), std::move(source), clean_text(message, 2000),
                               clean_text(evidence, 4000, true), clean_text(fix, 2000)});
@@ -1217,6 +1222,7 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
     };
     std::vector<wanted_ip> requested_ips;  // node:<ip> a driver asked for
     std::vector<wanted_ip> host_ips;       // VLLM_HOST_IP per node
+    std::vector<std::pair<std::string, log_line>> nccl_nets;  // (node, the line showing its inter-node transport)
 
     for (const auto& node : ev.nodes) {
         const std::string& nn = node.name;
@@ -1269,8 +1275,10 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
                           "Declare the fabric the nodes have (" + std::string(to_string(det->profile.kind)) +
                               ") in the inventory, or fix the ports' link layer (`mlxconfig ... LINK_TYPE_P1`).");
                 }
+                std::size_t reported = 0;
                 for (const auto& port : rdma->ports) {
                     if (port.state == "ACTIVE") continue;
+                    if (++reported > d::max_findings_per_id) break;
                     std::string evline = rdma_source == "ibv_devinfo" ? d::find_line(*node.ibv_devinfo, "state:", port.device)
                                                                       : port.device + " port " + std::to_string(port.port) + " state: " + port.state;
                     f.add("rdma.port_down", severity::warning, nn, rdma_source,
@@ -1451,6 +1459,8 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
                                   : std::string(d::fix_ib_fallback));
                 specific = true;
             }
+            if (r.ib_network) nccl_nets.emplace_back(nn, *r.ib_network);
+            else if (socket_carries && r.socket_network) nccl_nets.emplace_back(nn, *r.socket_network);
             if (r.ib_completion_error) {
                 f.add("nccl.ib_completion_error", severity::error, nn, "nccl_log",
                       "an RDMA transfer failed (work completion error): the NICs cannot talk over RDMA", r.ib_completion_error->text,
@@ -1622,6 +1632,18 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
         for (const auto& w : agree(detections).warnings)
             f.add("fabric.mismatch", severity::warning, "", "ibv_devinfo", "the nodes' RDMA hardware differs", w,
                   "Give every node the same RDMA hardware and link layer, or plan for what all of them share.");
+    {
+        std::set<bool> kinds;  // true: IB/RoCE
+        for (const auto& [node_name, l] : nccl_nets) kinds.insert(!d::has(l.text, "Socket"));
+        if (kinds.size() > 1) {
+            std::vector<std::string> lines;
+            for (const auto& [node_name, l] : nccl_nets) lines.push_back(node_name + ": " + l.text);
+            f.add("fabric.mismatch", severity::warning, "", "nccl_log", "NCCL uses RDMA on some nodes and TCP on others",
+                  detail::join(lines, "\n"),
+                  "Give every node the same RDMA setup (devices visible, NCCL_IB_HCA, NCCL_IB_DISABLE=0); the slowest node's "
+                  "transport sets the pace for all of them.");
+        }
+    }
     for (const auto& [key, list] : versions) {
         std::set<std::string> distinct;
         for (const auto& p : list) distinct.insert(p.second);
