@@ -151,6 +151,7 @@ TEST_CASE("ibv_devinfo: InfiniBand - RoCE and no devices") {
     auto none = parse_ibv_devinfo("No IB devices found\n");
     CHECK(none.no_devices);
     CHECK(detect_profile(none, "eth0").profile.kind == fabric::tcp);
+    CHECK(parse_ibv_devinfo("Failed to get IB devices list: Function not implemented\n").no_devices);
     auto missing = parse_ibv_devinfo(dsdeploy_test::fixture("gpu/net-probe.txt"));
     CHECK(missing.ports.empty());
     auto missing2 = parse_ibv_devinfo("bash: ibv_devinfo: command not found\n");

@@ -41,5 +41,6 @@ command add_plan_command(CLI::App& root, options& o);
 command add_chat_command(CLI::App& root, options& o);
 command add_init_command(CLI::App& root, options& o);
 command add_render_command(CLI::App& root, options& o);
+command add_doctor_command(CLI::App& root, options& o);
 
 }  // namespace dsdeploy_cli

@@ -5,6 +5,7 @@
 #include <dsdeploy/bundle.hpp>
 #include <dsdeploy/cluster.hpp>
 #include <dsdeploy/compose.hpp>
+#include <dsdeploy/diagnose.hpp>
 #include <dsdeploy/error.hpp>
 #include <dsdeploy/gpu.hpp>
 #include <dsdeploy/inventory.hpp>

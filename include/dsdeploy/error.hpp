@@ -81,6 +81,7 @@ enum class errc : int {
     bench_write,
     // diagnose.hpp
     diagnose_input = 1000,
+    diagnose_expectations,
     // orchestrate.hpp
     orchestrate_step = 1100,
     orchestrate_ssh,

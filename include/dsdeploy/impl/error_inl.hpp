@@ -60,6 +60,7 @@ DSDEPLOY_INLINE const std::vector<errc_info>& all_errors() {
         {errc::bench_config, "bench.config", k::config, "a benchmark option is invalid"},
         {errc::bench_write, "bench.write", k::environment, "benchmark results could not be written"},
         {errc::diagnose_input, "diagnose.input", k::environment, "a diagnostics input file could not be read"},
+        {errc::diagnose_expectations, "diagnose.expectations", k::config, "what diagnostics should expect (nodes, GPUs, addresses, ports) is invalid"},
         {errc::orchestrate_step, "orchestrate.step", k::environment, "a bring-up step failed on a node"},
         {errc::orchestrate_ssh, "orchestrate.ssh", k::environment, "a node could not be reached over SSH"},
         {errc::orchestrate_timeout, "orchestrate.timeout", k::environment, "a bring-up wait ran out of time"},

@@ -165,7 +165,10 @@ DSDEPLOY_INLINE rdma_report parse_ibv_devinfo(std::string_view text) {
     for (auto raw : detail::split_lines(text)) {
         auto line = detail::trim(raw);
         if (line.empty()) continue;
-        if (line.find("No IB devices found") != std::string_view::npos) report.no_devices = true;
+        // rdma-core prints "No IB devices found" when the list is empty, and perror("Failed to get IB
+        // devices list") when it cannot be read (no kernel modules, or no /dev/infiniband in a container)
+        if (line.find("No IB devices found") != std::string_view::npos || line.find("Failed to get IB devices list") != std::string_view::npos)
+            report.no_devices = true;
         if ((line.find("ibv_devinfo") != std::string_view::npos &&
              (line.find("not found") != std::string_view::npos || line.find("No such file") != std::string_view::npos)) ||
             line.find("libibverbs: Warning: couldn't load driver") != std::string_view::npos) {

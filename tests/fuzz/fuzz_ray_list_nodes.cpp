@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+// `ray list nodes` (table or yaml).
+#include <dsdeploy/diagnose.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string text(reinterpret_cast<const char*>(data), size);
+    (void)dsdeploy::parse_ray_list_nodes(text);
+    dsdeploy::node_evidence n;
+    n.name = "node1";
+    n.ray_list_nodes = text;
+    n.vllm_host_ip = "10.0.0.1";
+    dsdeploy::expectations ex;
+    ex.node_list = {{"node1", "10.0.0.1", 8}, {"node2", "10.0.0.2", 8}};
+    (void)dsdeploy::diagnose({{n}}, ex);
+    return 0;
+}
