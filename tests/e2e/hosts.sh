@@ -7,22 +7,25 @@
 #
 # usage: hosts.sh up|down|status STATE_DIR      (as root; every action is idempotent)
 #
-# Environment: DSD_E2E_NO_INSTALL=1 skips the apt-get step (fail instead if a tool is missing).
+# Environment: DSD_E2E_NO_INSTALL=1 skips the apt-get step (fail instead if a tool is missing);
+# DSD_E2E_NAME (default dsd) and DSD_E2E_SUBNET (default 10.77.0) give a second test bed its own
+# namespace/link names and /24, so two can run at once.
 set -euo pipefail
 
+readonly NAME="${DSD_E2E_NAME:-dsd}"
 readonly HOSTS=(h1 h2)
-readonly BRIDGE=dsd-br0
-readonly SUBNET_PREFIX=10.77.0
-readonly OPERATOR_ADDR=10.77.0.254
+readonly BRIDGE="$NAME-br0"
+readonly SUBNET_PREFIX="${DSD_E2E_SUBNET:-10.77.0}"
+readonly OPERATOR_ADDR="$SUBNET_PREFIX.254"
 # Debian 12 packages this test bed needs (keep in sync with scripts/lib.sh TEST_PACKAGES).
 readonly PACKAGES=(openssh-server openssh-client iproute2 nftables procps)
 
 log() { printf '[hosts] %s\n' "$*" >&2; }
 die() { printf '[hosts] error: %s\n' "$*" >&2; exit 1; }
 
-host_ns() { printf 'dsd-%s' "$1"; }
+host_ns() { printf '%s-%s' "$NAME" "$1"; }
 host_addr() { printf '%s.%s' "$SUBNET_PREFIX" "${1#h}"; }
-host_veth() { printf 'dsd-%s-br' "$1"; }   # root-namespace end of the host's veth pair
+host_veth() { printf '%s-%s-br' "$NAME" "$1"; }   # root-namespace end of the host's veth pair
 
 ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 
@@ -82,7 +85,7 @@ keys_up() {
     hd="$state/$h"
     mkdir -p "$hd"
     chmod 700 "$hd"
-    [ -s "$hd/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "dsd-$h" -f "$hd/ssh_host_ed25519_key"
+    [ -s "$hd/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "$NAME-$h" -f "$hd/ssh_host_ed25519_key"
     printf '%s,%s %s\n' "$h" "$(host_addr "$h")" "$(cut -d' ' -f1,2 "$hd/ssh_host_ed25519_key.pub")" >> "$state/known_hosts.new"
   done
   mv "$state/known_hosts.new" "$state/known_hosts"
@@ -237,6 +240,9 @@ main() {
   local state
   mkdir -p "$2"
   state="$(cd "$2" && pwd)"
+  case "$state/" in
+    /tmp/*) die "STATE_DIR $state is under /tmp, which each host replaces with its own; use a folder elsewhere (e.g. under build/)" ;;
+  esac
   case "$1" in
     up) cmd_up "$state" ;;
     down) cmd_down "$state" ;;
