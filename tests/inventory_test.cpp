@@ -123,7 +123,7 @@ TEST_CASE("wrong types and values are inventory.field errors with file and line"
     CHECK_DSDEPLOY_ERROR(parse_inventory("[runtime]\nkind = \"dokcer\"\n", "k.toml"), errc::inventory_field, "k.toml:2: runtime.kind",
                          "use \"docker\"");
     CHECK_DSDEPLOY_ERROR(parse_inventory("[runtime]\nlauncher = \"slurm\"\n", "l.toml"), errc::inventory_field, "l.toml:2: runtime.launcher",
-                         "\"mp\" (vLLM >= 0.12.0)");
+                         "\"mp\" (vLLM >= 0.11.1)");
     CHECK_DSDEPLOY_ERROR(parse_inventory("[serving]\nkv_cache_dtype = \"int4\"\n", "d.toml"), errc::inventory_field, "d.toml:2: serving.kv_cache_dtype",
                          "use \"auto\", \"fp8\"");
     CHECK_DSDEPLOY_ERROR(parse_inventory("[serving]\nextra_args = [\"--a\", 3]\n", "e.toml"), errc::inventory_field, "e.toml:2: serving.extra_args[1]",

@@ -70,7 +70,7 @@ TEST_CASE("the flag table holds exactly vLLM 0.11.0's options (tests/validate/vl
     CHECK(extra == std::vector<std::string>{});
     CHECK(expected.size() == 242);
     // Later additions exist in the table but not at 0.11.0.
-    const auto later = vllm_options_at(v("0.12.0"));
+    const auto later = vllm_options_at(v("0.11.1"));
     CHECK(std::count(later.begin(), later.end(), "--nnodes") == 1);
     CHECK(table.count("--nnodes") == 0);
 }
@@ -96,9 +96,11 @@ TEST_CASE("check_vllm_flag knows which version accepts which option") {
 
     const auto nnodes = check_vllm_flag("--nnodes", v("0.11.0"));
     CHECK(nnodes.support == flag_support::no);
-    CHECK_THAT(nnodes.detail, Catch::Matchers::Contains("first appeared in vLLM 0.12.0") && Catch::Matchers::Contains("PR #23691"));
-    CHECK(check_vllm_flag("--nnodes", v("0.11.2")).support == flag_support::no);
-    CHECK(check_vllm_flag("--nnodes", v("0.12.0")).support == flag_support::yes);
+    CHECK_THAT(nnodes.detail, Catch::Matchers::Contains("first appeared in vLLM 0.11.1") && Catch::Matchers::Contains("PR #23691"));
+    CHECK(check_vllm_flag("--nnodes", v("0.11.0.post2")).support == flag_support::no);
+    CHECK(check_vllm_flag("--nnodes", v("0.11.1")).support == flag_support::yes);
+    CHECK(check_vllm_flag("--master-port", v("0.11.1.post2")).support == flag_support::yes);
+    CHECK(check_vllm_flag("--nnodes", v("0.20.0")).support == flag_support::yes);
     CHECK(check_vllm_flag("--headless", v("0.8.5")).support == flag_support::no);
     CHECK(check_vllm_flag("--headless", v("0.9.2")).support == flag_support::yes);
     CHECK(check_vllm_flag("--all2all-backend", v("0.11.0")).support == flag_support::no);
@@ -158,12 +160,12 @@ TEST_CASE("the default inventory's commands: Ray head and worker, one vllm serve
     CHECK(l.warnings.empty());
 }
 
-TEST_CASE("the mp launcher needs vLLM >= 0.12.0 and gives every node its rank") {
+TEST_CASE("the mp launcher needs vLLM >= 0.11.1 and gives every node its rank") {
     inventory inv = default_inventory();
     inv.runtime.launcher = launcher_kind::mp;
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "runtime.launcher",
-                         "use launcher = \"ray\", or a vLLM >= 0.12.0");
-    inv.runtime.vllm_version = "0.12.0";
+                         "use launcher = \"ray\", or a vLLM >= 0.11.1");
+    inv.runtime.vllm_version = "0.11.1";
     const launch_plan l = make_launch(inv, plan_for(inv));
     const auto& head = l.nodes[0].vllm_serve;
     const auto& worker = l.nodes[1].vllm_serve;
@@ -246,8 +248,71 @@ TEST_CASE("security warnings: an exposed dashboard, an open API without key, CPU
     CHECK(has(c.nodes[1].ray_start, "--num-cpus=4"));
     CHECK(after(c.nodes[0].vllm_serve, "--tensor-parallel-size") == "1");
     CHECK(after(c.nodes[0].vllm_serve, "--pipeline-parallel-size") == "2");
-    REQUIRE(c.warnings.size() == 1);
-    CHECK_THAT(c.warnings[0], Catch::Matchers::Contains("current platform cpu does not support ray"));
+    REQUIRE(c.warnings.size() == 2);
+    CHECK_THAT(c.warnings[0], Catch::Matchers::Contains("VLLM_CPU_KVCACHE_SPACE is not set"));
+    CHECK_THAT(c.warnings[1], Catch::Matchers::Contains("current platform cpu does not support ray"));
+    // Still true in 0.20 (FINDINGS.md: ValueError in ray_utils.py), so the warning stays for newer versions.
+    cpu.runtime.vllm_version = "0.20.0";
+    cpu.serving.env = {{"VLLM_CPU_KVCACHE_SPACE", "1"}};
+    const launch_plan c20 = make_launch(cpu, plan_for(cpu));
+    REQUIRE(c20.warnings.size() == 1);
+    CHECK_THAT(c20.warnings[0], Catch::Matchers::StartsWith("runtime.launcher:") && Catch::Matchers::Contains("launcher \"mp\" with vLLM >= 0.13.0"));
+}
+
+namespace {
+// The e2e test's cluster: two CPU-only hosts, process runtime, vLLM's own multi-node launcher.
+inventory cpu_mp_inventory(const std::string& version) {
+    inventory inv = default_inventory();
+    for (auto& n : inv.cluster.nodes) {
+        n.gpu_type.clear();
+        n.gpu_count = 0;
+    }
+    inv.serving.tensor_parallel_size = 1;
+    inv.serving.pipeline_parallel_size = 2;
+    inv.serving.env = {{"VLLM_CPU_KVCACHE_SPACE", "1"}};
+    inv.runtime.kind = runtime_kind::process;
+    inv.runtime.launcher = launcher_kind::mp;
+    inv.runtime.vllm_version = version;
+    return inv;
+}
+}  // namespace
+
+TEST_CASE("CPU-only clusters with the mp launcher - the vLLM that runs it and thread binding and KV cache size") {
+    // 0.20 binds each node's workers by itself (VLLM_CPU_OMP_THREADS_BIND=auto: local rank i on
+    // NUMA node i), so nothing per node is rendered and nothing is warned about.
+    inventory inv = cpu_mp_inventory("0.20.0");
+    launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(l.warnings.empty());
+    for (const auto& n : l.nodes)
+        for (const auto& kv : n.env) CHECK(kv.first != "VLLM_CPU_OMP_THREADS_BIND");
+
+    // 0.11.1-0.12.x accept the flags, but their CPU workers die at start.
+    inv = cpu_mp_inventory("0.12.0");
+    l = make_launch(inv, plan_for(inv));
+    REQUIRE(l.warnings.size() == 1);
+    CHECK_THAT(l.warnings[0], Catch::Matchers::StartsWith("runtime.vllm_version:") && Catch::Matchers::Contains("use vLLM >= 0.13.0") &&
+                                  Catch::Matchers::Contains("ZeroDivisionError"));
+
+    // 0.13-0.19 index the binding list by the global rank: the same list on every node.
+    inv = cpu_mp_inventory("0.19.1");
+    l = make_launch(inv, plan_for(inv));
+    REQUIRE(l.warnings.size() == 1);
+    CHECK_THAT(l.warnings[0], Catch::Matchers::StartsWith("serving.env:") && Catch::Matchers::Contains("VLLM_CPU_OMP_THREADS_BIND") &&
+                                  Catch::Matchers::Contains("0|1"));
+    inv.serving.env.emplace_back("VLLM_CPU_OMP_THREADS_BIND", "0|1");
+    l = make_launch(inv, plan_for(inv));
+    CHECK(l.warnings.empty());
+    CHECK(std::count(l.nodes[1].env.begin(), l.nodes[1].env.end(), env_list::value_type{"VLLM_CPU_OMP_THREADS_BIND", "0|1"}) == 1);
+
+    // Without an explicit KV cache size vLLM's CPU backend claims gpu_memory_utilization of the host.
+    inv = cpu_mp_inventory("0.20.0");
+    inv.serving.env.clear();
+    inv.serving.gpu_memory_utilization = 0.85;
+    l = make_launch(inv, plan_for(inv));
+    REQUIRE(l.warnings.size() == 1);
+    CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("VLLM_CPU_KVCACHE_SPACE is not set") && Catch::Matchers::Contains("(0.85)"));
+    inv.serving.extra_args = {"--kv-cache-memory-bytes", "1073741824"};
+    CHECK(make_launch(inv, plan_for(inv)).warnings.empty());
 }
 
 TEST_CASE("process runtime: GPU subsets become CUDA_VISIBLE_DEVICES, layer partitions VLLM_PP_LAYER_PARTITION") {

@@ -51,7 +51,7 @@ std::optional<runtime_kind> parse_runtime_kind(std::string_view s);
 
 // How the nodes form one vLLM instance: a Ray cluster (`ray start` on every node, one
 // `vllm serve --distributed-executor-backend ray` on the head), or vLLM's own multi-node
-// mode without Ray (`vllm serve --nnodes N --node-rank i ...` on every node; vLLM >= 0.12.0).
+// mode without Ray (`vllm serve --nnodes N --node-rank i ...` on every node; vLLM >= 0.11.1).
 enum class launcher_kind { ray, mp };
 std::string_view to_string(launcher_kind k);
 std::optional<launcher_kind> parse_launcher_kind(std::string_view s);

@@ -45,8 +45,10 @@ engine_version parse_engine_version(std::string_view text, const std::string& fi
 engine_version min_vllm_version();
 // The release whose complete option list the table holds (tests/validate/vllm-serve-flags.txt).
 engine_version catalogued_vllm_version();
-// The first release with multi-node without Ray (--nnodes/--node-rank/--master-addr/--headless).
+// The first release with multi-node without Ray (--nnodes/--node-rank/--master-addr/--master-port).
 engine_version mp_multinode_version();
+// The first release whose CPU backend runs that mode across hosts (tests/e2e/FINDINGS.md).
+engine_version mp_multinode_cpu_version();
 
 struct vllm_flag {
     std::string flag;                       // "--tensor-parallel-size"

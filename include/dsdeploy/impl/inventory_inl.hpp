@@ -723,7 +723,7 @@ private:
         std::string launcher(to_string(r.launcher));
         string(j, "runtime", "launcher", launcher);
         const auto l = parse_launcher_kind(launcher);
-        if (!l) fail(errc::inventory_field, "runtime.launcher", "\"" + launcher + "\" is not a launcher; use \"ray\" or \"mp\" (vLLM >= 0.12.0)");
+        if (!l) fail(errc::inventory_field, "runtime.launcher", "\"" + launcher + "\" is not a launcher; use \"ray\" or \"mp\" (vLLM >= 0.11.1)");
         r.launcher = *l;
         string(j, "runtime", "python_env", r.python_env);
         string(j, "runtime", "shm_size", r.shm_size);
@@ -899,7 +899,7 @@ DSDEPLOY_INLINE std::string to_toml(const inventory& inv) {
     out += toml_line("kind = " + toml_string(to_string(r.kind)), "docker (a compose file per node) | process (a Python env per host)");
     out += toml_line("image = " + toml_string(r.image), "docker: the same image on every node");
     out += toml_line("vllm_version = " + toml_string(r.vllm_version), "the vLLM in the image/env: decides which flags exist");
-    out += toml_line("launcher = " + toml_string(to_string(r.launcher)), "ray (Ray cluster) | mp (vLLM --nnodes, vLLM >= 0.12.0)");
+    out += toml_line("launcher = " + toml_string(to_string(r.launcher)), "ray (Ray cluster) | mp (vLLM --nnodes, vLLM >= 0.11.1)");
     out += toml_line("python_env = " + toml_string(r.python_env), "process: prefix with bin/ray, bin/vllm; \"\" = PATH", r.python_env.empty());
     out += toml_line("shm_size = " + toml_string(r.shm_size), "docker: /dev/shm size for NCCL");
     out += toml_line(std::string("privileged = ") + (r.privileged ? "true" : "false"),

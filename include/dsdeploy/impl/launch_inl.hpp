@@ -49,7 +49,8 @@ DSDEPLOY_INLINE engine_version parse_engine_version(std::string_view text, const
 
 DSDEPLOY_INLINE engine_version min_vllm_version() { return engine_version{0, 8, 5, "0.8.5"}; }
 DSDEPLOY_INLINE engine_version catalogued_vllm_version() { return engine_version{0, 11, 0, "0.11.0"}; }
-DSDEPLOY_INLINE engine_version mp_multinode_version() { return engine_version{0, 12, 0, "0.12.0"}; }
+DSDEPLOY_INLINE engine_version mp_multinode_version() { return engine_version{0, 11, 1, "0.11.1"}; }
+DSDEPLOY_INLINE engine_version mp_multinode_cpu_version() { return engine_version{0, 13, 0, "0.13.0"}; }
 
 DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
     static const std::vector<vllm_flag> table = [] {
@@ -168,6 +169,10 @@ inline std::string host_port(const std::string& host, int port) {
 inline std::string shortest(double v) { return fmt::format("{}", v); }
 
 inline bool binds_everything(const std::string& host) { return host == "0.0.0.0" || host == "::" || host == "[::]"; }
+
+inline bool has_env(const env_list& env, const std::string& name) {
+    return std::any_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; });
+}
 }  // namespace detail
 
 DSDEPLOY_INLINE std::string command_line(const std::vector<std::string>& argv) { return detail::shell::join(argv); }
@@ -325,10 +330,31 @@ DSDEPLOY_INLINE launch_plan make_launch(const inventory& inv, const plan& p) {
     if (!inv.api.auth && detail::binds_everything(inv.api.host))
         l.warnings.push_back("api.auth: the API listens on " + inv.api.host + ":" + std::to_string(ports.api) +
                              " without an API key; anyone who reaches the port can use the model. Set api.auth = true, or bind api.host to 127.0.0.1");
-    if (p.gpus_per_node == 0 && ray && l.version <= catalogued_vllm_version())
+    if (p.gpus_per_node == 0 && !ray && nnodes > 1) {
+        // What tests/e2e/FINDINGS.md found running vLLM's CPU backend across two hosts.
+        if (l.version < mp_multinode_cpu_version())
+            l.warnings.push_back("runtime.vllm_version: the cluster has no GPUs, and vLLM " + l.version.text +
+                                 "'s CPU backend cannot run multi-node without Ray: the workers die at start (0.11.1-0.12.x: "
+                                 "ZeroDivisionError in shm_broadcast.py, torch.cuda.device_count() is 0 on CPU); use vLLM >= " +
+                                 mp_multinode_cpu_version().text);
+        else if (l.version < engine_version{0, 20, 0, "0.20.0"} && !detail::has_env(inv.serving.env, "VLLM_CPU_OMP_THREADS_BIND"))
+            l.warnings.push_back("serving.env: vLLM " + l.version.text +
+                                 " (before 0.20) takes VLLM_CPU_OMP_THREADS_BIND as one CPU list per worker of the whole cluster, indexed "
+                                 "by the global rank; set it to the same value on every node (e.g. \"0|1\" for two nodes with one worker "
+                                 "each); vLLM 0.20 binds each node's workers by itself");
+    }
+    if (p.gpus_per_node == 0 && !detail::has_env(inv.serving.env, "VLLM_CPU_KVCACHE_SPACE") &&
+        std::none_of(inv.serving.extra_args.begin(), inv.serving.extra_args.end(),
+                     [](const std::string& a) { return detail::starts_with(a, "--kv-cache-memory-bytes"); }))
+        l.warnings.push_back("serving.env: the cluster has no GPUs and VLLM_CPU_KVCACHE_SPACE is not set: vLLM's CPU backend then claims "
+                             "gpu_memory_utilization (" + detail::shortest(p.options.gpu_memory_utilization) +
+                             ") of each host's memory and refuses to start when that much is not free (vllm/v1/worker/cpu_worker.py, "
+                             "0.20); set VLLM_CPU_KVCACHE_SPACE (GiB of KV cache) in serving.env");
+    if (p.gpus_per_node == 0 && ray)
         l.warnings.push_back("runtime.launcher: the cluster has no GPUs, and vLLM " + l.version.text +
                              "'s CPU backend refuses the Ray executor (vllm/executor/ray_utils.py: \"current platform cpu does not support "
-                             "ray\", checked in 0.11.0); the Ray cluster comes up, vllm serve will not");
+                             "ray\", checked in 0.11.0 and 0.20.0); the Ray cluster comes up, vllm serve will not; on CPU use launcher "
+                             "\"mp\" with vLLM >= " + mp_multinode_cpu_version().text);
     return l;
 }
 
@@ -708,7 +734,7 @@ inline std::string smoke_script(const script_context& c) {
         s += "request() {\n    curl \"$@\"\n}\n";
     }
     s += "\ndeadline=$((SECONDS + timeout))\n"
-         "until curl -fsS -o /dev/null --max-time 10 \"$url/health\"; do\n"
+         "until curl -fs -o /dev/null --max-time 10 \"$url/health\"; do\n"
          "    if [ \"$SECONDS\" -ge \"$deadline\" ]; then\n"
          "        echo \"$me: $url/health did not answer within ${timeout}s; see the vLLM log on the head\" >&2\n"
          "        exit 1\n"

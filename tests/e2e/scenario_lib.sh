@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2034  # variables used by the scenarios that source this file
+# Shared steps of the ctest e2e scenarios (scenario_*.sh): each drives the real `dsdeploy`
+# binary against the two namespace hosts of hosts.sh (dsd-h1 10.77.0.1, dsd-h2 10.77.0.2) and
+# asserts on exit codes, message text, time bounds and what is left running in each namespace.
+# Sourced, not run. Every scenario takes the same arguments:
+#
+#   scenario_X.sh DSDEPLOY HOSTS_STATE WORK_DIR E2E_VENV
+#
+# DSDEPLOY: the dsdeploy binary; HOSTS_STATE: hosts.sh's STATE_DIR (already up: the e2e_hosts
+# fixture); WORK_DIR: this scenario's folder (inventory, dsdeploy's state, outputs); E2E_VENV:
+# the Python environment of scripts/python-env-e2e.sh (vLLM 0.20 CPU + Ray). Exit 77 (skipped)
+# when not root or when the environment is missing; 1 on any failed assertion.
+set -euo pipefail
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$E2E_DIR/../.." && pwd)"
+
+log() { printf '[e2e %s] %s\n' "$(date +%T)" "$*" >&2; }
+fail() { printf '[e2e %s] FAILED: %s\n' "$(date +%T)" "$*" >&2; exit 1; }
+skip() { printf '[e2e] skipped: %s\n' "$*" >&2; exit 77; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+[ $# -eq 4 ] || { echo "usage: $(basename "$0") DSDEPLOY HOSTS_STATE WORK_DIR E2E_VENV" >&2; exit 2; }
+DSDEPLOY="$1"
+HOSTS="$2"
+WORK="$3"
+VENV="$4"
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, sshd)"
+[ -x "$DSDEPLOY" ] || fail "no dsdeploy binary at $DSDEPLOY"
+for f in python ray vllm; do
+  [ -x "$VENV/bin/$f" ] || skip "no $VENV/bin/$f: make the e2e environment with scripts/python-env-e2e.sh (DSDEPLOY_E2E_VENV)"
+done
+[ -s "$HOSTS/ssh_config" ] || fail "the test hosts are not up (no $HOSTS/ssh_config; the e2e_hosts_up fixture makes them)"
+mkdir -p "$WORK"
+WORK="$(cd "$WORK" && pwd)"
+cd "$WORK"
+
+NS_PREFIX=dsd
+HEAD_ADDR=10.77.0.1
+API_URL="http://$HEAD_ADDR:8000"
+REMOTE_DIR=/tmp/dsd-e2e          # each host has its own /tmp (hosts.sh)
+MODEL_DIR="$(dirname "$WORK")/model-pp"
+SSH_CONFIG="$HOSTS/ssh_config"
+# The API key of the test deployment: a throwaway one, from the environment (api.key_env).
+DSDEPLOY_API_KEY="sk-e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+export DSDEPLOY_API_KEY
+
+hssh() { ssh -F "$SSH_CONFIG" "$@"; }
+
+# The tiny Llama with head_dim 32: vLLM 0.20's CPU attention has no kernel for the shared tiny
+# model's 16 (FINDINGS.md). Made once, shared by the scenarios; dummy weights, nothing downloaded.
+make_model() {
+  [ -s "$MODEL_DIR/config.json" ] && return 0
+  log "making the tiny model in $MODEL_DIR"
+  rm -rf "$MODEL_DIR.tmp"
+  HF_HUB_OFFLINE=1 "$VENV/bin/python" "$REPO_ROOT/tests/server/make_tiny_model.py" "$MODEL_DIR.tmp" >/dev/null
+  "$VENV/bin/python" - "$MODEL_DIR.tmp/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+cfg = json.load(open(path))
+cfg.update(hidden_size=128, intermediate_size=256, head_dim=32)
+json.dump(cfg, open(path, "w"), indent=1)
+PY
+  mv "$MODEL_DIR.tmp" "$MODEL_DIR"
+}
+
+# write_inventory FILE NAME LAUNCHER: the two namespace hosts, CPU only, process runtime from
+# the e2e venv, the model split in two pipeline stages. serving.env: a 1 GiB KV cache per host
+# (else vLLM's CPU backend claims 90 % of the machine's memory on each "host"), no hub access,
+# vLLM's torch.compile cache in the host's own /tmp. --enforce-eager: no torch.compile, which
+# cuts vLLM's start on the 2 shared cores from ~320 s to ~190 s (measured); --load-format dummy:
+# the tiny model has no weights.
+write_inventory() {
+  local file="$1" name="$2" launcher="$3"
+  cat > "$file" <<EOF
+name = "$name"
+[runtime]
+kind = "process"
+vllm_version = "0.20.0"
+launcher = "$launcher"
+python_env = "$VENV"
+num_cpus = 2
+[api]
+auth = true
+key_env = "DSDEPLOY_API_KEY"
+[network]
+fabric = "tcp"
+interface = "eth0"
+[serving]
+model = "$MODEL_DIR"
+model_path = "$MODEL_DIR"
+served_model_name = "tiny"
+tensor_parallel_size = 1
+pipeline_parallel_size = 2
+max_model_len = 1024
+extra_args = ["--load-format", "dummy", "--dtype", "bfloat16", "--enforce-eager"]
+env = { VLLM_CPU_KVCACHE_SPACE = "1", HF_HUB_OFFLINE = "1", VLLM_CACHE_ROOT = "/tmp/dsd-e2e-vllm-cache" }
+[[nodes]]
+name = "h1"
+address = "10.77.0.1"
+role = "head"
+gpu_type = ""
+gpu_count = 0
+[[nodes]]
+name = "h2"
+address = "10.77.0.2"
+role = "worker"
+gpu_type = ""
+gpu_count = 0
+EOF
+}
+
+# dsd NAME LIMIT ARGS...: runs `dsdeploy -i INV ARGS` with the test bed's SSH config, remote
+# folder and state folder, bounded by LIMIT seconds; output in WORK/NAME.out. Sets RC (exit
+# code), SECS (wall time) and OUT (the output). Never fails by itself.
+dsd() {
+  local name="$1" limit="$2" t0 cmd="$3"; shift 3
+  local extra=()
+  case "$cmd" in
+    up|status|down|logs) extra=(--ssh-config "$SSH_CONFIG" --state-dir "$WORK/state" --remote-dir "$REMOTE_DIR") ;;
+  esac
+  t0="$(now)"
+  RC=0
+  timeout -k 10 "$limit" "$DSDEPLOY" -i "$INV" "$cmd" "${extra[@]}" "$@" > "$WORK/$name.out" 2>&1 || RC=$?
+  SECS="$(since "$t0")"
+  OUT="$(cat "$WORK/$name.out")"
+  log "dsdeploy $cmd $* -> exit $RC in $SECS s (output: $WORK/$name.out)"
+  if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then fail "dsdeploy $cmd did not end within $limit s: $(tail -n 20 "$WORK/$name.out")"; fi
+}
+
+expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit $1 from $2, got $RC: $(tail -n 30 <<<"$OUT")"; }
+expect_text() { grep -Eq -- "$1" <<<"$OUT" || fail "$2: no /$1/ in the output: $(tail -n 30 <<<"$OUT")"; }
+expect_within() {  # SECONDS WHAT: the last command took at most SECONDS
+  awk -v s="$SECS" -v m="$1" 'BEGIN { exit !(s <= m) }' || fail "$2 took $SECS s, more than the bound of $1 s"
+}
+
+# Processes in a host's namespace other than its sshd and the sessions it serves.
+leftovers() {
+  local host="$1" p
+  for p in $(ip netns pids "$NS_PREFIX-$host" 2>/dev/null); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] && continue
+    ps -o pid=,comm= -p "$p" 2>/dev/null | tr -s ' ' || true
+  done | tr '\n' ' '
+}
+
+expect_nothing_left() {
+  local h left bad=""
+  for h in h1 h2; do
+    left="$(leftovers "$h")"
+    [ -z "${left// /}" ] || bad="$bad $h: $left;"
+  done
+  [ -z "$bad" ] || fail "$1: processes left behind:$bad"
+}
+
+# Last resort after a failed scenario: the namespaces hold only what this test bed started, so
+# whatever is left there (except sshd) is ours to end, so that the next scenario starts clean.
+kill_leftovers() {
+  local h p
+  for h in h1 h2; do
+    for p in $(ip netns pids "$NS_PREFIX-$h" 2>/dev/null); do
+      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] && continue
+      kill -KILL "$p" 2>/dev/null || true
+    done
+  done
+}
+
+# Exit trap of every scenario: `down` (bounded), then nothing may be left in either namespace.
+scenario_teardown() {
+  local rc=$? left
+  trap - EXIT
+  if [ -n "${INV:-}" ] && [ -f "${INV:-}" ] && [ "${TEARDOWN_DONE:-0}" != 1 ]; then
+    timeout -k 10 180 "$DSDEPLOY" -i "$INV" down --ssh-config "$SSH_CONFIG" --state-dir "$WORK/state" \
+      --remote-dir "$REMOTE_DIR" > "$WORK/teardown-down.out" 2>&1 || log "teardown: down exited $? (see $WORK/teardown-down.out)"
+  fi
+  left="$(leftovers h1)$(leftovers h2)"
+  if [ -n "${left// /}" ]; then
+    log "teardown: killing what is left in the namespaces: $left"
+    kill_leftovers
+    [ "$rc" -ne 0 ] || { log "FAILED: processes were left behind"; rc=1; }
+  fi
+  if [ "$rc" -eq 0 ]; then log "PASSED: $(basename "$0") in $(since "$T_SCENARIO") s"; else log "exit code $rc"; fi
+  exit "$rc"
+}
+
+T_SCENARIO="$(now)"
+for h in h1 h2; do
+  [ -z "$(leftovers "$h" | tr -d ' ')" ] || fail "$h: processes already running in $NS_PREFIX-$h: $(leftovers "$h")"
+done
