@@ -6,7 +6,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace dsdeploy_cli {
@@ -42,5 +45,35 @@ command add_chat_command(CLI::App& root, options& o);
 command add_init_command(CLI::App& root, options& o);
 command add_render_command(CLI::App& root, options& o);
 command add_doctor_command(CLI::App& root, options& o);
+command add_up_command(CLI::App& root, options& o);
+command add_status_command(CLI::App& root, options& o);
+command add_down_command(CLI::App& root, options& o);
+command add_logs_command(CLI::App& root, options& o);
+
+// up, status, down, logs: how the nodes are reached and where the state lives.
+struct deploy_args {
+    std::string ssh_config;
+    std::string host_key_policy = "strict";
+    std::string remote_dir;
+    std::string state_dir;
+    int connect_timeout = 10;
+    bool local = false;
+};
+void add_deploy_options(CLI::App* app, deploy_args& a, bool for_up);
+
+struct deploy_context {
+    dsdeploy::deployment d;
+    std::filesystem::path state_dir;   // .dsdeploy/<name>: bundle/ and state.json
+    nlohmann::json state;              // state.json as up left it (empty object when none)
+    std::string ssh_config;
+    std::unique_ptr<dsdeploy::ssh_executor> ssh;  // null with --local
+    dsdeploy::local_executor local;
+    dsdeploy::executor_fn executor();
+};
+// Loads the inventory and the state, renders the bundle (and writes it to <state>/bundle when
+// `write`), resolves the remote folder and builds the executor.
+deploy_context prepare_deployment(const options& o, const deploy_args& a, bool write);
+// Records the remote folder, targets and ssh config in <state>/state.json for status/down/logs.
+void save_state(const deploy_context& c, const std::string& until);
 
 }  // namespace dsdeploy_cli

@@ -13,5 +13,6 @@
 #include <dsdeploy/model.hpp>
 #include <dsdeploy/network.hpp>
 #include <dsdeploy/openai.hpp>
+#include <dsdeploy/orchestrate.hpp>
 #include <dsdeploy/plan.hpp>
 #include <dsdeploy/version.hpp>

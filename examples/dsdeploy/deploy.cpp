@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// What up, status, down and logs share: the options that reach the nodes (SSH config, host-key
+// policy, the folder on the nodes), the local state folder (the rendered bundle and a record
+// of where it went), and the executor.
+#include "cli.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iostream>
+
+namespace dsdeploy_cli {
+
+namespace fs = std::filesystem;
+
+void add_deploy_options(CLI::App* app, deploy_args& a, bool for_up) {
+    app->add_option("--ssh-config", a.ssh_config, "ssh_config file for every ssh call (ssh -F); default: the user's ~/.ssh/config");
+    app->add_option("--host-key-policy", a.host_key_policy,
+                    "unknown host keys: strict (refuse; the default) or accept-new (record them on first contact)")
+        ->check(CLI::IsMember({"strict", "accept-new"}));
+    app->add_option("--remote-dir", a.remote_dir,
+                    for_up ? "folder on every node for the bundle (default: ~/.dsdeploy/<deployment name>)"
+                           : "folder on every node (default: what up recorded, else ~/.dsdeploy/<deployment name>)");
+    app->add_option("--state-dir", a.state_dir, "local folder for the rendered bundle and the record of the remote folder (default: .dsdeploy/<name>)");
+    app->add_option("--connect-timeout", a.connect_timeout, "SSH ConnectTimeout in seconds")->capture_default_str()->check(CLI::PositiveNumber);
+    app->add_flag("--local", a.local, "run every node's commands on this machine instead of over SSH (single-host or testing)");
+}
+
+deploy_context prepare_deployment(const options& o, const deploy_args& a, bool write) {
+    deploy_context c;
+    dsdeploy::loaded_inventory loaded = load_inventory_with_source(o);
+    c.d.inv = loaded.inv;
+    const auto& inv = c.d.inv;
+    const dsdeploy::plan p = dsdeploy::with_source(loaded.source, [&] {
+        dsdeploy::validate(inv);
+        return dsdeploy::plan_for(inv);
+    });
+    c.state_dir = a.state_dir.empty() ? fs::path(".dsdeploy") / inv.name : fs::path(a.state_dir);
+    const fs::path bundle_dir = c.state_dir / "bundle";
+    const fs::path state_file = c.state_dir / "state.json";
+    if (std::ifstream in(state_file); in) {
+        try {
+            in >> c.state;
+        } catch (const std::exception&) {
+            c.state = nlohmann::json::object();
+        }
+    }
+    if (!c.state.is_object()) c.state = nlohmann::json::object();
+    dsdeploy::bundle_options bo;
+    bo.inventory_file = o.inventory_path;
+    bo.api_key = dsdeploy::with_source(loaded.source, [&] { return dsdeploy::resolve_api_key(inv, bundle_dir, &bo.api_key_source); });
+    c.d.bundle = dsdeploy::with_source(loaded.source, [&] { return dsdeploy::render_bundle(inv, p, bo); });
+    c.d.api_key = bo.api_key;
+    if (write) {
+        fs::create_directories(c.state_dir);
+        fs::permissions(c.state_dir, fs::perms::owner_all, fs::perm_options::replace);
+        dsdeploy::write_bundle(c.d.bundle, bundle_dir);
+    }
+    c.d.bundle_dir = fs::absolute(bundle_dir).string();
+    if (!a.remote_dir.empty()) c.d.remote_dir = a.remote_dir;
+    else if (c.state.contains("remote_dir") && c.state["remote_dir"].is_string()) c.d.remote_dir = c.state["remote_dir"].get<std::string>();
+    else c.d.remote_dir = dsdeploy::default_remote_dir(inv);
+
+    std::string ssh_config = a.ssh_config;
+    if (ssh_config.empty() && c.state.contains("ssh_config") && c.state["ssh_config"].is_string())
+        ssh_config = c.state["ssh_config"].get<std::string>();
+    dsdeploy::ssh_options so;
+    if (!ssh_config.empty()) so.config_file = fs::absolute(ssh_config).string();
+    so.host_keys = *dsdeploy::parse_host_key_policy(a.host_key_policy);
+    so.connect_timeout = std::chrono::seconds(a.connect_timeout);
+    c.ssh_config = so.config_file;
+    if (!a.local) c.ssh = std::make_unique<dsdeploy::ssh_executor>(so);
+    return c;
+}
+
+dsdeploy::executor_fn deploy_context::executor() {
+    if (ssh) return dsdeploy::erase_executor(*ssh);
+    return dsdeploy::erase_executor(local);
+}
+
+void save_state(const deploy_context& c, const std::string& until) {
+    nlohmann::json s = c.state;
+    s["deployment"] = c.d.inv.name;
+    s["remote_dir"] = c.d.remote_dir;
+    s["until"] = until;
+    s["ssh_config"] = c.ssh_config;
+    s["bundle"] = c.d.bundle_dir;
+    s["nodes"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < c.d.inv.cluster.nodes.size(); ++i)
+        s["nodes"].push_back({{"name", c.d.inv.cluster.nodes[i].name}, {"target", c.d.target(i)}, {"dir", c.d.node_dir(i)}});
+    fs::create_directories(c.state_dir);
+    const fs::path tmp = c.state_dir / "state.json.tmp";
+    {
+        std::ofstream out(tmp);
+        out << s.dump(2) << "\n";
+    }
+    fs::rename(tmp, c.state_dir / "state.json");
+}
+
+}  // namespace dsdeploy_cli
