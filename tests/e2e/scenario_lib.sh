@@ -16,8 +16,9 @@ set -euo pipefail
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$E2E_DIR/../.." && pwd)"
 
-log() { printf '[e2e %s] %s\n' "$(date +%T)" "$*" >&2; }
-fail() { printf '[e2e %s] FAILED: %s\n' "$(date +%T)" "$*" >&2; exit 1; }
+# Progress goes to stderr and to WORK/scenario.log (ctest shows the output of failed tests only).
+log() { printf '[e2e %s] %s\n' "$(date +%T)" "$*" | tee -a "${SCENARIO_LOG:-/dev/null}" >&2; }
+fail() { log "FAILED: $*"; exit 1; }
 skip() { printf '[e2e] skipped: %s\n' "$*" >&2; exit 77; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -36,6 +37,8 @@ done
 mkdir -p "$WORK"
 WORK="$(cd "$WORK" && pwd)"
 cd "$WORK"
+SCENARIO_LOG="$WORK/scenario.log"
+: > "$SCENARIO_LOG"
 
 NS_PREFIX=dsd
 HEAD_ADDR=10.77.0.1
