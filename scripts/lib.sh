@@ -6,7 +6,8 @@ set -euo pipefail
 DSDEPLOY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DSDEPLOY_ROOT
 
-log() { printf '[dsdeploy] %s\n' "$*" >&2; }
+# Each line carries the seconds since the script started, so a CI log shows what took long.
+log() { printf '[dsdeploy %4ds] %s\n' "$SECONDS" "$*" >&2; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
