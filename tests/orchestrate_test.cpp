@@ -373,6 +373,16 @@ TEST_CASE("step plan, docker runtime (fake: no engine here): compose exec ray st
                  compose_service_name(d.bundle.launch, 0) + " ray status --address 10.0.0.1:6379") != std::string::npos);
     CHECK(cmds.back().step == step::serve);
     CHECK(cmds.back().argv.back() == "./serve.sh");
+    // status and logs ask docker compose about the node's own project and service.
+    const auto st = detail::orch::status_argv(d, 1);
+    CHECK(st[5] == "docker");
+    CHECK(st[6] == compose_project_name(inv, 1));
+    CHECK(st[7] == compose_service_name(d.bundle.launch, 1));
+    CHECK_THAT(st[2], Catch::Matchers::Contains("docker compose --project-name \"$project\" --file compose.yaml ps"));
+    const auto lg = detail::orch::logs_argv(d, 0, 7);
+    CHECK(lg[5] == "7");
+    CHECK(lg[7] == compose_project_name(inv, 0));
+    CHECK_THAT(lg[2], Catch::Matchers::Contains("logs --no-color --tail \"$lines\""));
 }
 
 // --- the local executor with real processes --------------------------------------------------
@@ -556,7 +566,7 @@ TEST_CASE("up (fake Ray): a worker that cannot reach the head's port fails reach
 
 TEST_CASE("up (fake Ray): an incomplete cluster is orchestrate.timeout within the limit", "[orchestrate][fake]") {
     const fs::path root = temp_dir("incomplete");
-    ::setenv("DSDEPLOY_SETTLE_SECONDS", "0", 1);
+    ::setenv("DSDEPLOY_SETTLE_SECONDS", "2", 1);  // start.sh waits: progress lines meanwhile
     listener gcs;
     const deployment d = local_deployment(root, gcs.port);
     write_file(root / "pyenv" / "nodes", "1\n");
@@ -575,6 +585,9 @@ TEST_CASE("up (fake Ray): an incomplete cluster is orchestrate.timeout within th
     CHECK_THAT(rep.failure->message, Catch::Matchers::Contains("1/2 nodes"));
     CHECK(std::any_of(progress.begin(), progress.end(),
                       [](const std::string& l) { return l.find("wait-cluster: ") == 0 && l.find(" s, 1/2 nodes") != std::string::npos; }));
+    CHECK(std::any_of(progress.begin(), progress.end(), [](const std::string& l) {
+        return l.find("start-head: ") == 0 && l.find("./start.sh still running on h1") != std::string::npos;
+    }));
     CHECK_DSDEPLOY_ERROR(throw_if_failed(rep), errc::orchestrate_timeout, "nodes[0]", "step wait-cluster failed on h1");
     nlohmann::json j = rep;
     CHECK(j["failure"]["error"] == "orchestrate.timeout");

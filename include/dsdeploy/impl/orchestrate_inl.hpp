@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -559,8 +560,8 @@ private:
 
     // The node's log (ray.log / vllm.log) tail, best effort.
     std::string log_tail(std::size_t i, const std::string& log) {
-        std::vector<std::string> cmd = docker(d_) ? std::vector<std::string>{"tail", "-n", "30", "ray/dsdeploy-vllm.log"}
-                                                  : std::vector<std::string>{"tail", "-n", "30", "logs/" + log + ".log"};
+        std::vector<std::string> cmd = docker(d_) ? std::vector<std::string>{"tail", "-n", "40", "ray/dsdeploy-vllm.log"}
+                                                  : std::vector<std::string>{"tail", "-n", "40", "logs/" + log + ".log"};
         const auto r = exec(i, in_dir(d_.node_dir(i), cmd), milliseconds(20000));
         return r.ok() ? r.out : std::string();
     }
@@ -782,10 +783,29 @@ inline bool runner::copy() {
 
 inline bool runner::start_script(step s, const std::vector<std::size_t>& nodes, const std::string& script, const std::string& log) {
     const auto t0 = clock::now();
-    for (auto i : nodes) say(std::string(to_string(s)) + ": " + name(i) + ": ./" + script);
+    std::string names;
+    for (auto i : nodes) {
+        say(std::string(to_string(s)) + ": " + name(i) + ": ./" + script);
+        names += (names.empty() ? "" : ", ") + name(i);
+    }
+    // A progress line at least every progress_interval while the scripts run.
+    std::mutex tick_m;
+    std::condition_variable tick_cv;
+    bool finished = false;
+    std::thread ticker([&] {
+        std::unique_lock<std::mutex> lock(tick_m);
+        while (!tick_cv.wait_for(lock, o_.progress_interval, [&] { return finished; }))
+            say(std::string(to_string(s)) + ": " + fixed1(secs_since(t0)) + " s, ./" + script + " still running on " + names);
+    });
     auto results = parallel(nodes, [&](std::size_t i) {
         return exec(i, script_argv(d_, i, script), std::chrono::duration_cast<milliseconds>(o_.script_timeout));
     });
+    {
+        std::lock_guard<std::mutex> lock(tick_m);
+        finished = true;
+    }
+    tick_cv.notify_all();
+    ticker.join();
     bool ok = true;
     for (std::size_t k = 0; k < nodes.size(); ++k) {
         const auto& r = results[k];
