@@ -42,5 +42,6 @@ command add_chat_command(CLI::App& root, options& o);
 command add_init_command(CLI::App& root, options& o);
 command add_render_command(CLI::App& root, options& o);
 command add_doctor_command(CLI::App& root, options& o);
+command add_bench_command(CLI::App& root, options& o);
 
 }  // namespace dsdeploy_cli

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
     options opts;
     app.add_option("-i,--inventory", opts.inventory_path, "inventory file (TOML or JSON); default: the built-in two-node DeepSeek-V3 example");
     std::vector<command> commands = {add_init_command(app, opts), add_plan_command(app, opts), add_render_command(app, opts),
-                                     add_chat_command(app, opts), add_doctor_command(app, opts)};
+                                     add_chat_command(app, opts), add_doctor_command(app, opts),
+                                     add_bench_command(app, opts)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
