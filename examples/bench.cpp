@@ -2,8 +2,8 @@
 // The benchmark on its own: 20 requests from 4 concurrent users against an OpenAI-compatible
 // server (vLLM), prompts sized with the server's /tokenize, vLLM bench serve's summary printed.
 //
-//   bench [BASE_URL [CONCURRENCY [REQUESTS]]]    BASE_URL default: $OPENAI_BASE_URL or
-//                                                http://127.0.0.1:8000/v1; key: $OPENAI_API_KEY
+//   bench [BASE_URL [CONCURRENCY [REQUESTS [OUTPUT_TOKENS]]]]
+//         BASE_URL default: $OPENAI_BASE_URL or http://127.0.0.1:8000/v1; key: $OPENAI_API_KEY
 #include <dsdeploy/bench.hpp>
 
 #include <cstdlib>
@@ -20,8 +20,8 @@ int main(int argc, char** argv) {
         w.model = client.models().data.at(0).id;
         w.mean_input_tokens = 64;
         w.stddev_input_tokens = 8;
-        w.mean_output_tokens = 16;
-        w.stddev_output_tokens = 4;
+        w.mean_output_tokens = argc > 4 ? std::atoi(argv[4]) : 16;
+        w.stddev_output_tokens = argc > 4 ? 0 : 4;
         w.num_requests = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 20;
         const b::workload load = b::make_workload(w, b::server_token_counter(client, w.model));
 

@@ -5,6 +5,9 @@
 // text is sent `interval` after the request was read, and every later one `interval` after
 // the one before (TTFT = ITL = interval). With --interval-ms 0 it streams as fast as it can.
 //
+// On exit it prints what it really sent (TTFT and ITL as sent: mean and p99), the truth on a
+// busy machine where the schedule itself slips.
+//
 //   dsdeploy-pacing-server --port 18210 --interval-ms 20 [--recording FILE] [--model NAME]
 //
 // POST /v1/chat/completions and /v1/completions (stream true; max_tokens or
@@ -28,6 +31,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -125,7 +129,7 @@ struct conn {
     std::size_t out_off = 0;
     bool streaming = false, chat = true, usage = false, want_write = false;
     std::int64_t total = 0, sent = 0, prompt_tokens = 0;
-    clk::time_point start{};
+    clk::time_point start{}, last{};
     std::uint64_t gen = 0;  // bumps when the connection is closed (stale timer entries)
 };
 
@@ -143,6 +147,7 @@ struct server {
     };
     std::priority_queue<due, std::vector<due>, std::greater<due>> timers;
     std::uint64_t chunks = 0, requests = 0, late = 0;
+    std::vector<double> sent_ttft, sent_itl;  // what was really sent (paced mode), seconds
     double late_max_s = 0;
 
     void close_conn(conn* c) {
@@ -353,6 +358,10 @@ struct server {
             late_max_s = std::max(late_max_s, lag);
             append_event(c);
             if (!flush(c)) continue;
+            const auto sent_at = clk::now();  // the truth a client should measure
+            if (c->sent == 1) sent_ttft.push_back(std::chrono::duration<double>(sent_at - c->start).count());
+            else sent_itl.push_back(std::chrono::duration<double>(sent_at - c->last).count());
+            c->last = sent_at;
             if (c->streaming) timers.push({c->start + next_offset(c), c, c->gen});
             else on_request_bytes(c);  // a pipelined request
         }
@@ -465,6 +474,21 @@ int main(int argc, char** argv) {
     const double cpu = static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
                        static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
     const double wall = std::chrono::duration<double>(clk::now() - t0).count();
+    auto stats = [](std::vector<double> v) {
+        if (v.empty()) return std::string("n 0");
+        std::sort(v.begin(), v.end());
+        double sum = 0;
+        for (double x : v) sum += x;
+        const double idx = 0.99 * static_cast<double>(v.size() - 1);
+        const auto lo = static_cast<std::size_t>(idx);
+        const double p99 = v[lo] + (v[std::min(lo + 1, v.size() - 1)] - v[lo]) * (idx - static_cast<double>(lo));
+        char b[128];
+        std::snprintf(b, sizeof b, "n %zu mean %.3f ms p99 %.3f ms", v.size(), sum / static_cast<double>(v.size()) * 1000,
+                      p99 * 1000);
+        return std::string(b);
+    };
+    if (s.interval_s > 0)
+        std::cerr << "dsdeploy-pacing-server: as sent: TTFT " << stats(s.sent_ttft) << "; ITL " << stats(s.sent_itl) << std::endl;
     std::cerr << "dsdeploy-pacing-server: " << s.requests << " request(s), " << s.chunks << " content chunk(s) in " << wall
               << " s, CPU " << cpu << " s, " << s.late << " chunk(s) sent more than 1 ms late (max "
               << s.late_max_s * 1000 << " ms)" << std::endl;
