@@ -428,7 +428,7 @@ TEST_CASE("llmperf: file stem, summary keys in order, individual responses", "[l
     CHECK_DSDEPLOY_ERROR(b::parse_metadata("a=1,b"), errc::bench_config, "metadata", "is not key=value");
 }
 
-TEST_CASE("files: llmperf's pair written atomically; unwritable places are bench.write", "[files]") {
+TEST_CASE("files: llmperf's pair written atomically, unwritable places are bench.write", "[files]") {
     const auto dir = temp_dir("files") + "/deep/er";
     const auto r = sample_result();
     const auto paths = b::write_llmperf_files(dir, r);
