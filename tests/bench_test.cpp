@@ -219,6 +219,15 @@ TEST_CASE("workload: prompts sized by a token counter, bodies that stream with u
     CHECK(j["max_tokens"] == 3);  // the extra parameters win, as llmperf's
     CHECK(j["stream"] == true);   // but the stream stays a stream
 
+    // a mean below the instruction's length ends (redraws are bounded), at the shortest prompt
+    auto tiny = o;
+    tiny.mean_input_tokens = 2;
+    tiny.stddev_input_tokens = 1;
+    tiny.num_requests = 3;
+    const auto t = b::make_workload(tiny, words);
+    CHECK(t.requests.size() == 3);
+    CHECK(t.requests[0].target_input_tokens > 2);
+
     o.model.clear();
     CHECK_DSDEPLOY_ERROR(b::make_workload(o), errc::bench_config, "model", "is empty");
     o.model = "m";

@@ -226,13 +226,18 @@ DSDEPLOY_INLINE workload make_workload(const workload_options& o, const token_co
     auto draw = [&](detail::rng& g, std::vector<request_spec>& out, std::size_t n) {
         for (std::size_t i = 0; i < n; ++i) {
             request_spec r;
+            // Redrawn until long enough (as llmperf), but a bounded number of times: a mean below
+            // the instruction's own length would otherwise never end.
             std::int64_t in = 0;
+            int tries = 0;
             do in = std::llround(g.normal(o.mean_input_tokens, o.stddev_input_tokens));
-            while (in < std::max<std::int64_t>(1, head_tokens + 1) && o.stddev_input_tokens > 0);
+            while (in < std::max<std::int64_t>(1, head_tokens + 1) && o.stddev_input_tokens > 0 && ++tries < 100);
             r.target_input_tokens = std::max<std::int64_t>(in, head_tokens + 1);
             std::int64_t mt = 0;
+            tries = 0;
             do mt = std::llround(g.normal(o.mean_output_tokens, o.stddev_output_tokens));
-            while (mt < 1);
+            while (mt < 1 && ++tries < 100);
+            mt = std::max<std::int64_t>(mt, 1);
             r.max_tokens = static_cast<int>(std::min<std::int64_t>(mt, 1 << 30));
             out.push_back(std::move(r));
         }
