@@ -22,7 +22,7 @@ BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
 # network-namespace hosts (tests/e2e/hosts.sh), Node.js for the Compose/CLI validators, Chromium
 # for the report.
 TEST_PACKAGES=(clang libclang-rt-14-dev shellcheck openssh-server openssh-client iproute2 nftables
-  python3-venv python3-dev curl procps psmisc openssl)
+  python3-venv python3-dev curl procps psmisc openssl chromium)
 
 # Node.js and npm: machines that carry NodeSource's nodejs (which bundles npm) cannot take
 # Debian's npm package beside it, so Debian's pair is installed only when a command is missing.

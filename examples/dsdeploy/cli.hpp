@@ -75,5 +75,6 @@ struct deploy_context {
 deploy_context prepare_deployment(const options& o, const deploy_args& a, bool write);
 // Records the remote folder, targets and ssh config in <state>/state.json for status/down/logs.
 void save_state(const deploy_context& c, const std::string& until);
+command add_bench_command(CLI::App& root, options& o);
 
 }  // namespace dsdeploy_cli

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     std::vector<command> commands = {add_init_command(app, opts), add_plan_command(app, opts), add_render_command(app, opts),
                                      add_chat_command(app, opts), add_doctor_command(app, opts),
                                      add_up_command(app, opts),   add_status_command(app, opts), add_down_command(app, opts),
-                                     add_logs_command(app, opts)};
+                                     add_logs_command(app, opts), add_bench_command(app, opts)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

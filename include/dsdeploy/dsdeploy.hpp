@@ -2,6 +2,7 @@
 // Umbrella header: everything dsdeploy offers.
 #pragma once
 
+#include <dsdeploy/bench.hpp>
 #include <dsdeploy/bundle.hpp>
 #include <dsdeploy/cluster.hpp>
 #include <dsdeploy/compose.hpp>

@@ -121,13 +121,16 @@ private:
         line_.append(part.data(), part.size());
     }
 
+    // Interprets the line in line_ and clears it (keeping its buffer: no allocation per line).
     template <class OnEvent>
     bool process_line(OnEvent& on_event) {
-        std::string line;
-        line.swap(line_);
-        if (line.empty()) return dispatch(on_event);
-        if (line.front() == ':') return true;  // comment
-        std::string_view field(line), value;
+        if (line_.empty()) return dispatch(on_event);
+        struct clear_on_exit {
+            std::string& s;
+            ~clear_on_exit() { s.clear(); }
+        } clear_line{line_};
+        if (line_.front() == ':') return true;  // comment
+        std::string_view field(line_), value;
         if (auto colon = field.find(':'); colon != std::string_view::npos) {
             value = field.substr(colon + 1);
             field = field.substr(0, colon);
@@ -159,18 +162,21 @@ private:
             type_.clear();
             return true;
         }
-        sse_event ev;
-        ev.data = std::move(data_);
-        ev.data.pop_back();  // the LF after the last data line
-        if (!type_.empty()) ev.type = std::move(type_);
-        ev.id = last_id_;
+        // The event object and the buffers are reused (swapped), so a long stream costs no
+        // allocation per event once the buffers have grown.
+        event_.data.swap(data_);
+        event_.data.pop_back();  // the LF after the last data line
+        if (type_.empty()) event_.type.assign("message");
+        else event_.type.swap(type_);
+        event_.id.assign(last_id_);
         data_.clear();
         type_.clear();
         ++dispatched_;
-        return on_event(static_cast<const sse_event&>(ev));
+        return on_event(static_cast<const sse_event&>(event_));
     }
 
     std::size_t max_event_bytes_;
+    sse_event event_;
     std::string line_;
     std::string data_;
     std::string type_;

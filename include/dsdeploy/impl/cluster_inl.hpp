@@ -92,18 +92,18 @@ DSDEPLOY_INLINE void validate(const cluster& c) {
         const std::string at = "nodes[" + std::to_string(i) + "]";
         if (!detail::is_valid_node_name(n.name))
             raise(errc::cluster_name, at + ".name",
-                  quoted(n.name) + " is not a valid node name; use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. \"gpu-a\")");
+                  detail::quoted(n.name) + " is not a valid node name; use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. \"gpu-a\")");
         for (std::size_t j = 0; j < i; ++j)
             if (c.nodes[j].name == n.name)
                 raise(errc::cluster_duplicate_name, at + ".name",
-                      quoted(n.name) + " is already the name of nodes[" + std::to_string(j) + "]; every node needs its own name");
+                      detail::quoted(n.name) + " is already the name of nodes[" + std::to_string(j) + "]; every node needs its own name");
         if (classify_address(n.address) == address_kind::invalid)
             raise(errc::cluster_address, at + ".address",
-                  quoted(n.address) + " is not an IPv4 address, IPv6 address or hostname (e.g. \"10.0.0.2\")");
+                  detail::quoted(n.address) + " is not an IPv4 address, IPv6 address or hostname (e.g. \"10.0.0.2\")");
         for (std::size_t j = 0; j < i; ++j)
             if (detail::iequals(c.nodes[j].address, n.address))
                 raise(errc::cluster_duplicate_address, at + ".address",
-                      quoted(n.address) + " is already the address of nodes[" + std::to_string(j) +
+                      detail::quoted(n.address) + " is already the address of nodes[" + std::to_string(j) +
                           "] (" + c.nodes[j].name + "); every node needs its own address on the cluster network");
         if (n.gpu_count < 0 || n.gpu_count > max_gpus_per_node)
             raise(errc::cluster_gpu_count, at + ".gpu_count",
@@ -133,11 +133,11 @@ DSDEPLOY_INLINE void validate(const cluster& c) {
                        std::any_of(n.ssh.begin(), n.ssh.end(), [](unsigned char ch) { return std::isspace(ch) || std::iscntrl(ch); });
             if (bad)
                 raise(errc::cluster_ssh, at + ".ssh",
-                      quoted(n.ssh) + " is not an SSH target; use \"user@host\", \"host\" or an ssh_config alias, without spaces and not starting with '-'");
+                      detail::quoted(n.ssh) + " is not an SSH target; use \"user@host\", \"host\" or an ssh_config alias, without spaces and not starting with '-'");
         }
         if (!n.interface.empty() && !detail::is_valid_interface_name(n.interface))
             raise(errc::cluster_interface, at + ".interface",
-                  quoted(n.interface) + " is not a Linux interface name; use 1-15 characters without '/', ':' or spaces (e.g. \"bond0\")");
+                  detail::quoted(n.interface) + " is not a Linux interface name; use 1-15 characters without '/', ':' or spaces (e.g. \"bond0\")");
     }
     (void)c.head_index();
 }
