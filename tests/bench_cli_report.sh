@@ -16,12 +16,13 @@ model=$(cat "$state/model")
 "$exe" bench --model "$model" --mean-input-tokens 40 --stddev-input-tokens 5 --mean-output-tokens 6 \
   --stddev-output-tokens 1 --max-num-completed-requests 6 --num-concurrent-requests 2 --timeout 600 \
   --results-dir "$work/out" --additional-sampling-params '{"ignore_eos": true, "temperature": 0}' \
-  --metadata run=ci --sweep 1,2 --save-result --num-warmups 1 > "$work/stdout.txt" 2> "$work/stderr.txt" || {
+  --metadata run=ci --sweep 1,2 --save-result --num-warmups 1 --progress-interval 0.05 > "$work/stdout.txt" 2> "$work/stderr.txt" || {
   echo "dsdeploy bench failed:"; cat "$work/stderr.txt"; exit 1; }
 cat "$work/stdout.txt"
 grep -q "Serving Benchmark Result" "$work/stdout.txt"
 grep -q "Prompt tokens sized:  server /tokenize" "$work/stdout.txt"
-grep -q "concurrent, 2 in flight\|c=2 " "$work/stderr.txt" || grep -q "c=2" "$work/stderr.txt"
+# progress lines name the sweep point (a tiny model on an idle machine answers a point in < 1 s)
+grep -q "^dsdeploy bench: c=2 [0-9]*/6 done, " "$work/stderr.txt"
 
 python3 - "$work/out" "$model" <<'PY'
 import glob, json, os, re, sys
@@ -63,17 +64,17 @@ python3 "$(dirname "$0")/png_ink.py" "$work/report.png" --min-ink 0.02 --min-col
 
 # Ctrl-C mid-run: the results gathered so far are written, exit status 1.
 "$exe" bench --model "$model" --mean-input-tokens 30 --stddev-input-tokens 0 --mean-output-tokens 8 \
-  --stddev-output-tokens 0 --max-num-completed-requests 400 --num-concurrent-requests 2 \
+  --stddev-output-tokens 0 --max-num-completed-requests 400 --num-concurrent-requests 2 --progress-interval 0.2 \
   --results-dir "$work/interrupted" > "$work/int-stdout.txt" 2> "$work/int-stderr.txt" &
 pid=$!
 # A background job of a non-interactive shell starts with SIGINT ignored, so the signal must come
-# once the run (and its handler) has started: wait for the first progress line, then 2 s more.
+# once the run (and its handler) has started; and a first request on a new prompt length can take
+# seconds on CPU: wait for a progress line with at least one request finished.
 for _ in $(seq 1 600); do
-  grep -q " done, " "$work/int-stderr.txt" 2>/dev/null && break
+  grep -q "c=2 [1-9][0-9]*/400 done, " "$work/int-stderr.txt" 2>/dev/null && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.5
 done
-sleep 2
 kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?

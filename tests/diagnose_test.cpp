@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <dsdeploy/detail/capture.hpp>
 #include <dsdeploy/diagnose.hpp>
 #include <dsdeploy/inventory.hpp>
 
@@ -798,15 +797,29 @@ TEST_CASE("no parser throws on arbitrary bytes") {
 
 // --- local probes ----------------------------------------------------------------------------
 
-TEST_CASE("running a program: output, exit status, missing programs, the time limit") {
-    auto ok = detail::capture_output({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, std::chrono::seconds(10));
-    CHECK(ok.started);
-    CHECK(ok.exit_code == 3);
-    CHECK(ok.output == "out\nerr\n");
-    auto missing = detail::capture_output({"/nonexistent/tool"}, std::chrono::seconds(10));
-    CHECK_FALSE(missing.started);
-    auto slow = detail::capture_output({"/bin/sh", "-c", "sleep 30"}, std::chrono::milliseconds(300));
-    CHECK(slow.timed_out);
+TEST_CASE("probe_local keeps a tool's stdout and stderr, and names one that does not answer in time") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("dsdeploy-probe-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    auto script = [&](const std::string& name, const std::string& body) {
+        const fs::path p = dir / name;
+        std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
+        fs::permissions(p, fs::perms::owner_all);
+        return p.string();
+    };
+    probe_options o;
+    o.ibv_devinfo = script("ibv_devinfo", "echo 'hca_id:\tmlx5_0'; echo 'warning: on stderr' >&2; exit 3");
+    o.nvidia_smi = script("nvidia-smi", "sleep 30");
+    o.ray = "/nonexistent/ray";
+    o.ray_address = "127.0.0.1:1";
+    o.sysfs_root = dir / "no-sysfs";
+    o.timeout = std::chrono::seconds(1);
+    auto r = probe_local("here", o);
+    fs::remove_all(dir);
+    REQUIRE(r.evidence.ibv_devinfo);
+    CHECK(*r.evidence.ibv_devinfo == "hca_id:\tmlx5_0\nwarning: on stderr\n");
+    CHECK_FALSE(r.evidence.nvidia_smi);
+    CHECK_THAT(detail::join(r.unavailable, "\n"), Catch::Matchers::Contains("nvidia-smi: no answer within 1 s"));
 }
 
 TEST_CASE("probe_local runs what exists and says what does not") {

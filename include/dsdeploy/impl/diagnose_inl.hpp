@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include <dsdeploy/detail/capture.hpp>
+#include <dsdeploy/detail/process.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/diagnose.hpp>
 
@@ -1762,7 +1762,7 @@ DSDEPLOY_INLINE probe_result probe_local(const std::string& node_name, const pro
     r.evidence.name = node_name;
     const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(o.timeout);
     auto run = [&](const std::vector<std::string>& argv, const std::string& what) -> std::optional<std::string> {
-        auto c = detail::capture_output(argv, limit);
+        auto c = detail::run_process(argv, "", limit, std::chrono::milliseconds(500), std::size_t{16} << 20);
         if (!c.started) {
             r.unavailable.push_back(what + ": " + argv.front() + " is not installed");
             return std::nullopt;
@@ -1771,7 +1771,7 @@ DSDEPLOY_INLINE probe_result probe_local(const std::string& node_name, const pro
             r.unavailable.push_back(what + ": no answer within " + std::to_string(o.timeout.count()) + " s");
             return std::nullopt;
         }
-        return c.output;
+        return c.err.empty() ? c.out : c.out + (c.out.empty() || c.out.back() == '\n' ? "" : "\n") + c.err;
     };
     if (auto out = run({o.ibv_devinfo}, "ibv_devinfo")) r.evidence.ibv_devinfo = *out;
     try {
