@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test: unit, integration (real servers) and e2e (whole bring-ups) in the dev build,
-# then the unit tests under ASan + UBSan, then a short libFuzzer run of every parser.
+# Every test: unit, integration (real servers) and e2e (whole bring-ups), all built with
+# warnings as errors and ASan + UBSan (preset ci), then a short libFuzzer run of every parser.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$DSDEPLOY_ROOT" || exit
@@ -29,19 +29,14 @@ wait_env() {  # PID LOG: waits for one background install, fails with its log's 
   log "ready: $(tail -n 1 "$2")"
 }
 
-log "build (preset dev)"
-build_preset dev -DDSDEPLOY_VENV="$DSDEPLOY_VENV" -DDSDEPLOY_E2E_VENV="$DSDEPLOY_E2E_VENV" \
+log "build (preset ci: warnings as errors, ASan + UBSan)"
+build_preset ci -DDSDEPLOY_VENV="$DSDEPLOY_VENV" -DDSDEPLOY_E2E_VENV="$DSDEPLOY_E2E_VENV" \
   -DDSDEPLOY_VALIDATE_NODE_PREFIX="$VALIDATE_NODE_PREFIX"
 log "waiting for the Python environments (logs: build/python-env.log, build/python-env-e2e.log)"
 wait_env "$venv_pid" "$DSDEPLOY_ROOT/build/python-env.log"
 wait_env "$venv_e2e_pid" "$DSDEPLOY_ROOT/build/python-env-e2e.log"
-log "test: all labels (unit, integration, e2e)"
-ctest --preset dev -j "$(nproc)"
-
-log "build (preset sanitize: ASan + UBSan)"
-build_preset sanitize
-log "test: unit tests under the sanitizers"
-ctest --preset sanitize -j "$(nproc)"
+log "test: all labels (unit, integration, e2e) under the sanitizers"
+ctest --preset ci -j "$(nproc)"
 
 log "build (preset fuzz: clang, libFuzzer + ASan + UBSan)"
 build_preset fuzz
