@@ -106,6 +106,22 @@ TEST_CASE("quantization formats are read from quantization_config") {
                          "supported: fp8, awq");
 }
 
+TEST_CASE("quantization_config fields of the wrong type are named, not thrown as JSON errors") {
+    auto cfg = nlohmann::json::parse(R"({"num_hidden_layers":2,"hidden_size":128,"num_attention_heads":4,"vocab_size":100,
+        "intermediate_size":256,"quantization_config":{"quant_method":36}})");
+    CHECK_DSDEPLOY_ERROR(model_from_hf_config(cfg, "q"), errc::model_unsupported, "config.json.quantization_config.quant_method",
+                         "must be a string, got 36");
+    cfg["quantization_config"] = {{"quant_method", "gptq"}, {"bits", "4"}};
+    CHECK_DSDEPLOY_ERROR(model_from_hf_config(cfg, "q"), errc::model_unsupported, "config.json.quantization_config.bits",
+                         "must be an integer");
+    cfg["quantization_config"] = {{"quant_method", "gptq"}, {"bits", 4}, {"group_size", -1}};
+    CHECK(model_from_hf_config(cfg, "q").weights.group == 0);
+    cfg["quantization_config"] = {{"quant_method", "compressed-tensors"},
+                                  {"config_groups", {{"g", {{"weights", {{"num_bits", 8}, {"type", 8}}}}}}}};
+    CHECK_DSDEPLOY_ERROR(model_from_hf_config(cfg, "q"), errc::model_unsupported,
+                         "config.json.quantization_config.config_groups.g.weights.type", "must be a string");
+}
+
 TEST_CASE("model errors name the file or field") {
     CHECK_DSDEPLOY_ERROR(resolve_model("no-such-model", "serving.model"), errc::model_unknown, "serving.model",
                          "deepseek-ai/DeepSeek-V3");

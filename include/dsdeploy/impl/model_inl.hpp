@@ -200,35 +200,52 @@ inline weight_format read_quantization(const nlohmann::json& q, const std::strin
         raise(errc::model_unsupported, where + ".quantization_config" + (key.empty() ? "" : "." + key), what);
     };
     if (!q.is_object()) return fail("", "must be an object");
-    const std::string method = to_lower(q.value("quant_method", std::string()));
-    weight_format w;
+    // Every field is checked for its type: config.json is outside input, and nlohmann's typed
+    // value() would otherwise throw its own exception instead of naming the field.
+    auto text = [&](const nlohmann::json& o, const std::string& path, const char* key, const char* fallback) {
+        if (!o.contains(key) || o[key].is_null()) return std::string(fallback);
+        if (!o[key].is_string()) fail(path + key, "must be a string, got " + o[key].dump());
+        return o[key].get<std::string>();
+    };
+    auto integer = [&](const nlohmann::json& o, const std::string& path, const char* key, int fallback) {
+        if (!o.contains(key) || o[key].is_null()) return fallback;
+        const auto& v = o[key];
+        if (!v.is_number_integer() || v.get<long long>() < -1 || v.get<long long>() > 1000000)
+            fail(path + key, "must be an integer between -1 and 1000000, got " + v.dump());
+        return v.get<int>();
+    };
     auto block_of = [&](const nlohmann::json& b) {
-        if (b.is_array() && !b.empty() && b[0].is_number_integer()) return b[0].get<int>();
+        if (b.is_array() && !b.empty() && b[0].is_number_integer() && b[0].get<long long>() > 0 &&
+            b[0].get<long long>() <= 1000000)
+            return b[0].get<int>();
         return 0;
     };
+    const std::string method = to_lower(text(q, "", "quant_method", ""));
+    weight_format w;
     if (method == "fp8" || method == "fbgemm_fp8") {
         w.type = dtype::fp8;
         if (q.contains("weight_block_size")) w.block = block_of(q["weight_block_size"]);
         return w;
     }
     if (method == "awq" || method == "gptq" || method == "awq_marlin" || method == "gptq_marlin" || method == "moe_wna16") {
-        int bits = q.value("bits", q.value("w_bit", 4));
+        const int bits = integer(q, "", "bits", integer(q, "", "w_bit", 4));
         w.type = bits <= 4 ? dtype::int4 : dtype::int8;
-        w.group = q.value("group_size", q.value("q_group_size", 128));
+        w.group = integer(q, "", "group_size", integer(q, "", "q_group_size", 128));
         if (w.group < 0) w.group = 0;  // GPTQ's -1: one scale per output channel
         return w;
     }
     if (method == "compressed-tensors" || method == "compressed_tensors") {
         if (q.contains("config_groups") && q["config_groups"].is_object()) {
             for (const auto& [name, group] : q["config_groups"].items()) {
-                if (!group.contains("weights") || !group["weights"].is_object()) continue;
+                if (!group.is_object() || !group.contains("weights") || !group["weights"].is_object()) continue;
                 const auto& wt = group["weights"];
-                int bits = wt.value("num_bits", 8);
-                std::string type = wt.value("type", std::string("int"));
+                const std::string path = "config_groups." + name + ".weights.";
+                const int bits = integer(wt, path, "num_bits", 8);
+                const std::string type = text(wt, path, "type", "int");
                 if (type == "float") w.type = bits <= 4 ? dtype::int4 : dtype::fp8;
                 else w.type = bits <= 4 ? dtype::int4 : dtype::int8;
                 if (wt.contains("block_structure")) w.block = block_of(wt["block_structure"]);
-                if (wt.contains("group_size") && wt["group_size"].is_number_integer()) w.group = wt["group_size"].get<int>();
+                w.group = std::max(0, integer(wt, path, "group_size", w.group));
                 return w;
             }
         }
