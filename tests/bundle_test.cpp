@@ -9,6 +9,8 @@
 
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 using namespace dsdeploy;
 namespace fs = std::filesystem;
@@ -419,6 +422,76 @@ TEST_CASE("hostile values stay inert data when the process scripts run (fake ray
     // Ray's temp dirs went to /tmp (the sandbox path is too long for Ray's sockets): remove them too.
     for (const char* node : {"node1", "node2"})
         if (fs::is_symlink(out / node / "ray")) fs::remove_all(fs::read_symlink(out / node / "ray"));
+    fs::remove_all(sandbox);
+}
+
+TEST_CASE("stop.sh ends what is left of a process group whose leader is gone (fake ray, vllm)") {
+    // vLLM's workers outlive a killed API server and setproctitle hides their environment, so
+    // only the process group still ties them to this node.
+    const auto sandbox = temp_dir("leaderless");
+    const fs::path env = sandbox / "env";
+    const fs::path log = sandbox / "log";
+    fs::create_directories(log);
+    write_executable(env / "bin/ray",
+                     "#!/bin/sh\n# fake ray for the test\n"
+                     "case \" $* \" in *\" --head \"*) exec python3 -c 'import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
+                     "socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", 18501)); s.listen(8); time.sleep(120)';; esac\n"
+                     "exec sleep 120\n");
+    write_executable(env / "bin/vllm",
+                     "#!/bin/sh\n# fake vllm for the test: a worker without the node's marker, then the server\n"
+                     "env -u DSDEPLOY_NODE_DIR sleep 120 &\necho $! >\"$DSDEPLOY_FAKE_LOG/worker.pid\"\nexec sleep 120\n");
+    write_executable(env / "bin/python", "#!/bin/sh\n# fake python for the test\ncat >/dev/null\n");
+    write_executable(sandbox / "fakebin/curl", "#!/bin/sh\n# fake curl for the test\necho '{}'\n");
+
+    inventory inv = dsdeploy_test::cluster_inventory(2, fabric::tcp, runtime_kind::process);
+    inv.name = "leaderless";
+    inv.runtime.python_env = env.string();
+    inv.cluster.nodes[0].address = "127.0.0.1";
+    inv.cluster.nodes[1].address = "127.0.0.2";
+    inv.network.interface = "lo";
+    inv.ports = {18501, 18502, 18503, 18504, 18505, 18506, 18507, 18508, 18509, 18515, 18519, 18510, 18511};
+    const bundle b = render(inv);
+    const fs::path out = sandbox / "bundle";
+    write_bundle(b, out);
+    const std::string envs = "cd " + detail::shell::quote(sandbox.string()) + " && env -i PATH=" +
+                             detail::shell::quote((sandbox / "fakebin").string() + ":/usr/bin:/bin") + " HOME=" + detail::shell::quote(sandbox.string()) +
+                             " DSDEPLOY_FAKE_LOG=" + detail::shell::quote(log.string()) + " DSDEPLOY_SETTLE_SECONDS=1 DSDEPLOY_WAIT_SECONDS=5 ";
+    const fs::path script_log = log / "scripts.log";
+    auto node_script = [&](const char* script) {
+        return envs + "bash " + detail::shell::quote((out / "node1" / script).string()) + " >>" + detail::shell::quote(script_log.string()) + " 2>&1";
+    };
+    auto alive = [](int pid) { return pid > 0 && ::kill(pid, 0) == 0 && fs::exists("/proc/" + std::to_string(pid)); };
+    auto running = [&](int pid) {  // alive and not a zombie
+        if (!alive(pid)) return false;
+        const std::string stat = dsdeploy_test::read_file("/proc/" + std::to_string(pid) + "/stat");
+        const auto close = stat.rfind(')');
+        return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+    };
+    CHECK(run(node_script("start.sh")) == 0);
+    CHECK(run(node_script("serve.sh")) == 0);
+    INFO(dsdeploy_test::read_file(script_log.string()));
+    int leader = 0, worker = 0;
+    for (int i = 0; i < 100 && (leader == 0 || worker == 0); ++i) {
+        if (fs::exists(out / "node1/run/vllm.pid")) leader = std::atoi(dsdeploy_test::read_file((out / "node1/run/vllm.pid").string()).c_str());
+        if (fs::exists(log / "worker.pid")) worker = std::atoi(dsdeploy_test::read_file((log / "worker.pid").string()).c_str());
+        if (leader == 0 || worker == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE(leader > 0);
+    REQUIRE(worker > 0);
+    REQUIRE(running(worker));
+    CHECK(::getpgid(worker) == leader);
+    ::kill(leader, SIGKILL);
+    for (int i = 0; i < 50 && running(leader); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE_FALSE(running(leader));
+    REQUIRE(running(worker));  // the group lives on without its leader
+
+    CHECK(run(node_script("stop.sh")) == 0);
+    const std::string said = dsdeploy_test::read_file(script_log.string());
+    CHECK_THAT(said, Catch::Matchers::Contains("stopping what is left of vllm (process group " + std::to_string(leader) + "; its leader is gone)"));
+    for (int i = 0; i < 50 && running(worker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK_FALSE(running(worker));
+    CHECK_FALSE(fs::exists(out / "node1/run/vllm.pid"));
+    if (fs::is_symlink(out / "node1" / "ray")) fs::remove_all(fs::read_symlink(out / "node1" / "ray"));
     fs::remove_all(sandbox);
 }
 

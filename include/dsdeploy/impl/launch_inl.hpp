@@ -588,6 +588,10 @@ inline std::string stop_script(const script_context& c) {
     }
     s += process_prelude(c, false, true, false);
     s += is_ours_function();
+    s += "# No such process, or one that died and is not reaped yet (a zombie keeps its PID).\n"
+         "leader_gone() {\n"
+         "    [ ! -e \"/proc/$1\" ] || grep -q '^State:[[:space:]]*Z' \"/proc/$1/status\" 2>/dev/null\n"
+         "}\n";
     s += "# Stops the process group a PID file names: TERM, up to 30 s, then KILL.\n"
          "stop_pidfile() {\n"
          "    local pidfile=\"$run_dir/$1.pid\" pid\n"
@@ -600,7 +604,7 @@ inline std::string stop_script(const script_context& c) {
          "            sleep 1\n"
          "        done\n"
          "        kill -KILL -- \"-$pid\" 2>/dev/null || true\n"
-         "    elif [ -n \"$pid\" ] && [ ! -e \"/proc/$pid\" ] && pgrep -g \"$pid\" >/dev/null 2>&1; then\n"
+         "    elif [ -n \"$pid\" ] && leader_gone \"$pid\" && pgrep -g \"$pid\" >/dev/null 2>&1; then\n"
          "        # The leader was killed but its group lives on (vLLM's workers, whose environment\n"
          "        # setproctitle overwrites, so the marker cannot be read). A process group id is not\n"
          "        # reused while the group has members: this is still the group start.sh made.\n"
