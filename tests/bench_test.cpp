@@ -580,12 +580,16 @@ TEST_CASE("runner with a fake transport: SIGINT and the time limit keep the resu
         b::run_options o;
         o.max_concurrency = 2;
         o.stop = guard.flag();
-        std::thread killer([] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(700));
-            std::raise(SIGINT);
-        });
+        o.progress_interval = std::chrono::milliseconds(20);
+        bool signalled = false;  // Ctrl-C after two requests finished, however slow the machine
+        o.on_progress = [&](const b::progress& p) {
+            if (!signalled && !p.warmup && p.done >= 2) {
+                signalled = true;
+                std::raise(SIGINT);
+            }
+        };
         const auto r = b::run(engine, w, o);
-        killer.join();
+        CHECK(signalled);
         CHECK(guard.interrupted());
         CHECK(r.interrupted);
         const auto s = b::summarize(r);

@@ -220,9 +220,15 @@ TEST_CASE("bench against the pacing server: TTFT and ITL are the pacing interval
     CHECK(s.output_events == 128u * 25u);
     CHECK(s.itl.n == 128u * 24u);
     INFO("mean ITL " << s.itl.mean << " ms, p99 " << s.itl.at(99) << " ms; mean TTFT " << s.ttft.mean << " ms");
-    // the truth is 20 ms; the bounds are loose because this machine is shared
-    CHECK(s.itl.mean == Approx(20).margin(2));
-    CHECK(s.itl.median == Approx(20).margin(2));
-    CHECK(s.ttft.mean == Approx(20).margin(10));
-    CHECK(s.tpot.mean == Approx(20).margin(2));
+    // The truth is 20 ms. The server cannot be faster than its pacing, so the lower bounds are
+    // tight; a loaded 2-core machine (ctest -j2 under sanitizers) only ever adds time, so the
+    // upper bounds leave room for it.
+    CHECK(s.itl.mean >= 19.0);
+    CHECK(s.itl.mean <= 30.0);
+    CHECK(s.itl.median >= 19.0);
+    CHECK(s.itl.median <= 26.0);
+    CHECK(s.ttft.mean >= 15.0);
+    CHECK(s.ttft.mean <= 120.0);
+    CHECK(s.tpot.mean >= 19.0);
+    CHECK(s.tpot.mean <= 30.0);
 }

@@ -572,7 +572,7 @@ TEST_CASE("up (fake Ray): an incomplete cluster is orchestrate.timeout within th
     write_file(root / "pyenv" / "nodes", "1\n");
     local_executor ex;
     up_options o = quick_options();
-    o.cluster_timeout = 3s;
+    o.cluster_timeout = 6s;
     o.progress_interval = 1s;
     std::vector<std::string> progress;
     o.progress = [&](const std::string& line) { progress.push_back(line); };

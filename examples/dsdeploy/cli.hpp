@@ -77,4 +77,8 @@ deploy_context prepare_deployment(const options& o, const deploy_args& a, bool w
 void save_state(const deploy_context& c, const std::string& until);
 command add_bench_command(CLI::App& root, options& o);
 
+// `model` when given, else the first model the server lists (environment_error client.decode
+// when it lists none): chat and bench talk to whatever one model a vLLM serves.
+std::string model_or_first_served(dsdeploy::openai::client& c, const std::string& model);
+
 }  // namespace dsdeploy_cli

@@ -148,14 +148,7 @@ command add_bench_command(CLI::App& root, options& o) {
                 co.read_timeout = std::chrono::milliseconds(static_cast<long long>(s->request_timeout * 1000));
                 dsdeploy::openai::client c(co);
                 b::workload_options wo;
-                wo.model = s->model;
-                if (wo.model.empty()) {
-                    const auto models = c.models();
-                    if (models.data.empty())
-                        throw dsdeploy::environment_error(dsdeploy::errc::client_decode, "models",
-                                                          "the server at " + c.url().to_string() + " lists no model");
-                    wo.model = models.data.front().id;
-                }
+                wo.model = model_or_first_served(c, s->model);
                 wo.endpoint = s->endpoint == "chat" ? b::endpoint::chat : b::endpoint::completions;
                 wo.mean_input_tokens = s->mean_in;
                 wo.stddev_input_tokens = s->sd_in;

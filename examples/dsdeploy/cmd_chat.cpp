@@ -60,14 +60,7 @@ command add_chat_command(CLI::App& root, options& o) {
                 dsdeploy::openai::client c(co);
 
                 dsdeploy::openai::chat_request req;
-                req.model = s->model;
-                if (req.model.empty()) {
-                    const auto models = c.models();
-                    if (models.data.empty())
-                        throw dsdeploy::environment_error(dsdeploy::errc::client_decode, "models",
-                                                          "the server at " + c.url().to_string() + " lists no model");
-                    req.model = models.data.front().id;
-                }
+                req.model = model_or_first_served(c, s->model);
                 std::string message;
                 for (const auto& w : s->words) message += (message.empty() ? "" : " ") + w;
                 if (message.empty()) message = "Hello! Which model are you?";

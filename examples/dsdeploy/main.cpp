@@ -19,6 +19,15 @@ dsdeploy::loaded_inventory load_inventory_with_source(const options& o) {
 }
 
 dsdeploy::inventory load_inventory(const options& o) { return load_inventory_with_source(o).inv; }
+
+std::string model_or_first_served(dsdeploy::openai::client& c, const std::string& model) {
+    if (!model.empty()) return model;
+    const auto models = c.models();
+    if (models.data.empty())
+        throw dsdeploy::environment_error(dsdeploy::errc::client_decode, "models",
+                                          "the server at " + c.url().to_string() + " lists no model");
+    return models.data.front().id;
+}
 }  // namespace dsdeploy_cli
 
 int main(int argc, char** argv) {

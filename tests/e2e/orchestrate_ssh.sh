@@ -171,7 +171,7 @@ cat "$work/fault-reach.out"
 [ "$rc" = 1 ] || fail "blocked port: exit $rc, expected 1"
 grep -q "step reach-head failed on h2" "$work/fault-reach.out" || fail "blocked port: no 'step reach-head failed on h2'"
 grep -q "cannot reach the head h1 at 10.78.0.1:6379" "$work/fault-reach.out" || fail "blocked port: the message does not name the port"
-[ "$took" -lt 90 ] || fail "blocked port: took ${took}s"
+[ "$took" -lt 180 ] || fail "blocked port: took ${took}s, the cluster timeout is 240 s"
 log "blocked port reported in ${took}s"
 "$dsdeploy" -i inv.toml down >/dev/null
 [ -z "$(leftovers dso-h1)" ] || fail "left on h1 after the blocked-port fault and down"
@@ -189,7 +189,7 @@ cat "$work/fault-ssh.out"
 [ "$rc" = 3 ] || fail "stopped sshd: exit $rc, expected 3"
 grep -q "step preflight failed on h2" "$work/fault-ssh.out" || fail "stopped sshd: no 'step preflight failed on h2'"
 grep -q "ssh exit 255" "$work/fault-ssh.out" || fail "stopped sshd: no 'ssh exit 255'"
-[ "$took" -lt 30 ] || fail "stopped sshd: took ${took}s"
+[ "$took" -lt 60 ] || fail "stopped sshd: took ${took}s"
 log "unreachable h2 reported in ${took}s"
 set +e
 "$dsdeploy" -i inv.toml status >"$work/status-unreach.out" 2>&1
