@@ -438,8 +438,8 @@ TEST_CASE("stop.sh ends what is left of a process group whose leader is gone (fa
                      "socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", 18501)); s.listen(8); time.sleep(120)';; esac\n"
                      "exec sleep 120\n");
     write_executable(env / "bin/vllm",
-                     "#!/bin/sh\n# fake vllm for the test: a worker without the node's marker, then the server\n"
-                     "env -u DSDEPLOY_NODE_DIR sleep 120 &\necho $! >\"$DSDEPLOY_FAKE_LOG/worker.pid\"\nexec sleep 120\n");
+                     "#!/bin/sh\n# fake vllm for the test: a worker without the node's marker that ignores TERM, then the server\n"
+                     "env -u DSDEPLOY_NODE_DIR sh -c 'trap \"\" TERM; exec sleep 120' &\necho $! >\"$DSDEPLOY_FAKE_LOG/worker.pid\"\nexec sleep 120\n");
     write_executable(env / "bin/python", "#!/bin/sh\n# fake python for the test\ncat >/dev/null\n");
     write_executable(sandbox / "fakebin/curl", "#!/bin/sh\n# fake curl for the test\necho '{}'\n");
 
