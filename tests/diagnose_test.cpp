@@ -273,6 +273,14 @@ TEST_CASE("nvidia-smi findings: driver unreachable, too few GPUs, memory already
     REQUIRE(ids(mem) == std::vector<std::string>{"gpu.memory_in_use"});
     CHECK_THAT(mem[0].message, Catch::Matchers::Contains("GPU 1 already has 20480 of 143771 MiB"));
     CHECK_THAT(mem[0].evidence, Catch::Matchers::Contains("20480MiB / 143771MiB"));
+
+    // Figures near the int64 limit (found by fuzz_nvidia_smi: used x 20 overflowed) still compare.
+    node_evidence huge;
+    huge.name = "gpu-a";
+    huge.nvidia_smi = "0, NVIDIA H20, 999999999999999999, 777777777777743771\n1, NVIDIA H20, 999999999999999999, 2048\n";
+    const auto h = diagnose(one(huge));
+    REQUIRE(ids(h) == std::vector<std::string>{"gpu.memory_in_use"});
+    CHECK_THAT(h[0].message, Catch::Matchers::Contains("GPU 0 already has 777777777777743771 of 999999999999999999 MiB"));
 }
 
 TEST_CASE("nvidia-smi topo -m: tabs with colour codes, space-aligned pastes with NICs, one GPU") {

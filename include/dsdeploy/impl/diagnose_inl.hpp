@@ -1312,7 +1312,7 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
             }
             for (const auto& g : s.gpus) {
                 if (!g.memory_total_mib || !g.memory_used_mib || *g.memory_total_mib <= 0) continue;
-                if (*g.memory_used_mib >= 1024 && *g.memory_used_mib * 20 > *g.memory_total_mib)
+                if (*g.memory_used_mib >= 1024 && *g.memory_used_mib > *g.memory_total_mib / 20)
                     f.add("gpu.memory_in_use", severity::warning, nn, "nvidia_smi",
                           "GPU " + std::to_string(g.index) + " already has " + std::to_string(*g.memory_used_mib) + " of " +
                               std::to_string(*g.memory_total_mib) + " MiB in use before serving",
