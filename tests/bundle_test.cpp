@@ -84,6 +84,32 @@ void write_executable(const fs::path& p, const std::string& text) {
     fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
 }
 
+// A stand-in for `ray` that, like the real one, keeps running; with --head it also listens on
+// the GCS port so the worker's and serve.sh's reachability checks pass. `first` runs before.
+std::string fake_ray(int gcs_port, const std::string& first) {
+    return "#!/bin/sh\n# fake ray for the test\n" + first +
+           "case \" $* \" in *\" --head \"*) exec python3 -c 'import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
+           "socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", " + std::to_string(gcs_port) + ")); s.listen(8); time.sleep(120)';; esac\n"
+           "exec sleep 120\n";
+}
+
+// The two nodes on 127.0.0.1 and 127.0.0.2 over lo, on ports no other test uses.
+void place_on_loopback(inventory& inv, const port_options& ports) {
+    inv.cluster.nodes[0].address = "127.0.0.1";
+    inv.cluster.nodes[1].address = "127.0.0.2";
+    inv.network.interface = "lo";
+    inv.ports = ports;
+}
+
+// The shell command that runs one of a bundle's node scripts from `sandbox` with a clean
+// environment (fakes first on PATH), appending its output to <log>/scripts.log.
+std::string node_script_command(const fs::path& sandbox, const fs::path& log, const fs::path& script, const std::string& extra_env) {
+    return "cd " + detail::shell::quote(sandbox.string()) + " && env -i PATH=" +
+           detail::shell::quote((sandbox / "fakebin").string() + ":/usr/bin:/bin") + " HOME=" + detail::shell::quote(sandbox.string()) +
+           " DSDEPLOY_FAKE_LOG=" + detail::shell::quote(log.string()) + " " + extra_env + " bash " + detail::shell::quote(script.string()) +
+           " >>" + detail::shell::quote((log / "scripts.log").string()) + " 2>&1";
+}
+
 std::vector<fs::path> pwned_files(const fs::path& root) {
     std::vector<fs::path> out;
     for (const auto& e : fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied))
@@ -336,11 +362,7 @@ TEST_CASE("hostile values stay inert data when the process scripts run (fake ray
     fs::create_directories(log);
     // Stand-ins that record their arguments (NUL-separated) and, like the real ones, keep running.
     write_executable(env / "bin/ray",
-                     "#!/bin/sh\n# fake ray for the test\n"
-                     "{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; } >\"$DSDEPLOY_FAKE_LOG/ray.$VLLM_HOST_IP.argv\"\n"
-                     "case \" $* \" in *\" --head \"*) exec python3 -c 'import socket, sys, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
-                     "socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", 18461)); s.listen(8); time.sleep(120)';; esac\n"
-                     "exec sleep 120\n");
+                     fake_ray(18461, "{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; } >\"$DSDEPLOY_FAKE_LOG/ray.$VLLM_HOST_IP.argv\"\n"));
     write_executable(env / "bin/vllm",
                      "#!/bin/sh\n# fake vllm for the test\n"
                      "{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; } >\"$DSDEPLOY_FAKE_LOG/vllm.argv\"\n"
@@ -355,18 +377,12 @@ TEST_CASE("hostile values stay inert data when the process scripts run (fake ray
                      "case \" $* \" in *\" --config - \"*) cat >\"$DSDEPLOY_FAKE_LOG/curl.$n.stdin\";; esac\necho '{}'\n");
 
     inventory inv = dsdeploy_test::hostile_inventory(runtime_kind::process, env.string());
-    inv.cluster.nodes[0].address = "127.0.0.1";
-    inv.cluster.nodes[1].address = "127.0.0.2";
-    inv.network.interface = "lo";
-    inv.ports = {18461, 18462, 18463, 18464, 18465, 18466, 18467, 18468, 18469, 18475, 18479, 18470, 18471};
+    place_on_loopback(inv, {18461, 18462, 18463, 18464, 18465, 18466, 18467, 18468, 18469, 18475, 18479, 18470, 18471});
     const bundle b = render(inv);
     const fs::path out = sandbox / "bundle";
     write_bundle(b, out);
-    const std::string envs = "cd " + detail::shell::quote(sandbox.string()) + " && env -i PATH=" +
-                             detail::shell::quote((sandbox / "fakebin").string() + ":/usr/bin:/bin") + " HOME=" + detail::shell::quote(sandbox.string()) +
-                             " DSDEPLOY_FAKE_LOG=" + detail::shell::quote(log.string()) + " DSDEPLOY_SETTLE_SECONDS=1 DSDEPLOY_WAIT_SECONDS=20 ";
     auto node_script = [&](const char* node, const char* script) {
-        return envs + "bash " + detail::shell::quote((out / node / script).string()) + " >>" + detail::shell::quote((log / "scripts.log").string()) + " 2>&1";
+        return node_script_command(sandbox, log, out / node / script, "DSDEPLOY_SETTLE_SECONDS=1 DSDEPLOY_WAIT_SECONDS=20");
     };
     const int head_start = run(node_script("node1", "start.sh"));
     const int worker_start = run(node_script("node2", "start.sh"));
@@ -432,11 +448,7 @@ TEST_CASE("stop.sh ends what is left of a process group whose leader is gone (fa
     const fs::path env = sandbox / "env";
     const fs::path log = sandbox / "log";
     fs::create_directories(log);
-    write_executable(env / "bin/ray",
-                     "#!/bin/sh\n# fake ray for the test\n"
-                     "case \" $* \" in *\" --head \"*) exec python3 -c 'import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
-                     "socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", 18501)); s.listen(8); time.sleep(120)';; esac\n"
-                     "exec sleep 120\n");
+    write_executable(env / "bin/ray", fake_ray(18501, ""));
     write_executable(env / "bin/vllm",
                      "#!/bin/sh\n# fake vllm for the test: a worker without the node's marker that ignores TERM, then the server\n"
                      "env -u DSDEPLOY_NODE_DIR sh -c 'trap \"\" TERM; exec sleep 120' &\necho $! >\"$DSDEPLOY_FAKE_LOG/worker.pid\"\nexec sleep 120\n");
@@ -446,19 +458,13 @@ TEST_CASE("stop.sh ends what is left of a process group whose leader is gone (fa
     inventory inv = dsdeploy_test::cluster_inventory(2, fabric::tcp, runtime_kind::process);
     inv.name = "leaderless";
     inv.runtime.python_env = env.string();
-    inv.cluster.nodes[0].address = "127.0.0.1";
-    inv.cluster.nodes[1].address = "127.0.0.2";
-    inv.network.interface = "lo";
-    inv.ports = {18501, 18502, 18503, 18504, 18505, 18506, 18507, 18508, 18509, 18515, 18519, 18510, 18511};
+    place_on_loopback(inv, {18501, 18502, 18503, 18504, 18505, 18506, 18507, 18508, 18509, 18515, 18519, 18510, 18511});
     const bundle b = render(inv);
     const fs::path out = sandbox / "bundle";
     write_bundle(b, out);
-    const std::string envs = "cd " + detail::shell::quote(sandbox.string()) + " && env -i PATH=" +
-                             detail::shell::quote((sandbox / "fakebin").string() + ":/usr/bin:/bin") + " HOME=" + detail::shell::quote(sandbox.string()) +
-                             " DSDEPLOY_FAKE_LOG=" + detail::shell::quote(log.string()) + " DSDEPLOY_SETTLE_SECONDS=1 DSDEPLOY_WAIT_SECONDS=5 ";
     const fs::path script_log = log / "scripts.log";
     auto node_script = [&](const char* script) {
-        return envs + "bash " + detail::shell::quote((out / "node1" / script).string()) + " >>" + detail::shell::quote(script_log.string()) + " 2>&1";
+        return node_script_command(sandbox, log, out / "node1" / script, "DSDEPLOY_SETTLE_SECONDS=1 DSDEPLOY_WAIT_SECONDS=5");
     };
     auto alive = [](int pid) { return pid > 0 && ::kill(pid, 0) == 0 && fs::exists("/proc/" + std::to_string(pid)); };
     auto running = [&](int pid) {  // alive and not a zombie
@@ -507,10 +513,7 @@ TEST_CASE("hostile values stay inert data when the docker scripts run (fake dock
     write_executable(sandbox / "fakebin/vllm",
                      "#!/bin/sh\n# fake vllm for the test\n{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; } >\"$DSDEPLOY_FAKE_LOG/vllm.argv\"\n");
     inventory inv = dsdeploy_test::hostile_inventory(runtime_kind::docker, "");
-    inv.cluster.nodes[0].address = "127.0.0.1";
-    inv.cluster.nodes[1].address = "127.0.0.2";
-    inv.network.interface = "lo";
-    inv.ports = {18481, 18482, 18483, 18484, 18485, 18486, 18487, 18488, 18489, 18495, 18499, 18490, 18491};
+    place_on_loopback(inv, {18481, 18482, 18483, 18484, 18485, 18486, 18487, 18488, 18489, 18495, 18499, 18490, 18491});
     const bundle b = render(inv);
     const fs::path out = sandbox / "bundle";
     write_bundle(b, out);
@@ -518,7 +521,7 @@ TEST_CASE("hostile values stay inert data when the docker scripts run (fake dock
                              detail::shell::quote((sandbox / "fakebin").string() + ":/usr/bin:/bin") + " HOME=" + detail::shell::quote(sandbox.string()) +
                              " DSDEPLOY_FAKE_LOG=" + detail::shell::quote(log.string()) + " DSDEPLOY_WAIT_SECONDS=0 ";
     auto node_script = [&](const char* node, const char* script) {
-        return envs + "bash " + detail::shell::quote((out / node / script).string()) + " >>" + detail::shell::quote((log / "scripts.log").string()) + " 2>&1";
+        return node_script_command(sandbox, log, out / node / script, "DSDEPLOY_WAIT_SECONDS=0");
     };
     CHECK(run(node_script("node1", "start.sh")) == 0);
     CHECK(run(node_script("node2", "start.sh")) == 1);  // nothing answers on the head's GCS port: it says so and stops
