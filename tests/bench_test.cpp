@@ -4,6 +4,7 @@
 // in-process fake transport: interruption, time limit, per-request errors).
 #include <dsdeploy/bench.hpp>
 #include <dsdeploy/detail/chunk_scan.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "test_support.hpp"
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/bundle.hpp>
 #include <dsdeploy/detail/shell.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "bundle/matrix.hpp"
 #include "test_support.hpp"

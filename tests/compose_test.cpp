@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/compose.hpp>
 #include <dsdeploy/detail/yaml.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "bundle/matrix.hpp"
 #include "test_support.hpp"

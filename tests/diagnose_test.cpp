@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/diagnose.hpp>
 #include <dsdeploy/inventory.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "test_support.hpp"
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/detail/shell.hpp>
 #include <dsdeploy/launch.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "test_support.hpp"
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/network.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "test_support.hpp"
 

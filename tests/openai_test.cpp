@@ -6,6 +6,8 @@
 // Behaviour against servers is tested against real servers in openai_vllm_test.cpp and
 // openai_local_server_test.cpp.
 #include <dsdeploy/openai.hpp>
+#include <dsdeploy/detail/sse.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "test_support.hpp"
 

@@ -5,6 +5,7 @@
 // prefix) in the environment.
 #include <dsdeploy/detail/process.hpp>
 #include <dsdeploy/orchestrate.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "test_support.hpp"
 

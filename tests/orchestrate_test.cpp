@@ -4,6 +4,7 @@
 // is a folder here and Ray is a fake (bin/ray sleeps for `start`, prints a canned `ray status`).
 #include <dsdeploy/detail/process.hpp>
 #include <dsdeploy/orchestrate.hpp>
+#include <dsdeploy/detail/text.hpp>
 
 #include "bundle/matrix.hpp"
 #include "test_support.hpp"

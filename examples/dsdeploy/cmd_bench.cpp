@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -29,8 +30,13 @@ std::string bench_base_url(const std::string& flag) {
 
 std::vector<std::size_t> parse_sweep(const std::string& text) {
     std::vector<std::size_t> out;
-    for (auto item : dsdeploy::detail::split(text, ',')) {
-        const std::string v(dsdeploy::detail::trim(item));
+    std::size_t from = 0;
+    while (from <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', from), text.size());
+        std::string v = text.substr(from, comma - from);
+        from = comma + 1;
+        v.erase(0, v.find_first_not_of(" \t"));
+        v.erase(v.find_last_not_of(" \t") + 1);
         if (v.empty()) continue;
         char* end = nullptr;
         const long n = std::strtol(v.c_str(), &end, 10);

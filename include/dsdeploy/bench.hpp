@@ -424,7 +424,12 @@ public:
 namespace detail {
 // The runner's engine-independent parts.
 struct run_state;
-std::unique_ptr<run_state> make_run_state(const workload& w, const run_options& o, const std::string& api_key,
+// Deletes a run_state where its type is complete (impl/), so that this header can hold one.
+struct run_state_deleter {
+    void operator()(run_state* s) const noexcept;
+};
+using run_state_ptr = std::unique_ptr<run_state, run_state_deleter>;
+run_state_ptr make_run_state(const workload& w, const run_options& o, const std::string& api_key,
                                           const std::string& base_url, const char* engine_name);
 // One scheduling step: starts due requests (through `start`), handles finished jobs and
 // timeouts (through `cancel`), reports progress; returns when to wake up next, or nullopt
@@ -549,4 +554,6 @@ void transport_engine<Transport>::wait(clock::time_point until, std::vector<stre
 }  // namespace bench
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/bench_inl.hpp>
+#endif

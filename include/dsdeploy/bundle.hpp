@@ -76,4 +76,6 @@ void to_json(nlohmann::json& j, const bundle& b);
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/bundle_inl.hpp>
+#endif

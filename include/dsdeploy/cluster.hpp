@@ -51,4 +51,6 @@ inline constexpr int max_gpus_per_node = 64;
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/cluster_inl.hpp>
+#endif

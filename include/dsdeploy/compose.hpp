@@ -82,4 +82,6 @@ std::string to_yaml(const compose_file& f);
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/compose_inl.hpp>
+#endif

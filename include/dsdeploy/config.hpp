@@ -1,13 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
-// Library-wide macros. Every macro carries the DSDEPLOY_ prefix.
+// Library-wide macros: every switch a user can set is listed here, in one place (toml++'s
+// preprocessor.h is the model). Every macro carries the DSDEPLOY_ prefix.
+//
+//   DSDEPLOY_PRECOMPILED    defined: the definitions come from the compiled library
+//                           (CMake target dsdeploy::compiled, built from src/<room>.cpp) and the
+//                           headers do not include impl/<room>_inl.hpp. Undefined (the default):
+//                           header-only, every definition is inline. The CMake target sets it;
+//                           do not define it by hand unless you link src/*.cpp yourself.
+//   DSDEPLOY_INLINE         how impl/*_inl.hpp marks its non-template definitions: `inline` in
+//                           header-only mode, empty in the compiled library. Derived from the
+//                           switch above; overriding it is not supported.
+//   DSDEPLOY_ENABLE_HTTPLIB 1 (default): openai::client is the cpp-httplib transport.
+//                           0: the client without <httplib.h>, for your own transport
+//                           (openai.hpp; header-only mode only, the compiled library has it on).
 #pragma once
 
 #include <dsdeploy/version.hpp>
 
-// Definitions of non-template functions live in impl/*_inl.hpp and are marked with
-// DSDEPLOY_INLINE so that the library stays header-only (one definition per program).
 #ifndef DSDEPLOY_INLINE
+#ifdef DSDEPLOY_PRECOMPILED
+#define DSDEPLOY_INLINE
+#else
 #define DSDEPLOY_INLINE inline
+#endif
 #endif
 
 // All public API lives in dsdeploy::v0; the inline namespace leaves room for an ABI break.

@@ -297,4 +297,6 @@ std::string read_text_file(const std::filesystem::path& path, std::size_t max_by
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/diagnose_inl.hpp>
+#endif

@@ -136,4 +136,6 @@ public:
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/error_inl.hpp>
+#endif

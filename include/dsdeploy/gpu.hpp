@@ -34,4 +34,6 @@ const gpu_spec& require_gpu(std::string_view name, const std::string& field);
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/gpu_inl.hpp>
+#endif

@@ -165,7 +165,13 @@ loaded_inventory load_inventory_file(const std::filesystem::path& path);
 // Runs `f`; a dsdeploy::error it throws is thrown again with its field located in `source`
 // ("inventory.toml:12: nodes[1].address"), same errc and detail.
 template <class F>
-decltype(auto) with_source(const source_map& source, F&& f);
+decltype(auto) with_source(const source_map& source, F&& f) {
+    try {
+        return f();
+    } catch (const error& e) {
+        raise(e.code(), source.locate(e.field()), e.detail());
+    }
+}
 
 // A commented TOML document for `inv` (what `dsdeploy init` writes); parse_inventory reads
 // it back to the same inventory. The API key is never written: secrets live in the bundle.
@@ -174,4 +180,6 @@ void to_json(nlohmann::json& j, const inventory& inv);
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/inventory_inl.hpp>
+#endif

@@ -142,4 +142,6 @@ std::vector<script> node_scripts(const inventory& inv, const launch_plan& l, std
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/launch_inl.hpp>
+#endif

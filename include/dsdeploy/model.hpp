@@ -131,4 +131,6 @@ model_spec with_weights(model_spec m, weight_format w);
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/model_inl.hpp>
+#endif

@@ -94,4 +94,6 @@ agreement agree(const std::vector<node_detection>& nodes);
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/network_inl.hpp>
+#endif

@@ -366,20 +366,6 @@ nlohmann::json encode(const completion_request& r, bool stream = false, request_
 nlohmann::json encode(const embedding_request& r);
 nlohmann::json encode(const tokenize_request& r);
 
-// Decodes a JSON document into T with the rules above; `what` names it in errors.
-template <class T>
-T decode(const nlohmann::json& j, std::string_view what);
-// Parses text as JSON first (client.decode when it is not JSON).
-template <class T>
-T decode(std::string_view body, std::string_view what);
-template <class T>
-T decode(const std::string& body, std::string_view what) {
-    return decode<T>(std::string_view(body), what);
-}
-template <class T>
-T decode(const char* body, std::string_view what) {
-    return decode<T>(std::string_view(body), what);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Errors, in the style of openai-python. All derive from dsdeploy::environment_error (through
@@ -511,6 +497,37 @@ private:
     server_error_info server_;
 };
 std::string_view to_string(api_stream_error::reason r);
+
+// Decodes a JSON document into T with the rules above; `what` names it in errors.
+// Parses text as JSON first (client.decode when it is not JSON).
+template <class T>
+T decode(const nlohmann::json& j, std::string_view what) {
+    try {
+        return j.template get<T>();
+    } catch (const api_decode_error& e) {
+        throw api_decode_error(e.field(), "in the " + std::string(what) + ": " + e.detail());
+    } catch (const nlohmann::json::exception& e) {
+        throw api_decode_error(std::string(what), std::string("could not be decoded: ") + e.what());
+    }
+}
+
+template <class T>
+T decode(std::string_view body, std::string_view what) {
+    auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+    if (j.is_discarded()) {
+        std::string shown(body.substr(0, 200));
+        throw api_decode_error(std::string(what), "the answer is not JSON: \"" + shown + (body.size() > 200 ? "...\"" : "\""));
+    }
+    return decode<T>(j, what);
+}
+template <class T>
+T decode(const std::string& body, std::string_view what) {
+    return decode<T>(std::string_view(body), what);
+}
+template <class T>
+T decode(const char* body, std::string_view what) {
+    return decode<T>(std::string_view(body), what);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The transport seam
@@ -823,4 +840,6 @@ using client = basic_client<httplib_transport>;
 }  // namespace openai
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/openai_inl.hpp>
+#endif

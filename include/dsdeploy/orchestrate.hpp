@@ -316,6 +316,15 @@ std::vector<node_result> logs(const deployment& d, Executor& ex, int lines = 50,
     return logs(d, erase_executor(ex), lines, only_node);
 }
 
+namespace detail::orch {
+// The argv that asks node i what runs of the deployment, and the one that prints its last
+// `lines` log lines (runtime-specific; tests check them without an executor).
+std::vector<std::string> status_argv(const deployment& d, std::size_t i);
+std::vector<std::string> logs_argv(const deployment& d, std::size_t i, int lines);
+}  // namespace detail::orch
+
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/orchestrate_inl.hpp>
+#endif

@@ -124,4 +124,6 @@ void to_json(nlohmann::json& j, const parallelism& p);
 
 DSDEPLOY_NAMESPACE_END
 
+#ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/plan_inl.hpp>
+#endif

@@ -1809,7 +1809,9 @@ inline void begin_phase(run_state& s) {
     s.last_timeout_check = s.t0;
 }
 
-DSDEPLOY_INLINE std::unique_ptr<run_state> make_run_state(const workload& w, const run_options& o, const std::string& api_key,
+DSDEPLOY_INLINE void run_state_deleter::operator()(run_state* s) const noexcept { delete s; }
+
+DSDEPLOY_INLINE run_state_ptr make_run_state(const workload& w, const run_options& o, const std::string& api_key,
                                                           const std::string& base_url, const char* engine_name) {
     if (!(o.request_rate > 0)) raise(errc::bench_config, "request_rate", "must be a positive number of requests per second (or inf)");
     if (!(o.burstiness > 0) || !std::isfinite(o.burstiness)) raise(errc::bench_config, "burstiness", "must be a positive number");
@@ -1817,7 +1819,7 @@ DSDEPLOY_INLINE std::unique_ptr<run_state> make_run_state(const workload& w, con
         raise(errc::bench_config, "max_concurrency", "is 0 (no cap) with an infinite request rate; set the users or a rate");
     if (w.requests.empty()) raise(errc::bench_config, "workload", "has no requests");
     if (o.request_timeout.count() <= 0) raise(errc::bench_config, "request_timeout", "must be positive");
-    auto s = std::make_unique<run_state>();
+    run_state_ptr s(new run_state());
     s->w = &w;
     s->o = o;
     const openai::base_url url = openai::parse_base_url(base_url.empty() ? "http://127.0.0.1:8000/v1" : base_url);

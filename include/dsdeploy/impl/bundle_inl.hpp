@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/bundle.hpp>
 #include <dsdeploy/detail/shell.hpp>
 #include <dsdeploy/detail/text.hpp>

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <dsdeploy/cluster.hpp>
+#include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
 
 #include <arpa/inet.h>
@@ -54,19 +55,8 @@ inline bool is_hostname(std::string_view s) {
     return !all_numeric_last;  // "10.0.0.300" is a broken IPv4 address, not a hostname
 }
 
-inline bool is_valid_node_name(std::string_view s) {
-    if (s.empty() || s.size() > 63) return false;
-    if (!std::isalnum(static_cast<unsigned char>(s.front()))) return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; });
-}
 
-// Linux interface names: 1..15 bytes, no '/', ':' or whitespace (dev_valid_name in the kernel).
-inline bool is_valid_interface_name(std::string_view s) {
-    if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isgraph(c) && c != '/' && c != ':'; });
-}
 
-inline std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 }  // namespace detail
 
 DSDEPLOY_INLINE address_kind classify_address(std::string_view address) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/inventory.hpp>
 
@@ -113,11 +114,6 @@ inline bool has_control(std::string_view s, bool allow_newline = false) {
     return std::any_of(s.begin(), s.end(), [&](unsigned char c) { return (c < 0x20 && !(allow_newline && (c == '\n' || c == '\t'))) || c == 0x7f; });
 }
 
-inline bool is_api_key_text(std::string_view s) {
-    return s.size() >= 16 && s.size() <= 512 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-               return std::isalnum(c) || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=' || c == '-';
-           });
-}
 
 inline bool is_size_text(std::string_view s) {
     // Compose/Docker byte sizes: 64g, 10.24gb, 512m, 1073741824
@@ -142,15 +138,6 @@ inline bool is_restart_policy(std::string_view s) {
     return false;
 }
 
-// `--tensor_parallel_size=8` -> "--tensor-parallel-size" (vLLM rewrites '_' before the first '.').
-inline std::string normalize_flag(std::string_view arg) {
-    std::string key(arg.substr(0, arg.find('=')));
-    if (!starts_with(key, "--")) return key;
-    const auto dot = key.find('.');
-    for (std::size_t i = 2; i < key.size() && i < dot; ++i)
-        if (key[i] == '_') key[i] = '-';
-    return key;
-}
 
 // Flags dsdeploy derives from the inventory; extra_args may not set them.
 inline const std::vector<std::pair<std::string, std::string>>& derived_vllm_flags() {
@@ -342,15 +329,6 @@ DSDEPLOY_INLINE std::string source_map::locate(const std::string& field) const {
     }
     if (field.empty()) return file;
     return file + ": " + field;
-}
-
-template <class F>
-decltype(auto) with_source(const source_map& source, F&& f) {
-    try {
-        return f();
-    } catch (const error& e) {
-        raise(e.code(), source.locate(e.field()), e.detail());
-    }
 }
 
 // --- reading -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/network.hpp>
 
@@ -42,19 +43,7 @@ inline bool is_valid_hca(std::string_view s) {
     return !port.empty() && port.size() <= 3 && std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
-inline bool is_env_name(std::string_view s) {
-    if (s.empty() || std::isdigit(static_cast<unsigned char>(s.front()))) return false;
-    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-}
 
-// Variables dsdeploy derives from the profile and the node; extra_env may not override them.
-inline const std::set<std::string>& derived_env_names() {
-    static const std::set<std::string> names = {
-        "VLLM_HOST_IP",     "NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME",  "NCCL_IB_DISABLE",
-        "NCCL_IB_HCA",      "NCCL_IB_GID_INDEX",  "NCCL_IB_TIMEOUT",    "UCX_NET_DEVICES",   "NCCL_DEBUG",
-    };
-    return names;
-}
 }  // namespace detail
 
 DSDEPLOY_INLINE void validate(const network_profile& p) {
@@ -146,16 +135,6 @@ inline std::string normalize_port_state(std::string_view s) {
     return out;
 }
 
-inline std::optional<int> parse_int(std::string_view s) {
-    s = trim(s);
-    if (s.empty() || s.size() > 9) return std::nullopt;
-    int v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + (c - '0');
-    }
-    return v;
-}
 }  // namespace detail
 
 DSDEPLOY_INLINE rdma_report parse_ibv_devinfo(std::string_view text) {

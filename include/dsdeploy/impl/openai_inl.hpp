@@ -380,26 +380,6 @@ DSDEPLOY_INLINE void from_json(const nlohmann::json& j, tokenize_response& v) {
     v.extra = unknown_fields(j, {"count", "max_model_len", "tokens", "token_strs"});
 }
 
-template <class T>
-T decode(const nlohmann::json& j, std::string_view what) {
-    try {
-        return j.template get<T>();
-    } catch (const api_decode_error& e) {
-        throw api_decode_error(e.field(), "in the " + std::string(what) + ": " + e.detail());
-    } catch (const nlohmann::json::exception& e) {
-        throw api_decode_error(std::string(what), std::string("could not be decoded: ") + e.what());
-    }
-}
-
-template <class T>
-T decode(std::string_view body, std::string_view what) {
-    auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-    if (j.is_discarded()) {
-        std::string shown(body.substr(0, 200));
-        throw api_decode_error(std::string(what), "the answer is not JSON: \"" + shown + (body.size() > 200 ? "...\"" : "\""));
-    }
-    return decode<T>(j, what);
-}
 
 DSDEPLOY_INLINE std::string chat_completion::text() const {
     return choices.empty() || !choices.front().message.content ? std::string() : *choices.front().message.content;

@@ -268,12 +268,12 @@ inline std::vector<std::string> preflight_argv(const deployment& d, std::size_t 
 
 inline std::vector<std::string> copy_argv(const deployment& d) { return {"bash", "-c", untar_script, "dsdeploy-copy", d.remote_dir}; }
 
-inline std::vector<std::string> status_argv(const deployment& d, std::size_t i) {
+DSDEPLOY_INLINE std::vector<std::string> status_argv(const deployment& d, std::size_t i) {
     return {"bash", "-c", status_script, "dsdeploy-status", d.node_dir(i), std::string(to_string(d.inv.runtime.kind)),
             docker(d) ? project_of(d, i) : std::string(), docker(d) ? service_of(d, i) : std::string()};
 }
 
-inline std::vector<std::string> logs_argv(const deployment& d, std::size_t i, int lines) {
+DSDEPLOY_INLINE std::vector<std::string> logs_argv(const deployment& d, std::size_t i, int lines) {
     return {"bash", "-c", logs_script, "dsdeploy-logs", d.node_dir(i), std::to_string(lines),
             std::string(to_string(d.inv.runtime.kind)), docker(d) ? project_of(d, i) : std::string()};
 }

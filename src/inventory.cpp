@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
+// The compiled library's translation unit for the inventory room (DSDEPLOY_PRECOMPILED).
+#include <dsdeploy/inventory.hpp>
+#include <dsdeploy/impl/inventory_inl.hpp>

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
+// The compiled library's translation unit for the orchestrate room (DSDEPLOY_PRECOMPILED).
+#include <dsdeploy/orchestrate.hpp>
+#include <dsdeploy/impl/orchestrate_inl.hpp>
