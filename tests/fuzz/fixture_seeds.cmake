@@ -1,0 +1,75 @@
+# Seeds that are recorded fixtures: each fuzz target also starts from these files of
+# tests/fixtures/ (listed here instead of kept as byte-identical copies in corpus/<target>/).
+# The replay test reads them in place; the libFuzzer run gets them as a read-only corpus folder.
+set(fuzz_bench_stream_FIXTURE_SEEDS
+    vllm/chat-stream.sse
+)
+set(fuzz_diagnose_FIXTURE_SEEDS
+    gpu/nccl-badhca.log
+    gpu/nvidia-smi.txt
+    ray/ray-2.50.1-2node-pending.txt
+    vllm/vllm-0.11.0-placement-group-timeout.log
+)
+set(fuzz_ibv_devinfo_FIXTURE_SEEDS
+    gpu/net-probe.txt
+)
+set(fuzz_nccl_log_FIXTURE_SEEDS
+    gpu/nccl-badhca.log
+    gpu/nccl-ib-requested-absent.log
+    gpu/nccl-socket-lo.log
+    nccl/public-nccl-1814-completion-status-12.log
+    nccl/public-nccl-tests-166-shm.log
+    nccl/public-nccl-tests-185-roce.log
+    nccl/public-nccl-tests-24-completion-error-4.log
+    nccl/public-nv-peer-memory-56-ib-two-nodes.log
+    nccl/public-pytorch-ci-infra-490-shm-timestamped.log
+)
+set(fuzz_nvidia_smi_FIXTURE_SEEDS
+    gpu/nvidia-smi-L.txt
+    gpu/nvidia-smi-query-noheader.csv
+    gpu/nvidia-smi-query.csv
+    gpu/nvidia-smi.txt
+)
+set(fuzz_nvidia_smi_topo_FIXTURE_SEEDS
+    gpu/nvidia-smi-topo.txt
+    nvidia/public-nccl-1591-topo-nics-excerpt.txt
+    nvidia/public-vllm-13052-topo-one-gpu.txt
+)
+set(fuzz_proc_net_tcp_FIXTURE_SEEDS
+    ray/proc-net-tcp-ray-head.txt
+)
+set(fuzz_ray_list_nodes_FIXTURE_SEEDS
+    ray/ray-2.50.1-list-nodes-1.txt
+    ray/ray-2.50.1-list-nodes-2.txt
+)
+set(fuzz_ray_status_FIXTURE_SEEDS
+    ray/public-gpustack-5509-unindented-tpu.txt
+    ray/public-ray-32921-healthy-layout.txt
+    ray/public-ray-35411-verbose-node-ips.txt
+    ray/public-ray-36894-pending-failures.txt
+    ray/public-ray-39638-idle.txt
+    ray/public-ray-47792-demands-spread.txt
+    ray/public-vllm-15217-usage-layout.txt
+    ray/public-vllm-28997-total-usage-8gpu.txt
+    ray/ray-2.50.1-1node-cpu-verbose.txt
+    ray/ray-2.50.1-2node-pending-verbose.txt
+    ray/ray-2.50.1-no-cluster.txt
+    ray/ray-2.50.1-starting.txt
+)
+set(fuzz_vllm_log_FIXTURE_SEEDS
+    vllm/public-aibrix-927-pg-wait.log
+    vllm/public-gpustack-5509-pg-wait-engine-core.log
+    vllm/public-ray-53192-no-node-type.log
+    vllm/public-vllm-10517-v0-kv-cache.log
+    vllm/public-vllm-15217-world-size.log
+    vllm/public-vllm-15598-ray-workers-oom.log
+    vllm/public-vllm-23230-oom.log
+    vllm/public-vllm-25350-v1-kv-cache.log
+    vllm/public-vllm-28873-local-world-size.log
+    vllm/public-vllm-6956-driver-no-gpu.log
+    vllm/public-vllm-783-oom-old-format.log
+    vllm/ray-2.50.1-driver-no-node-type.log
+    vllm/vllm-0.11.0-cpu-kv-cache-too-small.log
+    vllm/vllm-0.11.0-cpu-startup.log
+    vllm/vllm-0.11.0-placement-group-timeout.log
+)
