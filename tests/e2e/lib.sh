@@ -214,3 +214,32 @@ model_inspection() {
   curl -s --max-time 60 "http://$HEAD_ADDR:$API_PORT/collective_rpc" -H 'Content-Type: application/json' \
     -d '{"method":"get_model_inspection"}'
 }
+
+# The manual scripts' EXIT trap: ends vLLM first (its engines talk to each other), then the Ray
+# worker, then the head, checks that nothing of the run is left on either host, takes the hosts
+# down (unless DSD_KEEP_HOSTS=1) and exits with the run's status, failing a passed run that
+# left processes behind. usage: manual_teardown RC FIRST_VLLM_HOST PASSED_MESSAGE [PRE_HOOK]
+# (PRE_HOOK runs before the processes are stopped, e.g. to lift a fault).
+manual_teardown() {
+  local rc="$1" first="$2" passed="$3" hook="${4:-}" second h left bad=0
+  trap - EXIT
+  log "teardown"
+  if [ -n "$hook" ]; then "$hook" || true; fi
+  if [ "$first" = h1 ]; then second=h2; else second=h1; fi
+  if [ -s "$STATE/ssh_config" ]; then
+    stop_group "$first" vllm 20 || true
+    stop_group "$second" vllm 20 || true
+    stop_group h2 ray 16 || true
+    stop_group h1 ray 8 || true
+    for h in h1 h2; do
+      if ip netns list | grep -q "^dsd-$h\b"; then
+        left="$(leftovers "$h")"
+        if [ -n "$left" ]; then log "$h: processes left behind: $left"; bad=1; fi
+      fi
+    done
+  fi
+  if [ "${DSD_KEEP_HOSTS:-0}" != 1 ]; then "$E2E_DIR/hosts.sh" down "$STATE" || bad=1; fi
+  if [ "$rc" -eq 0 ] && [ "$bad" -ne 0 ]; then rc=1; log "FAILED: teardown left processes behind"; fi
+  if [ "$rc" -eq 0 ]; then log "PASSED: $passed"; else log "exit code $rc"; fi
+  exit "$rc"
+}

@@ -22,28 +22,7 @@ HEALTH_TIMEOUT="${DSD_HEALTH_TIMEOUT:-900}"
 
 if [ ! -x "$VENV/bin/vllm" ] || [ ! -x "$VENV/bin/ray" ]; then fail "no vllm/ray in $VENV (set DSD_VENV)"; fi
 
-teardown() {
-  local rc=$? h left bad=0
-  trap - EXIT
-  log "teardown"
-  if [ -s "$STATE/ssh_config" ]; then
-    # vLLM first (its engines talk to each other), then the Ray worker, then the head.
-    stop_group h2 vllm 20 || true
-    stop_group h1 vllm 20 || true
-    stop_group h2 ray 16 || true
-    stop_group h1 ray 8 || true
-    for h in h1 h2; do
-      if ip netns list | grep -q "^dsd-$h\b"; then
-        left="$(leftovers "$h")"
-        if [ -n "$left" ]; then log "$h: processes left behind: $left"; bad=1; fi
-      fi
-    done
-  fi
-  if [ "${DSD_KEEP_HOSTS:-0}" != 1 ]; then "$E2E_DIR/hosts.sh" down "$STATE" || bad=1; fi
-  if [ "$rc" -eq 0 ] && [ "$bad" -ne 0 ]; then rc=1; log "FAILED: teardown left processes behind"; fi
-  if [ "$rc" -eq 0 ]; then log "PASSED: bring-up, chat and teardown"; else log "exit code $rc"; fi
-  exit "$rc"
-}
+teardown() { manual_teardown $? h2 "bring-up, chat and teardown"; }
 trap teardown EXIT
 
 T_ALL="$(now)"

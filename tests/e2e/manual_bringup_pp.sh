@@ -28,28 +28,7 @@ if [ ! -x "$VENV/bin/python" ] || [ ! -x "$VENV/bin/ray" ]; then fail "no python
 vllm_version="$("$VENV/bin/python" -c 'import vllm; print(vllm.__version__)' 2>/dev/null)" || fail "no vllm in $VENV"
 log "vLLM $vllm_version from $VENV"
 
-teardown() {
-  local rc=$? h left bad=0
-  trap - EXIT
-  log "teardown"
-  if [ -s "$STATE/ssh_config" ]; then
-    # vLLM first (rank 0 drives rank 1), then the Ray worker, then the head.
-    stop_group h1 vllm 20 || true
-    stop_group h2 vllm 20 || true
-    stop_group h2 ray 16 || true
-    stop_group h1 ray 8 || true
-    for h in h1 h2; do
-      if ip netns list | grep -q "^dsd-$h\b"; then
-        left="$(leftovers "$h")"
-        if [ -n "$left" ]; then log "$h: processes left behind: $left"; bad=1; fi
-      fi
-    done
-  fi
-  if [ "${DSD_KEEP_HOSTS:-0}" != 1 ]; then "$E2E_DIR/hosts.sh" down "$STATE" || bad=1; fi
-  if [ "$rc" -eq 0 ] && [ "$bad" -ne 0 ]; then rc=1; log "FAILED: teardown left processes behind"; fi
-  if [ "$rc" -eq 0 ]; then log "PASSED: pipeline-parallel bring-up, chat and teardown"; else log "exit code $rc"; fi
-  exit "$rc"
-}
+teardown() { manual_teardown $? h1 "pipeline-parallel bring-up, chat and teardown"; }
 trap teardown EXIT
 
 T_ALL="$(now)"

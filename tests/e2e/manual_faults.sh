@@ -19,27 +19,12 @@ STATE="$(cd "$1" && pwd)"
 MODEL_DIR="$STATE/model"
 HEALTH_TIMEOUT="${DSD_HEALTH_TIMEOUT:-900}"
 
-teardown() {
-  local rc=$? h left bad=0
-  trap - EXIT
-  log "teardown"
+# Lifts the faults this script injects: the nftables drop on h2 and a stopped sshd.
+lift_faults() {
   ip netns exec dsd-h2 nft delete table inet dsd_fault 2>/dev/null || true
-  if [ -s "$STATE/ssh_config" ]; then
-    "$E2E_DIR/hosts.sh" up "$STATE" >/dev/null 2>&1 || true   # brings a stopped sshd back
-    stop_group h2 vllm 20 || true
-    stop_group h1 vllm 20 || true
-    stop_group h2 ray 16 || true
-    stop_group h1 ray 8 || true
-    for h in h1 h2; do
-      left="$(leftovers "$h")"
-      if [ -n "$left" ]; then log "$h: processes left behind: $left"; bad=1; fi
-    done
-  fi
-  if [ "${DSD_KEEP_HOSTS:-0}" != 1 ]; then "$E2E_DIR/hosts.sh" down "$STATE" || bad=1; fi
-  if [ "$rc" -eq 0 ] && [ "$bad" -ne 0 ]; then rc=1; log "FAILED: teardown left processes behind"; fi
-  if [ "$rc" -eq 0 ]; then log "PASSED: all fault symptoms as expected"; else log "exit code $rc"; fi
-  exit "$rc"
+  if [ -s "$STATE/ssh_config" ]; then "$E2E_DIR/hosts.sh" up "$STATE" >/dev/null 2>&1 || true; fi
 }
+teardown() { manual_teardown $? h2 "all fault symptoms as expected" lift_faults; }
 trap teardown EXIT
 
 save_fixture() { if [ -n "${DSD_FIXTURES:-}" ]; then mkdir -p "$DSD_FIXTURES"; cp "$1" "$DSD_FIXTURES/$2"; fi; }
