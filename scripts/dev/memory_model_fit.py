@@ -155,6 +155,8 @@ def report(rows, c, title):
     print("-" * len(hdr))
     summary = {}
     for r in rows:
+        if num(r["weights_gib"]) is None:
+            continue  # weights not logged: only the utilization-rule check below uses it
         cc = c(r) if callable(c) else c
         obs = num(r["available_kv_gib"])
         pred, nt, act = predict(r, cc)
@@ -179,9 +181,27 @@ def report(rows, c, title):
     print()
 
 
+def pair_check(rows):
+    """Runs that differ only in gpu_memory_utilization: the KV memory must move by
+    delta_util x total (everything else in the budget is unchanged)."""
+    pairs = {}
+    for r in rows:
+        if r.get("pair"):
+            pairs.setdefault(r["pair"], []).append(r)
+    for name, rs in pairs.items():
+        rs.sort(key=lambda r: float(r["util"]))
+        lo, hi = rs[0], rs[-1]
+        d_obs = num(hi["available_kv_gib"]) - num(lo["available_kv_gib"])
+        d_pred = (float(hi["util"]) - float(lo["util"])) * num(lo["total_gib"])
+        print(f"utilization rule, pair {name}: util {lo['util']} -> {hi['util']}: KV "
+              f"{num(lo['available_kv_gib']):.2f} -> {num(hi['available_kv_gib']):.2f} GiB, "
+              f"logged delta {d_obs:.2f}, predicted {d_pred:.2f} GiB (error {d_pred - d_obs:+.2f})")
+    print()
+
+
 def main():
     rows = read_index()
-    c = fit([r for r in rows if r["split"] == "calibration"])
+    c = fit([r for r in rows if r["split"] == "calibration" and num(r["weights_gib"]) is not None])
     print("fitted constants (calibration split):")
     print(f"  ALPHA (x T*(h+2*i_local)*2 B) = {c['alpha']:.3f}")
     print(f"  BETA  (x S*V*4 B)             = {c['beta']:.3f}")
@@ -193,10 +213,12 @@ def main():
                   + ", ".join(f"{x:.2f}" for x in v))
     print(f"  non_torch NVLink TP>1 increment = {c['nt_link']:.2f} GiB from {c['n_link']} log(s)")
     print()
+    pair_check(rows)
     report(rows, c, "calibration / held-out split:")
     # Leave-one-out: every fixture predicted by constants fitted on all the others. With this
     # few logs it says more about how well the terms generalise than one fixed split.
-    report(rows, lambda r: fit([x for x in rows if x is not r and x["era"] != "v1-old"]),
+    report(rows, lambda r: fit([x for x in rows if x is not r and x["era"] != "v1-old"
+                                and num(x["weights_gib"]) is not None]),
            "leave-one-out (fit on all other fixtures except the pre-#19312 V1 one):")
     return 0
 
