@@ -44,6 +44,10 @@ MODELS = {
     "deepseek-r1": dict(h=7168, i=18432, v=129280, moe_i=2048, top_k=8),
     # https://huggingface.co/openai/gpt-oss-20b/blob/main/config.json (all layers MoE)
     "gpt-oss-20b": dict(h=2880, i=2880, v=201088, moe_i=2880, top_k=4),
+    # https://huggingface.co/openai/gpt-oss-120b/blob/main/config.json (all layers MoE)
+    "gpt-oss-120b": dict(h=2880, i=2880, v=201088, moe_i=2880, top_k=4),
+    # https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B/blob/main/config.json
+    "qwen2-1.5b": dict(h=1536, i=8960, v=151936, moe_i=0, top_k=0),
 }
 
 # Accounting eras (docs/memory-model.md, section 2):
@@ -55,6 +59,9 @@ MODELS = {
 #  v1       : V1 0.9.1-0.19 (memory_profiling from the post-NCCL snapshot, graphs outside)
 #  v1-cg    : V1 0.20-0.2x (same, CUDA-graph estimate subtracted)
 ERAS = ("v0-old", "v0-10511", "v0-post", "v1-old", "v1", "v1-cg")
+# An era without a fitted constant borrows one with the same snapshot semantics.
+FALLBACK = {"v1-cg": ["v1", "v0-post"], "v1": ["v1-cg", "v0-post"], "v1-old": ["v1", "v0-post"],
+            "v0-post": ["v1", "v1-cg"], "v0-old": ["v0-post"], "v0-10511": ["v0-old", "v0-post"]}
 
 
 def read_index():
@@ -139,9 +146,8 @@ def predict(r, c):
     act = alpha * tok + beta * samp
     era = r["era"]
     nt = nt_era.get(era)
-    if nt is None:  # an era without a calibration point: the nearest later one's constant
-        later = [e for e in ERAS[ERAS.index(era):] if e in nt_era] or list(nt_era)
-        nt = nt_era[later[0]]
+    if nt is None:  # an era without a calibration point: one with the same snapshot semantics
+        nt = next(nt_era[e] for e in FALLBACK[era] + list(nt_era) if e in nt_era)
     if int(r["tp_model"]) > 1 and r["nvlink"] == "yes":
         nt += c["nt_link"]
     cg = num(r["cg_applied_gib"]) or 0.0
