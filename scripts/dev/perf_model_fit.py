@@ -104,6 +104,7 @@ PRIOR = {
     "eta_f_moe": 0.10,       # same for MoE layers (grouped GEMMs, block-FP8 scaling, routing)
     "t_layer_us": 25.0,      # per layer per decode step: launches, norms, rope, small kernels (us)
     "t_step_ms": 3.0,        # per decode step: scheduler, sampling, detokenise (ms)
+    "t_step_v0_ms": 10.0,    # extra per-step host overhead of vLLM's V0 engine (< 0.8, or PP before V1 had it)
     "a_inter_us": 60.0,      # latency of one collective / hand-off crossing nodes (us)
     "t_ttft0_ms": 30.0,      # fixed part of TTFT: HTTP, tokenise, schedule, first step (ms)
     "sharegpt_tail": 3.0,    # ShareGPT bursts: longest output / mean output (one wave drains at the tail)
@@ -297,12 +298,25 @@ def hop_time(P, m, lay, tokens):
     return FIXED["a_nvlink_us"] * 1e-6 + nb / (100 * GB)
 
 
-def decode_time(P, m, quant, g, lay, b, ctx, parts=None):
+def engine_v0(row):
+    if row.get("engine") != "vllm":
+        return False
+    if "V0 engine" in row.get("assumed", ""):
+        return True
+    try:
+        major, minor = [int(x) for x in row.get("engine_version", "").split(".")[:2]]
+    except ValueError:
+        return False
+    return (major, minor) < (0, 8)
+
+
+def decode_time(P, m, quant, g, lay, b, ctx, parts=None, v0=False):
     """TPOT without prefill interference: a token's trip through all PP stages."""
     mb = max(1, math.ceil(b / lay["pp"]))
     stages = stage_layers(m, lay["pp"])
-    t = P["t_step_ms"] * 1e-3
-    agg = dict(mem=0.0, comp=0.0, ar=0.0, ovh=P["t_step_ms"] * 1e-3, hop=0.0)
+    t0 = (P["t_step_ms"] + (P["t_step_v0_ms"] if v0 else 0.0)) * 1e-3
+    t = t0
+    agg = dict(mem=0.0, comp=0.0, ar=0.0, ovh=t0, hop=0.0)
     for i, (n, nd) in enumerate(stages):
         ts, p = decode_stage_time(P, m, quant, g, lay, n, nd, i == 0, i == len(stages) - 1, mb, ctx)
         t += ts
@@ -365,15 +379,16 @@ def predict(P, row):
     bmax = min(engine_max_seqs(row, g), max(1.0, kvcap / (i + o)))
     t_pf = prefill_time(P, m, quant, g, lay, i)
     ctx = i + o / 2
+    v0 = engine_v0(row)
     t0 = P["t_ttft0_ms"] * 1e-3
     tail = P["sharegpt_tail"] if "sharegpt" in row["id"] else 1.0
     if row["load"] == "burst":
         n = N if N else C
         B = max(1.0, min(n, bmax))
-        t_dec = decode_time(P, m, quant, g, lay, B, ctx)
+        t_dec = decode_time(P, m, quant, g, lay, B, ctx, v0=v0)
         T = n * t_pf + n * o / B * t_dec
         if tail > 1.0:  # the last wave drains over the long-output tail at a shrinking batch
-            T += (tail - 1.0) * o * decode_time(P, m, quant, g, lay, max(1.0, B / tail), ctx)
+            T += (tail - 1.0) * o * decode_time(P, m, quant, g, lay, max(1.0, B / tail), ctx, v0=v0)
         if n <= B:
             k_pf = (B - 1) / 2
         else:
@@ -386,7 +401,7 @@ def predict(P, row):
     else:
         c = C or 1
         B = max(1.0, min(c, bmax))
-        t_dec = decode_time(P, m, quant, g, lay, B, ctx)
+        t_dec = decode_time(P, m, quant, g, lay, B, ctx, v0=v0)
         tpot = t_dec + (B - 1) * t_pf / o
         ttft = t0 + t_pf + 0.5 * t_dec
         if N and N > B:  # the first wave's prefills queue behind each other
@@ -397,6 +412,7 @@ def predict(P, row):
             ttft += (c / bmax - 1) * t_req
         b_used = B
     return dict(tpot_ms=tpot * 1e3, out_tps=out_tps, ttft_ms=ttft * 1e3, batch=b_used, kv_tokens=kvcap,
+                fits=kvcap >= i + o,
                 t_pf_ms=t_pf * 1e3, t_dec_ms=t_dec * 1e3)
 
 
@@ -499,9 +515,10 @@ DEFAULT_PLAN = dict(id="default-plan", model="DeepSeek-V3", quant="fp8-block", g
                     assumed="")
 
 
-def default_plan_predictions(P, loo_params, loo_ratios, mem_util):
-    old = FIXED["mem_util"]
+def default_plan_predictions(P, loo_params, loo_ratios, mem_util, reserve_gib):
+    old = FIXED["mem_util"], FIXED["act_reserve_gib"]
     FIXED["mem_util"] = mem_util
+    FIXED["act_reserve_gib"] = reserve_gib
     res = []
     try:
         for c in (1, 16, 64):
@@ -521,13 +538,13 @@ def default_plan_predictions(P, loo_params, loo_ratios, mem_util):
             decode_time(P, m, "fp8-block", g, lay, p["batch"], 4096 + 512, parts)
             pf = {}
             prefill_time(P, m, "fp8-block", g, lay, 4096, pf)
-            res.append(dict(concurrency=c, batch=p["batch"], kv_tokens=p["kv_tokens"],
+            res.append(dict(concurrency=c, batch=p["batch"], kv_tokens=p["kv_tokens"], fits=p["fits"],
                             tpot_ms=p["tpot_ms"], tpot_range=(lo_t * qt[0], hi_t * qt[1]),
                             out_tps=p["out_tps"], out_range=(lo_o * qo[0], hi_o * qo[1]),
                             ttft_ms=p["ttft_ms"], decode_parts={k: v * 1e3 for k, v in parts.items()},
                             prefill_parts={k: v * 1e3 for k, v in pf.items()}))
     finally:
-        FIXED["mem_util"] = old
+        FIXED["mem_util"], FIXED["act_reserve_gib"] = old
     return res
 
 
@@ -597,10 +614,14 @@ def main():
         print(f"  {k}: x{lo:.2f} .. x{hi:.2f}")
 
     results = {}
-    for util in (0.90, 0.95):
-        preds = default_plan_predictions(P, loo_params, ratios, util)
-        results[util] = preds
-        print(f"\ndefault plan: DeepSeek-V3 FP8, 2 x 8 L20, IB, TP8 x PP2, in=4096 out=1024, --gpu-memory-utilization {util}")
+    for util, reserve in ((0.90, 2.0), (0.95, 1.0), (0.98, 1.0)):
+        preds = default_plan_predictions(P, loo_params, ratios, util, reserve)
+        results[f"{util}/{reserve}"] = preds
+        print(f"\ndefault plan: DeepSeek-V3 FP8, 2 x 8 L20, IB, TP8 x PP2, in=4096 out=1024, "
+              f"--gpu-memory-utilization {util}, {reserve} GiB/GPU kept for activations")
+        if not preds[0]["fits"]:
+            print("  DOES NOT FIT: no KV cache left for one 5,120-token request on the fullest stage")
+            continue
         for x in preds:
             print(f"  concurrency {x['concurrency']:>3}: batch held {x['batch']:.1f} (KV pool {x['kv_tokens']:.0f} tokens)  "
                   f"TPOT {x['tpot_ms']:.0f} ms [{x['tpot_range'][0]:.0f}-{x['tpot_range'][1]:.0f}]  "
@@ -609,6 +630,36 @@ def main():
             print(f"      decode step parts (ms): HBM {d['mem']:.1f}  tensor {d['comp']:.1f}  TP all-reduce {d['ar']:.1f}  "
                   f"overhead {d['ovh']:.1f}  PP hand-off {d['hop']:.2f};  prefill(4096) parts: linear {x['prefill_parts']['lin']:.0f} "
                   f"attention {x['prefill_parts']['att']:.0f} all-reduce {x['prefill_parts']['ar']:.0f}")
+
+    aic_path = os.path.join(os.path.dirname(a.data), "aiconfigurator-0.12.tsv")
+    aic_rows = []
+    if os.path.exists(aic_path):
+        byid = {r["id"]: r for r in rows}
+        loo_by_id = {r["id"]: loo_params[i] for i, r in enumerate(calib)}
+        print("\nbeside NVIDIA AIConfigurator 0.12 (tests/fixtures/perf/aiconfigurator-0.12.tsv); TPOT ms / output tok/s;"
+              "\n  this model's figure is its leave-one-out prediction for calibration rows, the plain fit for held-out rows")
+        print(f"  {'measurement':<40} {'measured':>16} {'this model':>16} {'AIConfigurator':>16}")
+        for r in load_rows(aic_path):
+            mr = byid.get(r["meas_id"])
+            if not mr or not r["aic_tpot_ms"]:
+                print(f"  {r['meas_id']:<40} {r['note']}")
+                continue
+            p = predict(loo_by_id.get(mr["id"], P), mr)
+            mm = mr["_meas"]
+            def f2(a, b):
+                return f"{a:.1f} / {b:.0f}" if a is not None and b is not None else (f"{a:.1f} / -" if a is not None else f"- / {b:.0f}")
+            at, ao = float(r["aic_tpot_ms"]), float(r["aic_tok_s"])
+            print(f"  {r['meas_id']:<40} {f2(mm['tpot_ms'], mm['out_tps']):>16} {f2(p['tpot_ms'], p['out_tps']):>16} {f2(at, ao):>16}")
+            aic_rows.append(dict(id=r["meas_id"], measured=mm, ours=dict(tpot_ms=p["tpot_ms"], out_tps=p["out_tps"]),
+                                 aic=dict(tpot_ms=at, out_tps=ao)))
+        for who in ("ours", "aic"):
+            e = {"tpot_ms": [], "out_tps": []}
+            for x in aic_rows:
+                for k in e:
+                    if x["measured"][k]:
+                        e[k].append((x["id"], x[who][k], x["measured"][k]))
+            sm = summarize(e)
+            print(fmt_summary("this model" if who == "ours" else "AIC", sm))
 
     if a.json:
         with open(a.json, "w") as f:
