@@ -68,7 +68,7 @@ FABRIC_BW = {"IB400": 50.0, "IB200": 25.0, "RoCE200": 25.0, "RoCE100": 12.5, "TC
 
 # --------------------------------------------------------------------------------------------------
 # Model architecture table. DeepSeek-V3 and Qwen3-235B/Qwen2.5-72B from model-hw-facts.md section 1;
-# the small dense models' dims are their HF config.json values (quoted from memory, listed in the doc).
+# Qwen3-14B/32B dims confirmed against config.json copies; Qwen3-8B, Qwen2.5-7B/14B, Llama-3.1-8B from memory.
 def dense(L, h, nq, nkv, hd, ffn, vocab):
     attn = h * nq * hd * 2 + 2 * h * nkv * hd
     return dict(L=L, h=h, vocab=vocab, moe=False, mla=False, nq=nq, nkv=nkv, hd=hd,
