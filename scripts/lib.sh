@@ -24,6 +24,43 @@ BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
 TEST_PACKAGES=(clang libclang-rt-14-dev shellcheck openssh-server openssh-client iproute2 nftables
   python3-venv python3-dev curl procps psmisc openssl chromium)
 
+# A real Docker engine for the docker-runtime e2e tests (tests/e2e/docker/): Debian's dockerd,
+# started by hand per test host, Compose v1 (docker-compose 1.29) and debootstrap for a base
+# image made without any registry.
+DOCKER_PACKAGES=(docker.io containerd runc tini iptables debootstrap docker-compose)
+
+# Compose v2 as a Docker CLI plugin, built from the Go module proxy with the preinstalled Go (the
+# only route here: `go install` refuses the module's exclude directives). Built once per version
+# into a cache outside the checkout and installed into DOCKER_CONFIG's cli-plugins (default
+# ~/.docker). Prints the plugin's path.
+COMPOSE_V2_VERSION=v2.40.3
+ensure_compose_v2() {
+  local cache="${DSDEPLOY_CACHE:-$HOME/.cache/dsdeploy}/compose-$COMPOSE_V2_VERSION"
+  local bin="$cache/docker-compose" dir plugin_dir
+  plugin_dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+  if [ ! -x "$bin" ]; then
+    local go=go
+    command -v go >/dev/null || go=/usr/local/go/bin/go
+    "$go" version >/dev/null 2>&1 || { log "no Go toolchain for Compose v2 (need go >= 1.24)"; return 1; }
+    log "building Compose $COMPOSE_V2_VERSION from the Go module proxy (minutes, once)"
+    mkdir -p "$cache"
+    export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gocache" CGO_ENABLED=0 GOFLAGS=-modcacherw
+    dir="$("$go" mod download -json "github.com/docker/compose/v2@$COMPOSE_V2_VERSION" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+    rm -rf "$cache/src"
+    cp -r "$dir" "$cache/src"
+    chmod -R u+w "$cache/src"
+    (cd "$cache/src" && "$go" build -trimpath \
+      -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_V2_VERSION" \
+      -o "$bin.tmp" ./cmd) >&2
+    mv "$bin.tmp" "$bin"
+    rm -rf "$cache/src" "$cache/gocache"
+  fi
+  mkdir -p "$plugin_dir"
+  cmp -s "$bin" "$plugin_dir/docker-compose" || install -m 755 "$bin" "$plugin_dir/docker-compose"
+  echo "$plugin_dir/docker-compose"
+}
+
 # Node.js and npm: machines that carry NodeSource's nodejs (which bundles npm) cannot take
 # Debian's npm package beside it, so Debian's pair is installed only when a command is missing.
 ensure_node() {

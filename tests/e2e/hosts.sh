@@ -139,6 +139,8 @@ MaxStartups 64:30:128
 MaxSessions 64
 ClientAliveInterval 10
 ClientAliveCountMax 3
+# The host's own Docker engine and Compose plugin, when docker/engines.sh has started them.
+SetEnv DOCKER_HOST=unix://$hd/docker/docker.sock DOCKER_CONFIG=$hd/docker/config
 EOF
     pid="$(live_sshd_pid "$hd/sshd.pid")"
     if [ -n "$pid" ]; then continue; fi
@@ -185,6 +187,13 @@ cmd_up() {
 
 cmd_down() {
   local state="$1" h hd ns pid pids
+  # Docker engines first (docker/engines.sh), so that no restart policy brings a container back.
+  for h in "${HOSTS[@]}"; do
+    if [ -s "$state/$h/docker/docker.pid" ]; then
+      "$(dirname "${BASH_SOURCE[0]}")/docker/engines.sh" down "$state" || log "warning: engines.sh down failed"
+      break
+    fi
+  done
   for h in "${HOSTS[@]}"; do
     hd="$state/$h"; ns="$(host_ns "$h")"
     pid="$(live_sshd_pid "$hd/sshd.pid")"

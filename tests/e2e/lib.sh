@@ -87,7 +87,7 @@ leftovers() {
   sshd_pid="$(cat "$STATE/$host/sshd.pid" 2>/dev/null || echo none)"
   ip netns pids "dsd-$host" | while read -r p; do
     [ "$p" = "$sshd_pid" ] && continue
-    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] && continue
+    case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd | dockerd | containerd) continue ;; esac
     ps -o pid=,pgid=,comm= -p "$p" 2>/dev/null || true
   done
 }

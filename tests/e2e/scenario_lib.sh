@@ -115,6 +115,36 @@ gpu_count = 0
 EOF
 }
 
+# write_docker_inventory FILE NAME LAUNCHER: the same deployment with runtime "docker": the test
+# image (tests/e2e/docker/image.sh, tagged DOCKER_IMAGE and loaded into both engines, never
+# pulled), the Python environment and its interpreter bind-mounted read-only at their own paths,
+# and ulimits within this machine's caps (hard memlock 8 MiB, nofile 20000) instead of the
+# production defaults (memlock unlimited, nofile 65536), which no container here may have.
+DOCKER_IMAGE="dsdeploy-e2e/vllm-cpu:0.20.0"
+write_docker_inventory() {
+  local file="$1" name="$2" launcher="$3" prefix
+  prefix="$("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)')"
+  write_inventory "$file" "$name" "$launcher"
+  "$VENV/bin/python" - "$file" "$DOCKER_IMAGE" "$VENV" "$prefix" <<'PY'
+import sys
+path, image, venv, prefix = sys.argv[1:]
+text = open(path).read()
+text = text.replace('kind = "process"', "\n".join([
+    'kind = "docker"',
+    f'image = "{image}"',
+    'pull = "never"',
+    'shm_size = "1g"',
+    f'volumes = ["{venv}:{venv}:ro", "{prefix}:{prefix}:ro"]',
+    'ulimits = { memlock = 8388608, nofile = 20000 }',
+]))
+text = "\n".join(l for l in text.split("\n") if not l.startswith("python_env ="))
+open(path, "w").write(text)
+PY
+}
+
+# engine HOST ARGS...: the docker CLI against that test host's own engine (from the root namespace).
+engine() { local h="$1"; shift; DOCKER_HOST="unix://$HOSTS/$h/docker/docker.sock" timeout 120 docker "$@"; }
+
 # dsd NAME LIMIT ARGS...: runs `dsdeploy -i INV ARGS` with the test bed's SSH config, remote
 # folder and state folder, bounded by LIMIT seconds; output in WORK/NAME.out. Sets RC (exit
 # code), SECS (wall time) and OUT (the output). Never fails by itself.
@@ -143,7 +173,7 @@ expect_within() {  # SECONDS WHAT: the last command took at most SECONDS
 leftovers() {
   local host="$1" p
   for p in $(ip netns pids "$NS_PREFIX-$host" 2>/dev/null); do
-    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] && continue
+    case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd | dockerd | containerd) continue ;; esac
     ps -o pid=,comm= -p "$p" 2>/dev/null | tr -s ' ' || true
   done | tr '\n' ' '
 }
@@ -163,7 +193,7 @@ kill_leftovers() {
   local h p
   for h in h1 h2; do
     for p in $(ip netns pids "$NS_PREFIX-$h" 2>/dev/null); do
-      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] && continue
+      case "$(cat "/proc/$p/comm" 2>/dev/null)" in sshd | dockerd | containerd) continue ;; esac
       kill -KILL "$p" 2>/dev/null || true
     done
   done
