@@ -511,6 +511,9 @@ class FnVisitor(ast.NodeVisitor):
             self.add_argument(node)
             return
         prog = self.w.prog
+        if name_of(f) == "add_cli_args_from_dataclass":  # SGLang >= 0.5.14
+            self.dataclass_args(node)
+            return
         if isinstance(f, ast.Name):
             r = prog.resolve(self.mod, f.id)
             if r and r[0] == "function" and f.id not in ("get_kwargs",):
@@ -595,6 +598,79 @@ class FnVisitor(ast.NodeVisitor):
         else:
             self._add(opts, group, kws, None, None)
 
+    def dataclass_args(self, call: ast.Call):
+        """SGLang's add_cli_args_from_dataclass(parser, Cls, fields=None): one option per field
+        annotated `A[T, "help"]` / `A[T, Arg(...)]` (A = Annotated) unless Arg(no_cli=True);
+        name Arg.cli_name or --field-name, plus Arg.aliases; a bool field is store_true."""
+        prog = self.w.prog
+        if len(call.args) < 2:
+            return
+        cpair = self.class_of(call.args[1])
+        if not cpair:
+            return
+        only = _kw(call).get("fields")
+        only = {const(e) for e in only.elts} if isinstance(only, (ast.List, ast.Tuple)) else None
+        fields = [(f[0], f[1], f[4]) for f in prog.fields(*cpair)]
+        fields += self._namespace_fields(cpair)
+        seen = set()
+        for name, ann, mod in fields:
+            if name in seen or (only is not None and name not in only):
+                continue
+            seen.add(name)
+            if not (isinstance(ann, ast.Subscript) and name_of(ann.value) in ("A", "Annotated")
+                    and isinstance(ann.slice, ast.Tuple)):
+                continue
+            inner, *meta = ann.slice.elts
+            arg = None
+            for m in meta:
+                if isinstance(const(m), str):
+                    arg = {"help": m}
+                    break
+                if isinstance(m, ast.Call) and name_of(m.func) == "Arg":
+                    arg = _kw(m)
+                    break
+            if arg is None or const(arg.get("no_cli")) is True:
+                continue
+            cli = const(arg.get("cli_name")) if "cli_name" in arg else None
+            names = [cli or "--" + name.replace("_", "-")]
+            al = arg.get("aliases")
+            if isinstance(al, (ast.List, ast.Tuple)):
+                names += [const(e) for e in al.elts if isinstance(const(e), str)]
+            kws = {"help": arg["help"]} if "help" in arg else {}
+            if "action" in arg:
+                kws["action"] = arg["action"]
+            else:
+                kws["action"] = ast.Name(id="store_true") if self._is_bool(mod, inner) else None
+                if kws["action"] is None:
+                    del kws["action"]
+            self._add(names, cpair[1].name, kws, None, None, mod)
+
+    def _is_bool(self, mod, inner) -> bool:
+        mem = self.w.prog.members(mod, inner)
+        return [n.id for _, n in mem if isinstance(n, ast.Name)] == ["bool"]
+
+    def _namespace_fields(self, cpair) -> list:
+        """ServerArgs.__annotations__ = {**_annotations, ...} with _annotations, ... =
+        collect_input_fields([Model, Parallel, ...]): the namespace classes' fields."""
+        mod = cpair[0]
+        lists = {}
+        for node in mod.tree.body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                    and name_of(node.value.func) == "collect_input_fields" and node.value.args:
+                a = node.value.args[0]
+                if isinstance(a, ast.Name):
+                    a = mod.aliases.get(a.id)
+                if isinstance(a, (ast.List, ast.Tuple)):
+                    lists[id(a)] = a
+        out = []
+        for a in lists.values():
+            for e in a.elts:
+                if isinstance(e, ast.Name):
+                    found = self.w.prog.find_class(mod, e.id)
+                    if found:
+                        out += [(f[0], f[1], f[4]) for f in self.w.prog.fields(*found)]
+        return out
+
     def _loop_literals(self, var: str) -> list[str]:
         for loop in reversed(self.loops):
             tgt = loop.target
@@ -632,8 +708,9 @@ class FnVisitor(ast.NodeVisitor):
                     return cpair, self.w.prog.fields(*cpair)
         return None
 
-    def _add(self, opts, group, kws, src, ctx: Ctx | None):
+    def _add(self, opts, group, kws, src, ctx: Ctx | None, mod: Module | None = None):
         prog = self.w.prog
+        hmod = mod or self.mod
         action = kws.get("action")
         helpv = kws.get("help")
         field_doc = ""
@@ -661,7 +738,7 @@ class FnVisitor(ast.NodeVisitor):
             if isinstance(c, str):
                 help_txt = c
             elif isinstance(helpv, ast.Name):
-                r = prog.resolve(self.mod, helpv.id)
+                r = prog.resolve(hmod, helpv.id)
                 if r and r[0] == "string":
                     help_txt = r[2]
             elif isinstance(helpv, ast.JoinedStr):
@@ -794,52 +871,73 @@ def read_release(engine: str, version: str) -> dict[str, dict]:
 
 
 def merge(engine: str, per: dict[str, dict[str, dict]]) -> list[dict]:
+    """One row per set of spellings that share a history. Every spelling (long option, short
+    alias, --no- twin) is tracked on its own: it joins its option's row as an alias only when
+    it was accepted, and deprecated, in exactly the same releases as the row's flag; otherwise
+    it gets a row of its own with a note naming the option it spells. So each spelling is in
+    exactly one row, and a row's since/removed/deprecated hold for all its spellings."""
     vers = RELEASES[engine]
     first = vers[0]
-    flags = sorted({f for v in vers for f in per[v]}, key=sort_key)
-    order = {}
-    for v in vers:  # order of registration in the newest release that has it is lost; keep
-        for f in per[v]:  # first-seen order for stable, readable output
-            order.setdefault(f, len(order))
-    rows = []
-    for f in sorted(flags, key=lambda x: order[x]):
-        present = [v for v in vers if f in per[v]]
-        since = ("≤" + first) if present[0] == first else present[0]
-        last = present[-1]
-        idx_last = vers.index(last)
-        removed = vers[idx_last + 1] if idx_last + 1 < len(vers) else ""
-        gaps = [v for v in vers[vers.index(present[0]):idx_last + 1] if f not in per[v]]
-        dep_in = next((v for v in present if per[v][f]["deprecated"]), "")
-        notes = []
+    presence: dict[str, list[str]] = {}
+    dep: dict[str, str] = {}
+    dep_why: dict[str, str] = {}
+    dep_dropped: dict[str, str] = {}
+    hidden: dict[str, bool] = {}
+    owner: dict[str, str] = {}  # spelling -> main flag of its option in its latest release
+    order: dict[str, int] = {}
+    for v in vers:
+        for main, o in per[v].items():
+            order.setdefault(main, len(order))
+            for sp in [main] + o["aliases"]:
+                presence.setdefault(sp, []).append(v)
+                owner[sp] = main
+                hidden[sp] = hidden.get(sp, False) or o["hidden"]
+                if o["deprecated"] and sp not in dep:
+                    dep[sp], dep_why[sp] = v, o["deprecated"]
+                elif not o["deprecated"] and sp in dep and sp not in dep_dropped:
+                    dep_dropped[sp] = v
+    for sp in presence:
+        order.setdefault(sp, len(order))
+
+    def history(sp):
+        return (tuple(presence[sp]), dep.get(sp, ""), dep_dropped.get(sp, ""))
+
+    def row(sp, aliases, extra):
+        pres = presence[sp]
+        since = ("≤" + first) if pres[0] == first else pres[0]
+        i_last = vers.index(pres[-1])
+        removed = vers[i_last + 1] if i_last + 1 < len(vers) else ""
+        gaps = [v for v in vers[vers.index(pres[0]):i_last + 1] if v not in pres]
+        notes = list(extra)
         if gaps:
             notes.append("absent in " + ", ".join(gaps))
-        if dep_in:
-            undeprecated = [v for v in present[present.index(dep_in):]
-                            if not per[v][f]["deprecated"]]
-            why = per[dep_in][f]["deprecated"]
-            notes.append(f"deprecation from {why}")
-            if undeprecated:
-                notes.append("deprecation dropped in " + undeprecated[0])
-        aliases: list[str] = []
-        for v in present:
-            for a in per[v][f]["aliases"]:
-                if a not in aliases:
-                    aliases.append(a)
-        for a in aliases:
-            have = [v for v in present if a in per[v][f]["aliases"]]
-            if have != present:
-                a_since = have[0]
-                a_last = have[-1]
-                bits = []
-                if a_since != present[0]:
-                    bits.append(f"since {a_since}")
-                if a_last != present[-1]:
-                    bits.append(f"until {a_last}")
-                notes.append(f"alias {a} " + " ".join(bits) if bits else f"alias {a} not in all")
-        if any(per[v][f]["hidden"] for v in present):
+        if sp in dep:
+            notes.append(f"deprecation from {dep_why[sp]}")
+            if sp in dep_dropped:
+                notes.append("deprecation dropped in " + dep_dropped[sp])
+        if hidden.get(sp):
             notes.append("hidden (help=SUPPRESS)")
-        rows.append({"flag": f, "aliases": " ".join(aliases), "since": since,
-                     "deprecated_in": dep_in, "removed_in": removed, "note": "; ".join(notes)})
+        return {"flag": sp, "aliases": " ".join(aliases), "since": since,
+                "deprecated_in": dep.get(sp, ""), "removed_in": removed,
+                "note": "; ".join(notes)}
+
+    mains = sorted({owner[sp] for sp in presence if owner[sp] == sp}, key=lambda m: order[m])
+    spell_of: dict[str, list[str]] = {}
+    for sp in sorted(presence, key=lambda x: order[x]):
+        spell_of.setdefault(owner[sp], []).append(sp)
+    rows = []
+    for m in mains:
+        same = [sp for sp in spell_of[m] if sp != m and history(sp) == history(m)]
+        other = [sp for sp in spell_of[m] if sp != m and history(sp) != history(m)]
+        rows.append(row(m, same, []))
+        for sp in other:
+            rows.append(row(sp, [], [f"spelling of {m}"]))
+    # a spelling whose owner is not itself a main flag in its latest release cannot occur
+    # (the owner is always a main flag), but keep the table complete regardless
+    seen = {r["flag"] for r in rows} | {a for r in rows for a in r["aliases"].split()}
+    for sp in presence:
+        if sp not in seen:
+            rows.append(row(sp, [], [f"spelling of {owner[sp]}"]))
     return rows
 
 
