@@ -645,6 +645,31 @@ class FnVisitor(ast.NodeVisitor):
                     del kws["action"]
             self._add(names, cpair[1].name, kws, None, None, mod)
 
+    def _action_refuses(self, action, kws) -> bool:
+        """An argparse.Action whose __call__ raises unconditionally (SGLang's DeprecatedAction),
+        or raises when `error_message` is given and the call gives one: the option is
+        registered but using it stops the parse."""
+        n = name_of(action)
+        found = self.w.prog.find_class(self.mod, n) if n else None
+        if not found:
+            return False
+        call = next((f for f in found[1].body if isinstance(f, ast.FunctionDef)
+                     and f.name == "__call__"), None)
+        if call is None:
+            return False
+        def stops(st) -> bool:  # `raise ...` or `parser.error(...)`
+            return isinstance(st, ast.Raise) or (
+                isinstance(st, ast.Expr) and isinstance(st.value, ast.Call)
+                and name_of(st.value.func) == "error")
+
+        if any(stops(st) for st in call.body):
+            return True
+        for st in call.body:
+            if isinstance(st, ast.If) and any(stops(b) for b in st.body) \
+                    and "error_message" in ast.unparse(st.test):
+                return "error_message" in kws and const(kws["error_message"]) is not None
+        return False
+
     def _is_bool(self, mod, inner) -> bool:
         mem = self.w.prog.members(mod, inner)
         return [n.id for _, n in mem if isinstance(n, ast.Name)] == ["bool"]
@@ -750,7 +775,7 @@ class FnVisitor(ast.NodeVisitor):
         if re.search(r"\bdeprecat", help_txt, re.I):
             dep.append("help")
         if "Deprecat" in act_txt:
-            dep.append("action")
+            dep.append("refused" if self._action_refuses(action, kws) else "action")
         if helpv is None and re.match(r"\s*(\[?deprecated)", field_doc, re.I):
             dep.append("field doc")
         self.w.found.append({"opts": opts, "group": group, "bool": isb, "action": act_txt,
@@ -885,10 +910,17 @@ def merge(engine: str, per: dict[str, dict[str, dict]]) -> list[dict]:
     hidden: dict[str, bool] = {}
     owner: dict[str, str] = {}  # spelling -> main flag of its option in its latest release
     order: dict[str, int] = {}
+    refused_in: dict[str, str] = {}
     for v in vers:
         for main, o in per[v].items():
             order.setdefault(main, len(order))
+            refused = "refused" in o["deprecated"].split(",")
             for sp in [main] + o["aliases"]:
+                owner[sp] = main
+                if refused:  # registered, but using it stops the parse: not accepted
+                    refused_in.setdefault(sp, v)
+                    presence.setdefault(sp, [])
+                    continue
                 presence.setdefault(sp, []).append(v)
                 owner[sp] = main
                 hidden[sp] = hidden.get(sp, False) or o["hidden"]
@@ -900,15 +932,26 @@ def merge(engine: str, per: dict[str, dict[str, dict]]) -> list[dict]:
         order.setdefault(sp, len(order))
 
     def history(sp):
-        return (tuple(presence[sp]), dep.get(sp, ""), dep_dropped.get(sp, ""))
+        return (tuple(presence[sp]), dep.get(sp, ""), dep_dropped.get(sp, ""),
+                refused_in.get(sp, ""))
 
     def row(sp, aliases, extra):
         pres = presence[sp]
+        if not pres:  # refused in every release that registers it
+            return {"flag": sp, "aliases": " ".join(aliases),
+                    "since": ("≤" + first) if refused_in[sp] == first else refused_in[sp],
+                    "deprecated_in": "",
+                    "removed_in": refused_in[sp], "note": "; ".join(
+                        list(extra) + [f"registered but refused on use (raises) from "
+                                       f"{refused_in[sp]}"])}
         since = ("≤" + first) if pres[0] == first else pres[0]
         i_last = vers.index(pres[-1])
         removed = vers[i_last + 1] if i_last + 1 < len(vers) else ""
         gaps = [v for v in vers[vers.index(pres[0]):i_last + 1] if v not in pres]
         notes = list(extra)
+        if sp in refused_in:
+            notes.append(f"registered but refused on use (its action raises) from "
+                         f"{refused_in[sp]}")
         if gaps:
             notes.append("absent in " + ", ".join(gaps))
         if sp in dep:
@@ -986,6 +1029,13 @@ KNOWN_VLLM = {
     "--data-parallel-start-rank": ("0.9.0", "PR #15977 (approx. 0.9.0)"),
     "--api-server-count": ("0.9.0", "PR #17546 (approx. 0.9.0)"),
     "--data-parallel-backend": ("0.10.0", "PR #18779 (approx. 0.10.0)"),
+}
+# Spellings that the parser stops registering but FlexibleArgumentParser still accepts by
+# rewriting them before argparse sees them: the C++ table keeps them accepted (removed = "").
+STILL_ACCEPTED_VLLM = {
+    "-O": ("0.12.0", "from 0.12.0 not an argparse alias: FlexibleArgumentParser rewrites -O<n> / "
+           "-O <n> to --optimization-level <n> and -O.<key> (deprecated) to -cc.<key> "
+           "(vllm/utils/argparse_utils.py); before, an alias of --compilation-config"),
 }
 # Notes on flags that appeared after 0.11.0, kept from the hand-written table.
 LATER_NOTES_VLLM = {
@@ -1094,9 +1144,15 @@ def render_header(engine: str, rows: list[dict]) -> str:
             note_bits.append(f"removed in {r['removed_in']}")
         if r["note"]:
             note_bits.append(r["note"])
+        removed = r["removed_in"]
+        if engine == "vllm" and flag in STILL_ACCEPTED_VLLM \
+                and removed == STILL_ACCEPTED_VLLM[flag][0]:
+            removed = ""
+            note_bits = [b for b in note_bits if not b.startswith("removed in")]
+            note_bits.append(STILL_ACCEPTED_VLLM[flag][1])
         dep = "true" if r["deprecated_in"] else "false"
         out.append(f"        {{{c_str(flag)}, {c_str(r['aliases'])}, {c_str(since)}, "
-                   f"{c_str(r['removed_in'])}, {dep}, {c_str('; '.join(note_bits))}, "
+                   f"{c_str(removed)}, {dep}, {c_str('; '.join(note_bits))}, "
                    f"{c_str(r['deprecated_in'])}}},\n")
     out += ["    };\n", "    return rows;\n", "}\n", "\n", "}  // namespace detail\n",
             "DSDEPLOY_NAMESPACE_END\n"]

@@ -211,7 +211,7 @@ inline const std::vector<vllm_flag_row>& vllm_flag_rows() {
         {"--kv-transfer-config", "", "", "", false, "", ""},
         {"--kv-events-config", "", "", "", false, "", ""},
         {"--compilation-config", "", "", "", false, "", ""},
-        {"-O", "", "", "0.12.0", false, "removed in 0.12.0; spelling of --compilation-config", ""},
+        {"-O", "", "", "", false, "spelling of --compilation-config; from 0.12.0 not an argparse alias: FlexibleArgumentParser rewrites -O<n> / -O <n> to --optimization-level <n> and -O.<key> (deprecated) to -cc.<key> (vllm/utils/argparse_utils.py); before, an alias of --compilation-config", ""},
         {"-cc", "", "0.12.0", "", false, "spelling of --compilation-config", ""},
         {"--additional-config", "", "", "", false, "", ""},
         {"--structured-outputs-config", "", "", "", false, "", ""},
