@@ -8,7 +8,9 @@
    tests/validate/vllm-serve-flags.txt (extracted independently from the v0.11.0 source).
 2. From the real artifacts: for several releases, the generator re-reads the release's PyPI
    sdist/wheel (cached in build/engine-sdists/, downloaded when missing) and its options must
-   equal the stored per-release list (every spelling, aliases and deprecation marks).
+   equal the stored per-release list (every spelling, aliases and deprecation marks). For a
+   vLLM sdist, every option used in a `vllm serve` example of the release's own docs/ must be
+   in the list too (an independent witness against options the extractor misses).
 
 Exit 77 (ctest SKIP_RETURN_CODE) only when an artifact is neither cached nor downloadable
 because PyPI cannot be reached; the offline part still runs first and fails normally.
@@ -17,8 +19,10 @@ because PyPI cannot be reached; the offline part still runs first and fails norm
 """
 from __future__ import annotations
 
+import re
 import socket
 import sys
+import tarfile
 import urllib.error
 from pathlib import Path
 
@@ -61,6 +65,38 @@ def offline() -> list[str]:
     return errs
 
 
+# `vllm serve` examples in a release's own docs that name options its parser does not have:
+# mistakes in the docs, checked by hand.
+DOC_MISTAKES = {
+    "--tensor-paralel-size",     # typo in docs/features/quantization/inc.md (0.11.x-0.13.0)
+    "--disable-prefix-caching",  # docs/features/mooncake_ec_connector_usage.md (0.33.0+); no
+                                 # such option in vllm/ (it is --no-enable-prefix-caching)
+}
+
+
+def docs_cross_check(art: Path, have: set[str]) -> list[str]:
+    """A second, independent witness: every option in a `vllm serve ...` example of the
+    sdist's docs/*.md must be in the extracted list (a missed option would show here)."""
+    if not art.name.endswith(".tar.gz"):
+        return []
+    bad = []
+    with tarfile.open(art) as t:
+        for m in t.getmembers():
+            if not (m.isfile() and "/docs/" in m.name and m.name.endswith(".md")):
+                continue
+            txt = re.sub(r"\\\n", " ", t.extractfile(m).read().decode("utf-8", "replace"))
+            for line in txt.splitlines():
+                i = line.find("vllm serve ")
+                if i < 0:
+                    continue
+                cmd = re.split(r"[`|;&'\"#]|\$\(", line[i:])[0]  # stop at quotes, pipes, ...
+                for f in re.findall(r"(?<![\w-])(--[a-zA-Z][\w-]*)", cmd):
+                    f = f.replace("_", "-")
+                    if f not in have and f not in DOC_MISTAKES:
+                        bad.append(f"{f} ({m.name.split('/docs/', 1)[1]})")
+    return sorted(set(bad))
+
+
 def unreachable(e: BaseException) -> bool:
     return isinstance(e, (urllib.error.URLError, socket.timeout, TimeoutError,
                           ConnectionError)) and not isinstance(e, urllib.error.HTTPError)
@@ -96,6 +132,13 @@ def main(argv: list[str]) -> int:
             print("FAIL", errs[-1])
         else:
             print(f"ok   {spec}: {len(got)} options from {art.name} match the stored list")
+        if engine == "vllm":
+            every = {s for k, o in got.items() for s in [k] + o["aliases"]}
+            doc_bad = docs_cross_check(art, every)
+            if doc_bad:
+                errs.append(f"{spec}: options in the release's `vllm serve` doc examples that "
+                            "the extracted list lacks: " + ", ".join(doc_bad))
+                print("FAIL", errs[-1])
     if errs:
         return 1
     if skipped:
