@@ -31,8 +31,10 @@ sys.path.insert(0, str(ROOT / "scripts" / "dev"))
 import engine_flag_tables as eft  # noqa: E402
 
 # First, newest, and releases in between where the parser's construction changed shape
-# (0.15.1 has no sdist, so its wheel is read; sglang 0.5.23 derives options from dataclasses).
-DEFAULT = ["vllm==0.11.0", "vllm==0.15.1", "vllm==0.22.1", "vllm==0.34.0",
+# (vLLM's make_arg_parser moved to entrypoints/common after 0.2x; SGLang 0.5.23 is a wheel whose
+# options come from namespace dataclasses). About 130 MB to download once. vLLM 0.15.1 (a
+# 509 MB wheel, no sdist) is left to an explicit `vllm==0.15.1` argument.
+DEFAULT = ["vllm==0.11.0", "vllm==0.18.1", "vllm==0.22.1", "vllm==0.34.0",
            "sglang==0.4.10.post2", "sglang==0.5.10.post1", "sglang==0.5.23"]
 
 
