@@ -138,3 +138,12 @@ make_python_env() {
   "$venv/bin/python" -c 'import vllm, ray; print("vllm", vllm.__version__, "ray", ray.__version__)' >&2
   echo "$want" > "$stamp"
 }
+
+# fetch_engine_sdists ENGINE [VERSION...]: downloads the PyPI artifacts (the sdist, or the wheel
+# when a release has none) of vllm or sglang releases into build/engine-sdists/ (override with
+# DSDEPLOY_ENGINE_SDISTS), once per version, checked against the index's sha256. With no
+# version, every release the flag tables cover. Prints the paths. Honours PIP_INDEX_URL.
+fetch_engine_sdists() {
+  local engine="$1"; shift
+  python3 "$DSDEPLOY_ROOT/scripts/dev/engine_flag_tables.py" fetch "$engine" "$@"
+}
