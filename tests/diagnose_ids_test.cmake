@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
-# Every finding id diagnose() can emit has a row in README's findings table, and every row is an
-# id the code emits: the ids are stable API, documented with their fix.
-#   cmake -D README=... -D SOURCE=include/dsdeploy/impl/diagnose_inl.hpp -P diagnose_ids_test.cmake
+# Every finding id diagnose() can emit has a row in docs/findings.md's table, and every row is an
+# id the code emits: the ids are stable API, documented with their fix. SOURCE may be a list of
+# files (a diagnose split over several sources).
+#   cmake -D DOC=docs/findings.md -D SOURCE=include/dsdeploy/impl/diagnose_inl.hpp -P diagnose_ids_test.cmake
 cmake_minimum_required(VERSION 3.25)
-file(READ "${SOURCE}" src)
-file(READ "${README}" readme)
+set(src "")
+foreach(s IN LISTS SOURCE)
+  file(READ "${s}" one)
+  string(APPEND src "${one}")
+endforeach()
+file(READ "${DOC}" doc)
 string(REGEX MATCHALL "f\\.add\\(\"[a-z0-9_]+\\.[a-z0-9_]+\"" adds "${src}")
 set(code_ids "")
 foreach(a IN LISTS adds)
@@ -12,7 +17,7 @@ foreach(a IN LISTS adds)
   list(APPEND code_ids "${id}")
 endforeach()
 list(REMOVE_DUPLICATES code_ids)
-string(REGEX MATCHALL "\n\\| `[a-z0-9_]+\\.[a-z0-9_]+` \\| (error|warning|info)" rows "${readme}")
+string(REGEX MATCHALL "\n\\| `[a-z0-9_]+\\.[a-z0-9_]+` \\| (error|warning|info)" rows "${doc}")
 set(doc_ids "")
 foreach(r IN LISTS rows)
   string(REGEX REPLACE "\n\\| `([^`]+)`.*" "\\1" id "${r}")
@@ -24,12 +29,12 @@ if(n LESS 20)
 endif()
 foreach(id IN LISTS code_ids)
   if(NOT id IN_LIST doc_ids)
-    message(FATAL_ERROR "finding id ${id} is not in README's findings table")
+    message(FATAL_ERROR "finding id ${id} is not in the findings table of ${DOC}")
   endif()
 endforeach()
 foreach(id IN LISTS doc_ids)
   if(NOT id IN_LIST code_ids)
-    message(FATAL_ERROR "README lists finding id ${id}, which the code never emits")
+    message(FATAL_ERROR "${DOC} lists finding id ${id}, which the code never emits")
   endif()
 endforeach()
 message(STATUS "${n} finding ids, all documented")

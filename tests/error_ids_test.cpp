@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Every error id is documented in the README and triggered by at least one test.
+// Every error id is documented in docs/errors.md and triggered by at least one test.
 #include <dsdeploy/error.hpp>
 
 #include "test_support.hpp"
@@ -42,8 +42,8 @@ TEST_CASE("error ids are unique and dotted") {
     }
 }
 
-TEST_CASE("every error id is in the README's table") {
-    const std::string readme = dsdeploy_test::read_file(std::string(DSDEPLOY_SOURCE_DIR) + "/README.md");
+TEST_CASE("every error id is in the table of docs/errors.md") {
+    const std::string readme = dsdeploy_test::read_file(std::string(DSDEPLOY_SOURCE_DIR) + "/docs/errors.md");
     for (const auto& e : all_errors()) {
         INFO(e.id);
         CHECK(readme.find("| `" + std::string(e.id) + "` |") != std::string::npos);
