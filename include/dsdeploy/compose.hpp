@@ -44,6 +44,7 @@ struct compose_healthcheck {
 struct compose_service {
     std::string name;                     // "ray-head", "ray-worker", "vllm"
     std::string image;
+    std::string pull_policy;              // "never", "missing", "always"; empty: not written (Compose's default)
     std::string container_name;
     std::string network_mode = "host";    // Ray and NCCL need the node's own addresses
     bool init = true;                     // reap the many processes Ray starts

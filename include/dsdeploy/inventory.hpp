@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -56,6 +57,22 @@ enum class launcher_kind { ray, mp };
 std::string_view to_string(launcher_kind k);
 std::optional<launcher_kind> parse_launcher_kind(std::string_view s);
 
+// docker: the container's resource limits (soft = hard; -1 = unlimited). The defaults are what
+// NCCL over RDMA wants (pinned memory without a cap, many sockets and files, a large stack);
+// hosts whose own limits are lower (a sandbox, a locked-down kernel) set what they allow.
+struct ulimit_options {
+    std::int64_t memlock = -1;
+    std::int64_t nofile = 65536;
+    std::int64_t stack = 67108864;
+};
+
+// docker: when `start.sh` fetches the image. never: it must already be on the node (start.sh
+// refuses to start without it); missing: pulled when absent (Compose's default); always: pulled
+// on every start.
+enum class pull_policy { never, missing, always };
+std::string_view to_string(pull_policy p);
+std::optional<pull_policy> parse_pull_policy(std::string_view s);
+
 struct runtime_options {
     runtime_kind kind = runtime_kind::docker;
     std::string image = "vllm/vllm-openai:v0.11.0";  // docker: the same image on every node
@@ -67,6 +84,9 @@ struct runtime_options {
     std::string restart = "unless-stopped";  // docker restart policy: no, always, on-failure[:N], unless-stopped
     std::string model_mount;     // docker: the model's path inside the container; empty: serving.model_path
     int num_cpus = 0;            // ray --num-cpus; 0: Ray detects on GPU nodes, the host's CPU count on CPU-only nodes
+    pull_policy pull = pull_policy::missing;  // docker: when the image is pulled
+    std::vector<std::string> volumes;         // docker: more bind mounts, "HOST:CONTAINER[:ro|:rw]" (absolute paths)
+    ulimit_options ulimits;                   // docker: the containers' limits
 };
 
 // Every port is pinned, so a firewall can be written and no two services collide.

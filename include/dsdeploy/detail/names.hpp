@@ -70,5 +70,31 @@ inline std::string normalize_flag(std::string_view arg) {
         if (key[i] == '_') key[i] = '-';
     return key;
 }
+
+// A bind mount "HOST:CONTAINER[:ro|:rw]" with absolute paths and no control characters.
+struct volume_spec {
+    std::string source;
+    std::string target;
+    bool read_only = false;
+};
+inline std::optional<volume_spec> parse_volume(std::string_view s) {
+    if (s.empty() || s.size() > 4096) return std::nullopt;
+    if (std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; })) return std::nullopt;
+    volume_spec v;
+    const auto first = s.find(':');
+    if (first == std::string_view::npos) return std::nullopt;
+    v.source = std::string(s.substr(0, first));
+    std::string_view rest = s.substr(first + 1);
+    const auto second = rest.find(':');
+    if (second != std::string_view::npos) {
+        const auto mode = rest.substr(second + 1);
+        if (mode == "ro") v.read_only = true;
+        else if (mode != "rw") return std::nullopt;
+        rest = rest.substr(0, second);
+    }
+    v.target = std::string(rest);
+    if (v.source.empty() || v.source.front() != '/' || v.target.empty() || v.target.front() != '/') return std::nullopt;
+    return v;
+}
 }  // namespace detail
 DSDEPLOY_NAMESPACE_END

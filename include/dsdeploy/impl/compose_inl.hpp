@@ -2,6 +2,7 @@
 #pragma once
 
 #include <dsdeploy/compose.hpp>
+#include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/detail/yaml.hpp>
 #include <dsdeploy/version.hpp>
@@ -50,13 +51,17 @@ DSDEPLOY_INLINE compose_file make_compose(const inventory& inv, const launch_pla
         s.devices = {"/dev/infiniband:/dev/infiniband"};
     }
     if (!s.privileged) s.security_opt = {"no-new-privileges:true"};
-    s.ulimits = {{"memlock", -1, -1}, {"stack", 67108864, 67108864}, {"nofile", 65536, 65536}};
+    const auto& u = inv.runtime.ulimits;
+    s.ulimits = {{"memlock", u.memlock, u.memlock}, {"stack", u.stack, u.stack}, {"nofile", u.nofile, u.nofile}};
+    if (inv.runtime.pull != pull_policy::missing) s.pull_policy = std::string(to_string(inv.runtime.pull));
     s.entrypoint = ray ? n.ray_start : n.vllm_serve;
     s.env_file = {".env"};
     s.environment = n.env;
     const std::string host_model = model_path(inv);
     s.volumes.push_back({"bind", host_model, l.model_path, true});
     if (ray) s.volumes.push_back({"bind", "./ray", "/tmp/ray", false});
+    for (const auto& text : inv.runtime.volumes)
+        if (const auto v = detail::parse_volume(text)) s.volumes.push_back({"bind", v->source, v->target, v->read_only});
     for (int id : nd.device_ids()) s.gpu_device_ids.push_back(std::to_string(id));
     s.restart = inv.runtime.restart;
     if (ray && head) {
@@ -102,6 +107,7 @@ DSDEPLOY_INLINE std::string to_yaml(const compose_file& f) {
     for (const auto& s : f.services) {
         y::mapping m;
         m.emplace_back("image", text(s.image));
+        if (!s.pull_policy.empty()) m.emplace_back("pull_policy", text(s.pull_policy));
         m.emplace_back("container_name", text(s.container_name));
         m.emplace_back("network_mode", text(s.network_mode));
         m.emplace_back("init", s.init);

@@ -35,6 +35,22 @@ DSDEPLOY_INLINE std::optional<launcher_kind> parse_launcher_kind(std::string_vie
     return std::nullopt;
 }
 
+DSDEPLOY_INLINE std::string_view to_string(pull_policy p) {
+    switch (p) {
+    case pull_policy::never: return "never";
+    case pull_policy::missing: return "missing";
+    case pull_policy::always: return "always";
+    }
+    return "missing";
+}
+
+DSDEPLOY_INLINE std::optional<pull_policy> parse_pull_policy(std::string_view s) {
+    if (s == "never") return pull_policy::never;
+    if (s == "missing") return pull_policy::missing;
+    if (s == "always") return pull_policy::always;
+    return std::nullopt;
+}
+
 DSDEPLOY_INLINE inventory default_inventory() {
     inventory inv;
     inv.name = "deepseek-v3-2x8-l20";
@@ -295,6 +311,16 @@ DSDEPLOY_INLINE void validate(const inventory& inv) {
                   detail::quoted(r.restart) + " is not a restart policy; use \"no\", \"always\", \"on-failure\", \"on-failure:N\" or \"unless-stopped\"");
         if (!r.model_mount.empty() && (r.model_mount.front() != '/' || r.model_mount.find('\0') != std::string::npos))
             raise(errc::inventory_field, "runtime.model_mount", detail::quoted(r.model_mount) + " is not an absolute path inside the container");
+        for (std::size_t i = 0; i < r.volumes.size(); ++i)
+            if (!detail::parse_volume(r.volumes[i]))
+                raise(errc::inventory_field, "runtime.volumes[" + std::to_string(i) + "]",
+                      detail::quoted(r.volumes[i]) + " is not a bind mount; use \"/host/path:/container/path\" with absolute paths, "
+                      "optionally followed by \":ro\" or \":rw\"");
+        for (auto [key, v] : {std::pair<const char*, std::int64_t>{"memlock", r.ulimits.memlock}, {"nofile", r.ulimits.nofile},
+                              {"stack", r.ulimits.stack}})
+            if (v < -1 || v == 0)
+                raise(errc::inventory_field, std::string("runtime.ulimits.") + key,
+                      std::to_string(v) + " is not a limit; use a positive number or -1 (unlimited)");
     }
     if (!r.python_env.empty() && (r.python_env.front() != '/' || r.python_env.find('\0') != std::string::npos))
         raise(errc::inventory_field, "runtime.python_env",
@@ -689,7 +715,8 @@ private:
 
     void read_runtime(const nlohmann::json& j, runtime_options& r) const {
         only(j, "runtime",
-             {"kind", "image", "vllm_version", "launcher", "python_env", "shm_size", "privileged", "restart", "model_mount", "num_cpus"},
+             {"kind", "image", "vllm_version", "launcher", "python_env", "shm_size", "privileged", "restart", "model_mount", "num_cpus",
+              "pull", "volumes", "ulimits"},
              "[runtime]");
         std::string kind(to_string(r.kind));
         string(j, "runtime", "kind", kind);
@@ -709,6 +736,23 @@ private:
         string(j, "runtime", "restart", r.restart);
         string(j, "runtime", "model_mount", r.model_mount);
         integer(j, "runtime", "num_cpus", r.num_cpus);
+        std::string pull(to_string(r.pull));
+        string(j, "runtime", "pull", pull);
+        const auto pp = parse_pull_policy(pull);
+        if (!pp) fail(errc::inventory_field, "runtime.pull", "\"" + pull + "\" is not a pull policy; use \"never\", \"missing\" or \"always\"");
+        r.pull = *pp;
+        strings(j, "runtime", "volumes", r.volumes);
+        if (const auto* u = find(j, "ulimits")) {
+            if (!u->is_object()) fail(errc::inventory_field, "runtime.ulimits", "expected a table such as { memlock = -1, nofile = 65536 }, got " + describe_json(*u));
+            only(*u, "runtime.ulimits", {"memlock", "nofile", "stack"}, "[runtime.ulimits]");
+            for (auto [key, field] : {std::pair<const char*, std::int64_t*>{"memlock", &r.ulimits.memlock}, {"nofile", &r.ulimits.nofile},
+                                      {"stack", &r.ulimits.stack}})
+                if (const auto* v = find(*u, key)) {
+                    if (!v->is_number_integer())
+                        fail(errc::inventory_field, std::string("runtime.ulimits.") + key, "expected a whole number (-1 = unlimited), got " + describe_json(*v));
+                    *field = v->get<std::int64_t>();
+                }
+        }
     }
 
     void read_ports(const nlohmann::json& j, port_options& p) const {
@@ -886,6 +930,17 @@ DSDEPLOY_INLINE std::string to_toml(const inventory& inv) {
     out += toml_line("model_mount = " + toml_string(r.model_mount.empty() ? "/models/DeepSeek-V3" : r.model_mount),
                      "docker: model path in the container; default: serving.model_path", r.model_mount.empty());
     out += toml_line("num_cpus = " + std::to_string(r.num_cpus), "ray --num-cpus; 0 = detect (CPU-only nodes: nproc)");
+    out += toml_line("pull = " + toml_string(to_string(r.pull)), "docker: never | missing | always (when start.sh pulls the image)",
+                     r.pull == pull_policy::missing);
+    out += toml_line("volumes = " + (r.volumes.empty() ? std::string("[\"/data/cache:/root/.cache:rw\"]") : toml_strings(r.volumes)),
+                     "docker: more bind mounts HOST:CONTAINER[:ro|:rw]", r.volumes.empty());
+    {
+        const ulimit_options dflt;
+        const bool is_default = r.ulimits.memlock == dflt.memlock && r.ulimits.nofile == dflt.nofile && r.ulimits.stack == dflt.stack;
+        out += toml_line("ulimits = { memlock = " + std::to_string(r.ulimits.memlock) + ", nofile = " + std::to_string(r.ulimits.nofile) +
+                             ", stack = " + std::to_string(r.ulimits.stack) + " }",
+                         "docker: container limits, soft = hard, -1 = unlimited", is_default);
+    }
 
     const auto& p = inv.ports;
     out += "\n# Every port is pinned, so a firewall can be written and the bundle checks that no two\n"
@@ -979,7 +1034,9 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const inventory& inv) {
     const auto& r = inv.runtime;
     j["runtime"] = {{"kind", std::string(to_string(r.kind))}, {"image", r.image}, {"vllm_version", r.vllm_version},
                     {"launcher", std::string(to_string(r.launcher))}, {"python_env", r.python_env}, {"shm_size", r.shm_size},
-                    {"privileged", r.privileged}, {"restart", r.restart}, {"model_mount", r.model_mount}, {"num_cpus", r.num_cpus}};
+                    {"privileged", r.privileged}, {"restart", r.restart}, {"model_mount", r.model_mount}, {"num_cpus", r.num_cpus},
+                    {"pull", std::string(to_string(r.pull))}, {"volumes", r.volumes},
+                    {"ulimits", {{"memlock", r.ulimits.memlock}, {"nofile", r.ulimits.nofile}, {"stack", r.ulimits.stack}}}};
     const auto& p = inv.ports;
     j["ports"] = {{"ray", p.ray}, {"dashboard", p.dashboard}, {"ray_client", p.ray_client}, {"node_manager", p.node_manager},
                   {"object_manager", p.object_manager}, {"runtime_env_agent", p.runtime_env_agent},

@@ -526,6 +526,18 @@ inline std::string start_script(const script_context& c) {
         s += "\n";
         if (ray) s += "mkdir -p \"$here/ray\"  # Ray's folder, mounted at /tmp/ray: logs stay on the host\n";
         if (!c.head) s += "wait_for_port " + quote(head) + " " + std::to_string(port) + " " + quote(head_what) + "\n";
+        switch (c.inv.runtime.pull) {
+        case pull_policy::never:
+            // Both Compose versions would otherwise pull a missing image; the node must have it.
+            s += "image=" + quote(c.inv.runtime.image) + "\n";
+            s += "if ! docker image inspect \"$image\" >/dev/null 2>&1; then\n"
+                 "    echo \"$me: the image $image is not on " + c.n.name + " and runtime.pull is \\\"never\\\"; load it (docker load) or pull it first\" >&2\n"
+                 "    exit 3\n"
+                 "fi\n";
+            break;
+        case pull_policy::always: s += "\"${compose[@]}\" pull\n"; break;
+        case pull_policy::missing: break;
+        }
         s += "\"${compose[@]}\" up --detach\n";
         s += "echo \"$me: started " + what + " on " + c.n.name + "; follow it with: ${compose[*]} logs -f\"\n";
         return s;
