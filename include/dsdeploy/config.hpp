@@ -12,7 +12,8 @@
 //                           switch above; overriding it is not supported.
 //   DSDEPLOY_ENABLE_HTTPLIB 1 (default): openai::client is the cpp-httplib transport.
 //                           0: the client without <httplib.h>, for your own transport
-//                           (openai.hpp; header-only mode only, the compiled library has it on).
+//                           (openai_transport.hpp; header-only mode only, the compiled library
+//                           has it on).
 #pragma once
 
 #include <dsdeploy/version.hpp>
