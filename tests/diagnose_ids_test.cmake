@@ -1,9 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
 # Every finding id diagnose() can emit has a row in README's findings table, and every row is an
 # id the code emits: the ids are stable API, documented with their fix.
-#   cmake -D README=... -D SOURCE=include/dsdeploy/impl/diagnose_inl.hpp -P diagnose_ids_test.cmake
+# The ids are read from every file of the diagnose rooms' implementation (the rule sets are
+# impl/diagnose_<subject>_rules_inl.hpp):
+#   cmake -D README=... -D SOURCE_DIR=include/dsdeploy/impl -P diagnose_ids_test.cmake
 cmake_minimum_required(VERSION 3.25)
-file(READ "${SOURCE}" src)
+file(GLOB sources "${SOURCE_DIR}/diagnose*_inl.hpp")
+if(NOT sources)
+  message(FATAL_ERROR "no diagnose*_inl.hpp in ${SOURCE_DIR}")
+endif()
+set(src "")
+foreach(source IN LISTS sources)
+  file(READ "${source}" one)
+  string(APPEND src "${one}")
+endforeach()
+set(SOURCE "${SOURCE_DIR}/diagnose*_inl.hpp")
 file(READ "${README}" readme)
 string(REGEX MATCHALL "f\\.add\\(\"[a-z0-9_]+\\.[a-z0-9_]+\"" adds "${src}")
 set(code_ids "")

@@ -7,10 +7,15 @@
 #include <dsdeploy/cluster.hpp>
 #include <dsdeploy/compose.hpp>
 #include <dsdeploy/diagnose.hpp>
+#include <dsdeploy/diagnose_gpu.hpp>
+#include <dsdeploy/diagnose_nccl.hpp>
+#include <dsdeploy/diagnose_ray.hpp>
+#include <dsdeploy/diagnose_vllm.hpp>
 #include <dsdeploy/error.hpp>
 #include <dsdeploy/gpu.hpp>
 #include <dsdeploy/inventory.hpp>
 #include <dsdeploy/launch.hpp>
+#include <dsdeploy/log_line.hpp>
 #include <dsdeploy/model.hpp>
 #include <dsdeploy/network.hpp>
 #include <dsdeploy/openai.hpp>
