@@ -15,12 +15,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
-#include <filesystem>
 #include <sstream>
 #include <thread>
-
-#include <sys/stat.h>
-#include <unistd.h>
 
 DSDEPLOY_NAMESPACE_BEGIN
 
