@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// orchestrate.hpp: argv quoting, ssh options, the step plans (ray, mp, docker), the local
-// executor with real processes, and whole bring-ups on the local executor where every "node"
-// is a folder here and Ray is a fake (bin/ray sleeps for `start`, prints a canned `ray status`).
+// orchestrate.hpp, executor.hpp, ssh_executor.hpp, deployment_state.hpp: argv quoting, ssh
+// options, the step plans (ray, mp, docker), the local executor with real processes, whole
+// bring-ups on the local executor where every "node" is a folder here and Ray is a fake (bin/ray
+// sleeps for `start`, prints a canned `ray status`), and the state.json the CLI keeps.
+#include <dsdeploy/deployment_state.hpp>
 #include <dsdeploy/detail/process.hpp>
 #include <dsdeploy/orchestrate.hpp>
 #include <dsdeploy/detail/text.hpp>
@@ -650,4 +652,58 @@ TEST_CASE("preflight: a busy port, a missing model config, an interface without 
     REQUIRE(rep.failure);
     CHECK_THAT(rep.failure->message, Catch::Matchers::Contains("h2: the interface lo does not hold 192.0.2.77"));
     clean_up(root);
+}
+
+TEST_CASE("deployment state: state.json as the CLI wrote it, unknown keys kept, bad files read as empty", "[orchestrate][state]") {
+    const fs::path dir = temp_dir("state");
+    inventory inv = dsdeploy_test::cluster_inventory(2, fabric::tcp, runtime_kind::process);
+    inv.cluster.nodes[1].ssh = "admin@node2";
+    deployment d = make_deployment(inv, "~/dd");
+    d.bundle_dir = (dir / "bundle").string();
+
+    CHECK(default_state_dir(inv) == fs::path(".dsdeploy") / inv.name);
+    CHECK(state_bundle_dir(dir) == dir / "bundle");
+    const deployment_state none = read_deployment_state(dir);
+    CHECK_FALSE(none.remote_dir);
+    CHECK(none.remote_dir_or("", inv) == default_remote_dir(inv));
+    CHECK(none.ssh_config_or("") == "");
+    CHECK_FALSE(none.recorded_until());
+
+    // An earlier file with a key this version does not know and a known key of the wrong type.
+    write_file(dir / "state.json", R"({"note": {"b": [1, 2.5, "x"]}, "remote_dir": 5, "until": "bogus"})");
+    const deployment_state before = read_deployment_state(dir);
+    CHECK_FALSE(before.remote_dir);
+    CHECK_FALSE(before.recorded_until());
+    write_deployment_state(dir, record_deployment(d, "cluster", "/etc/ssh_cfg", before));
+
+    // Byte for byte what the CLI's save_state wrote before the state moved into the library.
+    nlohmann::json expected = nlohmann::json::parse(R"({"note": {"b": [1, 2.5, "x"]}, "remote_dir": 5, "until": "bogus"})");
+    expected["deployment"] = inv.name;
+    expected["remote_dir"] = "~/dd";
+    expected["until"] = "cluster";
+    expected["ssh_config"] = "/etc/ssh_cfg";
+    expected["bundle"] = d.bundle_dir;
+    expected["nodes"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < inv.cluster.nodes.size(); ++i)
+        expected["nodes"].push_back({{"name", inv.cluster.nodes[i].name}, {"target", d.target(i)}, {"dir", d.node_dir(i)}});
+    std::ifstream in(dir / "state.json");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text == expected.dump(2) + "\n");
+    CHECK_FALSE(fs::exists(dir / "state.json.tmp"));
+
+    const deployment_state after = read_deployment_state(dir);
+    CHECK(after.remote_dir_or("", inv) == "~/dd");
+    CHECK(after.remote_dir_or("/other", inv) == "/other");
+    CHECK(after.ssh_config_or("") == "/etc/ssh_cfg");
+    REQUIRE(after.recorded_until());
+    CHECK(*after.recorded_until() == step::wait_cluster);
+    REQUIRE(after.nodes.size() == 2);
+    CHECK(after.nodes[1].target == "admin@node2");
+    CHECK(after.other.count("note") == 1);
+
+    write_file(dir / "state.json", "{ not json");
+    CHECK_FALSE(read_deployment_state(dir).until);
+    write_file(dir / "state.json", "[1, 2]");
+    CHECK(read_deployment_state(dir).other.empty());
+    fs::remove_all(dir);
 }

@@ -64,7 +64,7 @@ void add_deploy_options(CLI::App* app, deploy_args& a, bool for_up);
 struct deploy_context {
     dsdeploy::deployment d;
     std::filesystem::path state_dir;   // .dsdeploy/<name>: bundle/ and state.json
-    nlohmann::json state;              // state.json as up left it (empty object when none)
+    dsdeploy::deployment_state state;  // state.json as up left it (empty when none)
     std::string ssh_config;
     std::unique_ptr<dsdeploy::ssh_executor> ssh;  // null with --local
     dsdeploy::local_executor local;

@@ -19,8 +19,7 @@ command add_status_command(CLI::App& root, options& o) {
     return {app, [a, &o]() {
                 deploy_context c = prepare_deployment(o, *a, false);
                 dsdeploy::status_options so;
-                if (c.state.contains("until") && c.state["until"].is_string())
-                    if (auto u = dsdeploy::parse_until(c.state["until"].get<std::string>())) so.until = *u;
+                if (auto u = c.state.recorded_until()) so.until = *u;
                 const auto s = dsdeploy::status(c.d, c.executor(), so);
                 if (o.json) {
                     nlohmann::json j = s;

@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // What up, status, down and logs share: the options that reach the nodes (SSH config, host-key
 // policy, the folder on the nodes), the local state folder (the rendered bundle and a record
-// of where it went), and the executor.
+// of where it went: dsdeploy/deployment_state.hpp), and the executor.
 #include "cli.hpp"
-
-#include <nlohmann/json.hpp>
-
-#include <fstream>
-#include <iostream>
 
 namespace dsdeploy_cli {
 
@@ -35,35 +30,22 @@ deploy_context prepare_deployment(const options& o, const deploy_args& a, bool w
         dsdeploy::validate(inv);
         return dsdeploy::plan_for(inv);
     });
-    c.state_dir = a.state_dir.empty() ? fs::path(".dsdeploy") / inv.name : fs::path(a.state_dir);
-    const fs::path bundle_dir = c.state_dir / "bundle";
-    const fs::path state_file = c.state_dir / "state.json";
-    if (std::ifstream in(state_file); in) {
-        try {
-            in >> c.state;
-        } catch (const std::exception&) {
-            c.state = nlohmann::json::object();
-        }
-    }
-    if (!c.state.is_object()) c.state = nlohmann::json::object();
+    c.state_dir = a.state_dir.empty() ? dsdeploy::default_state_dir(inv) : fs::path(a.state_dir);
+    const fs::path bundle_dir = dsdeploy::state_bundle_dir(c.state_dir);
+    c.state = dsdeploy::read_deployment_state(c.state_dir);
     dsdeploy::bundle_options bo;
     bo.inventory_file = o.inventory_path;
     bo.api_key = dsdeploy::with_source(loaded.source, [&] { return dsdeploy::resolve_api_key(inv, bundle_dir, &bo.api_key_source); });
     c.d.bundle = dsdeploy::with_source(loaded.source, [&] { return dsdeploy::render_bundle(inv, p, bo); });
     c.d.api_key = bo.api_key;
     if (write) {
-        fs::create_directories(c.state_dir);
-        fs::permissions(c.state_dir, fs::perms::owner_all, fs::perm_options::replace);
+        dsdeploy::make_state_dir(c.state_dir);
         dsdeploy::write_bundle(c.d.bundle, bundle_dir);
     }
     c.d.bundle_dir = fs::absolute(bundle_dir).string();
-    if (!a.remote_dir.empty()) c.d.remote_dir = a.remote_dir;
-    else if (c.state.contains("remote_dir") && c.state["remote_dir"].is_string()) c.d.remote_dir = c.state["remote_dir"].get<std::string>();
-    else c.d.remote_dir = dsdeploy::default_remote_dir(inv);
+    c.d.remote_dir = c.state.remote_dir_or(a.remote_dir, inv);
 
-    std::string ssh_config = a.ssh_config;
-    if (ssh_config.empty() && c.state.contains("ssh_config") && c.state["ssh_config"].is_string())
-        ssh_config = c.state["ssh_config"].get<std::string>();
+    const std::string ssh_config = c.state.ssh_config_or(a.ssh_config);
     dsdeploy::ssh_options so;
     if (!ssh_config.empty()) so.config_file = fs::absolute(ssh_config).string();
     so.host_keys = *dsdeploy::parse_host_key_policy(a.host_key_policy);
@@ -79,22 +61,7 @@ dsdeploy::executor_fn deploy_context::executor() {
 }
 
 void save_state(const deploy_context& c, const std::string& until) {
-    nlohmann::json s = c.state;
-    s["deployment"] = c.d.inv.name;
-    s["remote_dir"] = c.d.remote_dir;
-    s["until"] = until;
-    s["ssh_config"] = c.ssh_config;
-    s["bundle"] = c.d.bundle_dir;
-    s["nodes"] = nlohmann::json::array();
-    for (std::size_t i = 0; i < c.d.inv.cluster.nodes.size(); ++i)
-        s["nodes"].push_back({{"name", c.d.inv.cluster.nodes[i].name}, {"target", c.d.target(i)}, {"dir", c.d.node_dir(i)}});
-    fs::create_directories(c.state_dir);
-    const fs::path tmp = c.state_dir / "state.json.tmp";
-    {
-        std::ofstream out(tmp);
-        out << s.dump(2) << "\n";
-    }
-    fs::rename(tmp, c.state_dir / "state.json");
+    dsdeploy::write_deployment_state(c.state_dir, dsdeploy::record_deployment(c.d, until, c.ssh_config, c.state));
 }
 
 }  // namespace dsdeploy_cli

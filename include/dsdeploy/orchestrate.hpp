@@ -4,18 +4,18 @@
 // Ray head, the workers (after checking they can reach the head's port), the cluster's node
 // and GPU count, vllm serve, /health, one smoke request. A failing step stops the bring-up and
 // says which step, on which node, the command's exit status, its output and log tail, and
-// what diagnose() makes of them; nothing found before is lost. Also status, down and logs.
-//
-// Every remote command is an argv, quoted exactly once (detail/shell.hpp) into the one command
-// line ssh hands to the remote login shell (POSIX sh assumed); values travel as positional
-// arguments of fixed bash snippets, never spliced into code.
+// what diagnose() makes of them; nothing found before is lost. Also status, down and logs. The
+// executors are in executor.hpp and ssh_executor.hpp; what the CLI records about a deployment
+// (state.json) is in deployment_state.hpp.
 #pragma once
 
 #include <dsdeploy/bundle.hpp>
 #include <dsdeploy/config.hpp>
 #include <dsdeploy/diagnose.hpp>
 #include <dsdeploy/error.hpp>
+#include <dsdeploy/executor.hpp>
 #include <dsdeploy/inventory.hpp>
+#include <dsdeploy/ssh_executor.hpp>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -23,115 +23,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 DSDEPLOY_NAMESPACE_BEGIN
-
-// --- executors -------------------------------------------------------------------------------
-
-// One command for one node.
-struct command_spec {
-    std::vector<std::string> argv;               // argv[0] looked up in PATH (remotely: by the login shell)
-    std::string input;                           // written to stdin, then stdin is closed
-    std::chrono::milliseconds timeout{60000};    // the whole command; its process group is killed after it
-};
-
-struct command_result {
-    bool started = false;          // false: the program (or ssh) could not be run at all
-    bool timed_out = false;
-    bool unreachable = false;      // the SSH layer failed (ssh exit 255): the node was not reached
-    int exit_code = -1;            // -1: killed by a signal, timed out or not started
-    std::string out;
-    std::string err;
-    std::chrono::milliseconds elapsed{0};
-    bool ok() const noexcept { return started && !timed_out && !unreachable && exit_code == 0; }
-};
-
-// An executor is any type with `command_result run(const std::string& target, const command_spec&)`
-// (thread-safe: steps run on several nodes at once). `target` is the node's SSH target.
-template <class T, class = void>
-struct is_executor : std::false_type {};
-template <class T>
-struct is_executor<T, std::void_t<decltype(std::declval<command_result&>() =
-                                               std::declval<T&>().run(std::declval<const std::string&>(),
-                                                                      std::declval<const command_spec&>()))>>
-    : std::true_type {};
-template <class T>
-inline constexpr bool is_executor_v = is_executor<T>::value;
-
-// Runs every command on this machine, whatever the target: its own process group, stdin
-// data, stdout/stderr captured apart, the group killed at the time limit. Used by the unit
-// tests (every "node" is a folder here) and for single-host deployments.
-class local_executor {
-public:
-    command_result run(const std::string& target, const command_spec& c);
-};
-
-enum class host_key_policy { strict, accept_new };
-std::string_view to_string(host_key_policy p);
-std::optional<host_key_policy> parse_host_key_policy(std::string_view s);
-
-struct ssh_options {
-    std::string ssh = "ssh";           // the user's ssh binary
-    std::string config_file;           // -F; empty: the user's ~/.ssh/config
-    host_key_policy host_keys = host_key_policy::strict;  // unknown or changed keys are refused
-    std::chrono::seconds connect_timeout{10};
-    std::chrono::seconds control_persist{60};  // connection reuse (ControlMaster=auto)
-    std::string control_dir;           // private 0700 folder for control sockets; empty: made under /tmp
-    std::chrono::seconds kill_grace{5};  // remote `timeout -k`: SIGKILL this long after SIGTERM
-};
-
-// ssh's arguments for one remote command (no stdin handling here): BatchMode, the host-key
-// policy, ConnectTimeout, ServerAlive*, ControlMaster=auto/ControlPath=<control_dir>/%C/
-// ControlPersist, optional -F, then "--", the target and the one quoted command line. With
-// `remote_timeout` the command runs under the remote `timeout -k GRACE SECONDS`, because killing
-// the local ssh does not stop a remote command. Throws config_error orchestrate.ssh for a target
-// ssh would read as an option or that holds spaces or control characters.
-std::vector<std::string> ssh_argv(const ssh_options& o, const std::string& control_dir, const std::string& target,
-                                  const std::vector<std::string>& remote_argv,
-                                  std::optional<std::chrono::seconds> remote_timeout = std::nullopt);
-
-// The remote command line: every word of argv quoted once, joined by spaces.
-std::string remote_command_line(const std::vector<std::string>& argv);
-
-// OpenSSH: one `ssh` per command, connections shared through a control master per target,
-// closed (`ssh -O exit`) and their socket folder removed when the executor is destroyed.
-// Exit 255 is the SSH layer's (unreachable, refused host key, authentication): `unreachable`.
-// A remote `timeout` exit (124, or 137 after its SIGKILL) is reported as timed_out.
-class ssh_executor {
-public:
-    explicit ssh_executor(ssh_options o = {});
-    ~ssh_executor();
-    ssh_executor(const ssh_executor&) = delete;
-    ssh_executor& operator=(const ssh_executor&) = delete;
-
-    command_result run(const std::string& target, const command_spec& c);
-    const ssh_options& options() const noexcept { return o_; }
-    const std::string& control_dir();  // made on first use
-
-private:
-    ssh_options o_;
-    std::string dir_;
-    bool own_dir_ = false;
-    std::mutex m_;
-    std::set<std::string> targets_;
-};
-
-// A type-erased executor (what the steps use inside).
-using executor_fn = std::function<command_result(const std::string& target, const command_spec&)>;
-template <class Executor>
-executor_fn erase_executor(Executor& ex) {
-    static_assert(is_executor_v<Executor>, "an executor needs command_result run(const std::string&, const command_spec&)");
-    return [&ex](const std::string& t, const command_spec& c) { return ex.run(t, c); };
-}
-
-// --- the deployment --------------------------------------------------------------------------
 
 // The bring-up's steps, in order. `--until` accepts preflight, copy, cluster, serve, smoke.
 enum class step {
@@ -247,7 +145,7 @@ std::string to_text(const up_report& r);
 void to_json(nlohmann::json& j, const up_report& r);
 void to_json(nlohmann::json& j, const step_failure& f);
 
-// --- status, down, logs ----------------------------------------------------------------------
+// Status, down and logs of a deployment that is up.
 
 struct process_state {
     std::string name;    // "ray", "vllm" (the PID file's name); docker: the compose service

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// NCCL evidence for the diagnosis: a parser for an NCCL_DEBUG=INFO log (versions, NCCL_* settings,
+// per-process rank, network and devices, the transports that carry traffic, and the warnings and
+// errors that explain a failure). It takes any text and never throws; the NCCL rule set (IB falling
+// back to TCP, the wrong interface, completion errors) is impl/diagnose_nccl_rules_inl.hpp, run by
+// diagnose() (diagnose.hpp).
+#pragma once
+
+#include <dsdeploy/config.hpp>
+#include <dsdeploy/log_line.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+DSDEPLOY_NAMESPACE_BEGIN
+
+struct nccl_process {
+    std::string host;
+    std::string pid;
+    int device = -1;                     // the [N] after host:pid:tid
+    std::optional<int> rank, nranks, nnodes;
+    std::string network;                 // "IB" or "Socket" ("Using network X")
+    std::vector<std::string> socket_interfaces;  // "eth0:192.0.2.2"
+    std::vector<std::string> ib_devices;         // "mlx5_0:1/IB", "mlx5_10:1/RoCE"
+    std::string version;
+};
+
+struct nccl_report {
+    bool recognised = false;
+    std::vector<std::string> versions;           // distinct, as printed ("2.28.9+cuda13.0")
+    std::map<std::string, std::string> env;      // NCCL_* the log says were set
+    std::vector<nccl_process> processes;         // one per host:pid, in order of appearance
+    std::vector<std::string> networks;           // distinct: "IB", "Socket"
+    std::vector<std::string> transports;         // distinct: "NET/IB/0/GDRDMA", "NET/Socket/0", "P2P/CUMEM"...
+    std::optional<log_line> ib_no_device;        // "NET/IB : No device found."
+    std::optional<log_line> ib_plugin_failed;    // "Failed to initialize NET plugin IB"
+    std::optional<log_line> socket_network;      // first sign the Socket transport carries traffic
+    std::optional<log_line> ib_network;          // first sign IB/RoCE carries traffic
+    std::optional<log_line> no_socket_interface; // bootstrap found no interface
+    std::optional<log_line> interface_line;      // first line naming the socket interface NCCL uses
+    std::optional<log_line> ib_devices_line;     // first "NET/IB : Using [0]mlx5_0:1/IB ..." line with devices
+    std::optional<log_line> ib_completion_error; // "Got completion ... error/status=N"
+    std::optional<log_line> shm_error;           // creating a /dev/shm segment failed
+    std::vector<log_line> warnings;              // every "NCCL WARN" line
+    std::vector<log_line> errors;                // ncclSystemError, ncclInternalError, "NCCL error" ...
+
+    // The log shows InfiniBand/RoCE was asked for: NCCL_IB_HCA set, or NCCL_IB_DISABLE=0.
+    bool ib_requested() const;
+};
+nccl_report parse_nccl_log(std::string_view text);
+
+DSDEPLOY_NAMESPACE_END
+
+#ifndef DSDEPLOY_PRECOMPILED
+#include <dsdeploy/impl/diagnose_nccl_inl.hpp>
+#endif

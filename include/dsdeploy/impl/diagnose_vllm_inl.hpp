@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+// Implementation of diagnose_vllm.hpp: the vLLM log parser.
+#pragma once
+
+#include <dsdeploy/detail/diagnose_text.hpp>
+#include <dsdeploy/detail/names.hpp>
+#include <dsdeploy/detail/text.hpp>
+#include <dsdeploy/diagnose_vllm.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+DSDEPLOY_NAMESPACE_BEGIN
+
+DSDEPLOY_INLINE vllm_report parse_vllm_log(std::string_view text) {
+    namespace d = detail::diag;
+    vllm_report r;
+    std::optional<std::int64_t> gpu_blocks;
+    std::optional<log_line> blocks_line;
+    std::int64_t block_size = 16;
+    const auto lines = d::clean_lines(text);
+    auto mark = [&r]() { r.recognised = true; };
+    for (std::size_t n = 0; n < lines.size(); ++n) {
+        const std::string_view line = detail::trim(lines[n]);
+        if (line.empty()) continue;
+        if (auto v = d::after(line, "vLLM API server version "); !v.empty()) {
+            auto t = d::tokens(v);
+            if (!t.empty()) r.version = std::string(t[0]), mark();
+        }
+        if (auto v = d::after(line, "LLM engine (v"); !v.empty() && r.version.empty()) {
+            auto ver = d::take_while(v, [](char c) { return c != ')' && !std::isspace(static_cast<unsigned char>(c)); });
+            if (!ver.empty()) r.version = std::string(ver), mark();
+        }
+        for (std::string_view key : {"'distributed_executor_backend': '", "distributed_executor_backend='", "distributed_executor_backend="}) {
+            auto v = d::after(line, key);
+            if (v.empty()) continue;
+            auto val = d::take_while(v, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+            if (!val.empty() && val != "None") {
+                r.executor_backend = std::string(val);
+                r.executor_line = d::make_line(n + 1, line);
+                mark();
+            }
+            break;
+        }
+        if (r.executor_backend.empty() && (d::has(line, "RayWorkerWrapper") || d::has(line, "RayDistributedExecutor"))) {
+            r.executor_backend = "ray";
+            r.executor_line = d::make_line(n + 1, line);
+        }
+        if (r.executor_backend.empty() && (d::has(line, "MultiprocExecutor") || d::has(line, "multiproc_executor"))) {
+            r.executor_backend = "mp";
+            r.executor_line = d::make_line(n + 1, line);
+        }
+        for (std::string_view key : {"tensor_parallel_size=", "'tensor_parallel_size': "})
+            if (auto v = d::small_int(d::count_after(line, key))) r.tensor_parallel_size = v;
+        for (std::string_view key : {"pipeline_parallel_size=", "'pipeline_parallel_size': "})
+            if (auto v = d::small_int(d::count_after(line, key))) r.pipeline_parallel_size = v;
+        if (auto v = d::count_after(line, "Using max model len ")) r.max_model_len = v, mark();
+        else if (auto v2 = d::count_after(line, "max_seq_len=")) r.max_model_len = v2;
+        else if (auto v3 = d::count_after(line, "'max_model_len': ")) r.max_model_len = v3;
+        if (auto v = d::count_after(line, "block_size=")) block_size = std::max<std::int64_t>(1, std::min<std::int64_t>(*v, 1 << 20));
+        if (auto v = d::count_after(line, "GPU KV cache size: ")) {
+            r.kv_cache_tokens = v;
+            r.kv_cache_line = d::make_line(n + 1, line);
+            mark();
+        }
+        if (auto v = d::count_after(line, "# GPU blocks: ")) {
+            gpu_blocks = v;
+            blocks_line = d::make_line(n + 1, line);
+            mark();
+        }
+        if (auto v = d::number_after(line, "Available KV cache memory: ")) r.kv_cache_gib = v, mark();
+        else if (auto v2 = d::number_after(line, "reserved for KV Cache is ")) r.kv_cache_gib = v2, mark();
+        else if (auto v3 = d::number_after(line, "kv_cache_size=")) r.kv_cache_gib = v3;
+        if (auto v = d::after(line, "Maximum concurrency for "); !v.empty()) {
+            auto toks = d::count_after(line, "Maximum concurrency for ");
+            auto x = d::number_after(v, "tokens per request: ");
+            if (toks && x) {
+                r.concurrency_tokens = toks;
+                r.max_concurrency = x;
+                r.concurrency_line = d::make_line(n + 1, line);
+                mark();
+            }
+        }
+        if (!r.kv_cache_error && (d::has(line, "To serve at least one request with the model") ||
+                                  d::has(line, "is larger than the maximum number of tokens that can be stored in KV cache") ||
+                                  d::has(line, "No available memory for the cache blocks"))) {
+            r.kv_cache_error = d::make_line(n + 1, line);
+            if (auto e = d::count_after(line, "estimated maximum model length is ")) r.estimated_max_model_len = e;
+            else if (auto e2 = d::count_after(line, "that can be stored in KV cache (")) r.estimated_max_model_len = e2;
+            mark();
+        }
+        if (r.out_of_memory.size() < 100 &&
+            (d::has(line, "CUDA out of memory") || d::has(line, "OutOfMemoryError") || d::has(line, "CUDA error: out of memory"))) {
+            r.out_of_memory.push_back(d::make_line(n + 1, line));
+            mark();
+        }
+        if (d::has(line, "No available node types can fulfill resource request")) {
+            if (r.no_node_type.size() < 100) r.no_node_type.push_back(d::make_line(n + 1, line));
+            d::collect_node_ips(line, r.requested_node_ips);
+            mark();
+        }
+        if (d::has(line, "Waiting for creating a placement group")) {
+            if (r.placement_group_waiting.size() < 100) r.placement_group_waiting.push_back(d::make_line(n + 1, line));
+            d::collect_node_ips(line, r.requested_node_ips);
+            mark();
+        }
+        if (d::has(line, "Cannot provide a placement group")) {
+            if (!r.placement_group_timeout) r.placement_group_timeout = d::make_line(n + 1, line);
+            d::collect_node_ips(line, r.requested_node_ips);
+            mark();
+        }
+        if (r.not_enough_gpus.size() < 100 &&
+            (d::has(line, "Current node has no GPU available") || d::has(line, "Ray does not allocate any GPUs on the driver node") ||
+             d::has(line, "exceeds the total number of available GPUs") || d::has(line, "cannot be larger than the number of available GPUs") ||
+             d::has(line, "max local gpu count") || d::has(line, "must be less than or equal to the number of visible devices") ||
+             d::has(line, "exceeds available GPUs"))) {
+            r.not_enough_gpus.push_back(d::make_line(n + 1, line));
+            mark();
+        }
+        // "(RayWorkerWrapper pid=1463574, ip=192.168.10.60) ..."
+        if (line.front() == '(' && d::has(line, "ip=")) {
+            auto close = line.find(')');
+            auto prefix = line.substr(0, close == std::string_view::npos ? line.size() : close);
+            auto ip = d::take_while(d::after(prefix, "ip="), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':'; });
+            if (is_ip_address(ip) && r.ray_worker_ips.size() < 1024) d::add_unique(r.ray_worker_ips, std::string(ip));
+        }
+        if (!r.started && (d::has(line, "Application startup complete") || d::has(line, "Starting vLLM API server"))) {
+            r.started = d::make_line(n + 1, line);
+            mark();
+        }
+        if (!r.engine_failed && (d::has(line, "Engine core initialization failed") || d::has(line, "EngineCore failed to start"))) {
+            r.engine_failed = d::make_line(n + 1, line);
+            mark();
+        }
+    }
+    if (!r.kv_cache_tokens && gpu_blocks && *gpu_blocks < (std::int64_t{1} << 40)) {
+        r.kv_cache_tokens = *gpu_blocks * block_size;
+        r.kv_cache_line = blocks_line;
+    }
+    return r;
+}
+
+DSDEPLOY_NAMESPACE_END

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// The vLLM rule set (a vLLM server log): vllm.out_of_memory, vllm.kv_cache_too_small,
+// vllm.no_node_type_fulfils, vllm.placement_group_timeout / _waiting, vllm.not_enough_gpus,
+// vllm.executor_not_ray, vllm.engine_failed; it records the node:<ip> vLLM asked Ray for and the
+// Ray workers' IPs for the across-node IP rules.
+#pragma once
+
+#include <dsdeploy/detail/diagnose_text.hpp>
+#include <dsdeploy/detail/text.hpp>
+#include <dsdeploy/diagnose.hpp>
+#include <dsdeploy/impl/diagnose_rules_inl.hpp>
+#include <dsdeploy/network.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+DSDEPLOY_NAMESPACE_BEGIN
+
+namespace detail {
+namespace diag {
+
+DSDEPLOY_INLINE void vllm_rules(finder& f, const expectations& ex, cluster_facts& c, node_facts& n) {
+    const node_evidence& node = n.node;
+    const std::string& nn = node.name;
+    const int want_nodes = c.want_nodes;
+    auto& ver = n.versions;
+    auto& ray_ips = c.ray_ips;
+    auto& requested_ips = c.requested_ips;
+    if (node.vllm_log) {
+        auto v = parse_vllm_log(*node.vllm_log);
+        if (!v.version.empty()) ver.emplace("vllm", v.version);
+        bool specific = false;
+        if (!v.out_of_memory.empty()) {
+            f.add("vllm.out_of_memory", severity::error, nn, "vllm_log", "a GPU ran out of memory", v.out_of_memory.front().text,
+                  "Run `dsdeploy plan` for this layout: lower --max-model-len or --max-num-seqs, add pipeline stages (more GPUs), "
+                  "use an FP8 KV cache or a quantized checkpoint, and free GPU memory held by other processes; lower "
+                  "--gpu-memory-utilization when the OOM happens outside vLLM's budget (CUDA graphs, NCCL buffers).");
+            specific = true;
+        }
+        const std::optional<std::int64_t> need = ex.max_model_len ? ex.max_model_len : v.max_model_len;
+        const std::string estimated =
+            v.estimated_max_model_len ? " Based on the available memory, at most " + std::to_string(*v.estimated_max_model_len) + " tokens fit." : std::string();
+        if (v.kv_cache_error) {
+            f.add("vllm.kv_cache_too_small", severity::error, nn, "vllm_log",
+                  "the KV cache cannot hold one request of --max-model-len tokens, so vLLM refused to start." + estimated,
+                  v.kv_cache_error->text, fix_kv);
+            specific = true;
+        } else if (v.kv_cache_tokens && need && *v.kv_cache_tokens < *need) {
+            f.add("vllm.kv_cache_too_small", severity::error, nn, "vllm_log",
+                  "the KV cache holds " + std::to_string(*v.kv_cache_tokens) + " tokens, fewer than one request of " + std::to_string(*need) +
+                      " tokens needs",
+                  text_of(v.kv_cache_line), fix_kv);
+            specific = true;
+        } else if (v.max_concurrency && *v.max_concurrency < 1.0) {
+            f.add("vllm.kv_cache_too_small", severity::error, nn, "vllm_log",
+                  "maximum concurrency " + fmt_number(*v.max_concurrency) + "x: the KV cache cannot hold one full-length request",
+                  text_of(v.concurrency_line), fix_kv);
+            specific = true;
+        }
+        if (!v.no_node_type.empty()) {
+            std::vector<std::string> ips;
+            for (const auto& l : v.no_node_type) collect_node_ips(l.text, ips);
+            f.add("vllm.no_node_type_fulfils", severity::error, nn, "vllm_log",
+                  "Ray cannot place a request from vLLM on any node" +
+                      (ips.empty() ? std::string() : " (it is pinned to node:" + detail::join(ips, ", node:") + ")"),
+                  v.no_node_type.front().text,
+                  std::string("Usually the driver's IP is not the IP Ray registered for its node (multi-NIC hosts). ") + fix_ip +
+                      " Also check that `ray status` shows the GPUs TP x PP needs.");
+            specific = true;
+        }
+        if (v.placement_group_timeout) {
+            f.add("vllm.placement_group_timeout", severity::error, nn, "vllm_log",
+                  "vLLM gave up waiting for Ray to reserve one GPU per worker", v.placement_group_timeout->text,
+                  std::string("Check that `ray status` shows the GPU total TP x PP needs and that every `node:<ip>` in the request is a "
+                              "Ray node's IP. ") +
+                      fix_ip);
+            specific = true;
+        } else if (!v.placement_group_waiting.empty()) {
+            f.add("vllm.placement_group_waiting", severity::warning, nn, "vllm_log",
+                  "vLLM is waiting for Ray to reserve one GPU per worker", v.placement_group_waiting.back().text,
+                  std::string("Check that `ray status` shows the GPU total TP x PP needs and that every `node:<ip>` in the request is a "
+                              "Ray node's IP. ") +
+                      fix_ip);
+        }
+        if (!v.not_enough_gpus.empty()) {
+            f.add("vllm.not_enough_gpus", severity::error, nn, "vllm_log", "vLLM found fewer GPUs than TP x PP needs where it runs",
+                  v.not_enough_gpus.front().text,
+                  "Run `vllm serve` on a GPU node that belongs to the Ray cluster, with `--distributed-executor-backend ray` when TP x "
+                  "PP is larger than one node's GPUs (required from vLLM 0.11.1 on); check that `ray status` shows the GPU total.");
+            specific = true;
+        }
+        if (want_nodes > 1 && !v.executor_backend.empty() && v.executor_backend != "ray")
+            f.add("vllm.executor_not_ray", severity::warning, nn, "vllm_log",
+                  "the plan spans " + std::to_string(want_nodes) + " nodes but vLLM runs the \"" + v.executor_backend + "\" executor",
+                  text_of(v.executor_line), "Add `--distributed-executor-backend ray` to `vllm serve` for multi-node serving over Ray.");
+        if (v.engine_failed && !specific)
+            f.add("vllm.engine_failed", severity::error, nn, "vllm_log", "the vLLM engine stopped during start-up", v.engine_failed->text,
+                  "The lines before this one in the log give the cause; run `dsdeploy doctor` with the NCCL and Ray outputs of every "
+                  "node as well.");
+        for (const auto& ip : v.requested_node_ips) {
+            std::string line;
+            for (const auto* group : {&v.no_node_type, &v.placement_group_waiting})
+                for (const auto& l : *group)
+                    if (line.empty() && has(l.text, "node:" + ip)) line = l.text;
+            if (line.empty() && v.placement_group_timeout) line = v.placement_group_timeout->text;
+            requested_ips.push_back(wanted_ip{ip, nn, line});
+        }
+        for (const auto& ip : v.ray_worker_ips) ray_ips.emplace(ip, seen_ip{nn, "vllm_log", "(RayWorkerWrapper ..., ip=" + ip + ")"});
+    }
+}
+
+}  // namespace diag
+}  // namespace detail
+
+DSDEPLOY_NAMESPACE_END
