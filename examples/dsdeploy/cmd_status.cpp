@@ -17,7 +17,7 @@ command add_status_command(CLI::App& root, options& o) {
     app->add_flag("--json", o.json, "print the status as JSON");
     app->footer("Exit status: 0 everything up, 1 something is down (named), 2 invalid input, 3 a node could not be reached.");
     return {app, [a, &o]() {
-                deploy_context c = prepare_deployment(o, *a, false);
+                deploy_context c = prepare_deployment(load_validated_inventory(o), o, *a, false);
                 dsdeploy::status_options so;
                 if (c.state.contains("until") && c.state["until"].is_string())
                     if (auto u = dsdeploy::parse_until(c.state["until"].get<std::string>())) so.until = *u;

@@ -16,4 +16,5 @@
 #include <dsdeploy/openai.hpp>
 #include <dsdeploy/orchestrate.hpp>
 #include <dsdeploy/plan.hpp>
+#include <dsdeploy/validated_inventory.hpp>
 #include <dsdeploy/version.hpp>

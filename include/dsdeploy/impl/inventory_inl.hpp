@@ -82,9 +82,18 @@ DSDEPLOY_INLINE plan_options to_plan_options(const serving_options& s) {
     return o;
 }
 
+namespace detail {
+// plan_for once validate(inv) passed, for validate_inventory (validated_inventory.hpp).
+plan plan_for_validated(const inventory& inv);
+}  // namespace detail
+
 DSDEPLOY_INLINE plan plan_for(const inventory& inv) {
     validate(inv.cluster);
     validate(inv.network);
+    return detail::plan_for_validated(inv);
+}
+
+DSDEPLOY_INLINE plan detail::plan_for_validated(const inventory& inv) {
     const model_spec m = resolve_model(inv.serving.model, "serving.model");
     plan_options o = to_plan_options(inv.serving);
     // Only some sizes given: let the planner fill the rest from the cluster.
