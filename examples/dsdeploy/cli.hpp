@@ -27,11 +27,14 @@ struct options {
     bool json = false;
 };
 
-// Loads the inventory named on the command line (TOML or JSON), or the built-in default.
+// The inventory named on the command line (TOML or JSON), or the built-in default, read but not
+// validated: for chat and doctor, which only take addresses and expectations from it.
 dsdeploy::inventory load_inventory(const options& o);
-// The same, with where each field came from, so errors can name the file and line
-// (wrap later steps in dsdeploy::with_source(result.source, ...)).
-dsdeploy::loaded_inventory load_inventory_with_source(const options& o);
+// The same, with `adjust` (command-line overrides) applied, through the one gate: every check
+// render applies, errors as "file:line: field" (config_error, exit 2). plan, render, up,
+// status, down and logs take only this.
+dsdeploy::validated_inventory load_validated_inventory(const options& o,
+                                                       const std::function<void(dsdeploy::inventory&)>& adjust = {});
 
 // A command registers its subcommand and returns the function that runs it.
 using command_runner = std::function<int()>;
@@ -70,9 +73,9 @@ struct deploy_context {
     dsdeploy::local_executor local;
     dsdeploy::executor_fn executor();
 };
-// Loads the inventory and the state, renders the bundle (and writes it to <state>/bundle when
+// Loads the state, renders the validated inventory's bundle (and writes it to <state>/bundle when
 // `write`), resolves the remote folder and builds the executor.
-deploy_context prepare_deployment(const options& o, const deploy_args& a, bool write);
+deploy_context prepare_deployment(const dsdeploy::validated_inventory& v, const options& o, const deploy_args& a, bool write);
 // Records the remote folder, targets and ssh config in <state>/state.json for status/down/logs.
 void save_state(const deploy_context& c, const std::string& until);
 command add_bench_command(CLI::App& root, options& o);

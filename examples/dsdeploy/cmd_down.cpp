@@ -18,7 +18,7 @@ command add_down_command(CLI::App& root, options& o) {
     app->add_flag("--json", o.json, "print the per-node results as JSON");
     app->footer("Exit status: 0 stopped everywhere, 1 stop.sh failed on a node, 2 invalid input, 3 a node could not be reached.");
     return {app, [a, &o]() {
-                deploy_context c = prepare_deployment(o, *a, false);
+                deploy_context c = prepare_deployment(load_validated_inventory(o), o, *a, false);
                 const auto results = dsdeploy::down(c.d, c.executor());
                 int rc = exit_ok;
                 nlohmann::json j = nlohmann::json::array();

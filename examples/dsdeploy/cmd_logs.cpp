@@ -20,7 +20,7 @@ command add_logs_command(CLI::App& root, options& o) {
     app->add_option("--lines", a->lines, "lines per log file")->capture_default_str()->check(CLI::PositiveNumber);
     app->footer("Exit status: 0 printed, 1 a node's logs could not be read, 2 invalid input, 3 a node could not be reached.");
     return {app, [a, &o]() {
-                deploy_context c = prepare_deployment(o, a->deploy, false);
+                deploy_context c = prepare_deployment(load_validated_inventory(o), o, a->deploy, false);
                 const auto results = dsdeploy::logs(c.d, c.executor(), a->lines, a->node);
                 int rc = exit_ok;
                 for (const auto& r : results) {

@@ -30,22 +30,23 @@ command add_plan_command(CLI::App& root, options& o) {
     app->add_option("--headroom-gib", ov->headroom, "per-GPU memory kept for activations, NCCL and CUDA graphs");
     app->footer("Exit status: 0 the model fits, 1 it does not, 2 invalid input, 3 environment failure.");
     return {app, [ov, &o]() {
-                dsdeploy::loaded_inventory loaded = load_inventory_with_source(o);
-                dsdeploy::inventory& inv = loaded.inv;
-                auto& s = inv.serving;
-                if (!ov->model.empty()) s.model = ov->model;
-                if (ov->tp) s.tensor_parallel_size = *ov->tp;
-                if (ov->pp) s.pipeline_parallel_size = *ov->pp;
-                if (ov->dp) s.data_parallel_size = *ov->dp;
-                if (ov->utilization) s.gpu_memory_utilization = *ov->utilization;
-                if (ov->max_model_len) s.max_model_len = *ov->max_model_len;
-                if (ov->headroom) s.headroom_gib = *ov->headroom;
-                if (!ov->kv_cache_dtype.empty() && ov->kv_cache_dtype != "auto") {
-                    auto t = dsdeploy::parse_dtype(ov->kv_cache_dtype);
-                    if (!t) throw dsdeploy::config_error(dsdeploy::errc::cli_usage, "--kv-cache-dtype", "\"" + ov->kv_cache_dtype + "\" is not a dtype; use auto or fp8");
-                    s.kv_cache_dtype = *t;
-                }
-                const dsdeploy::plan p = dsdeploy::with_source(loaded.source, [&] { return dsdeploy::plan_for(inv); });
+                // The overrides change the inventory before the gate, which checks it as render would.
+                const dsdeploy::validated_inventory v = load_validated_inventory(o, [&](dsdeploy::inventory& inv) {
+                    auto& s = inv.serving;
+                    if (!ov->model.empty()) s.model = ov->model;
+                    if (ov->tp) s.tensor_parallel_size = *ov->tp;
+                    if (ov->pp) s.pipeline_parallel_size = *ov->pp;
+                    if (ov->dp) s.data_parallel_size = *ov->dp;
+                    if (ov->utilization) s.gpu_memory_utilization = *ov->utilization;
+                    if (ov->max_model_len) s.max_model_len = *ov->max_model_len;
+                    if (ov->headroom) s.headroom_gib = *ov->headroom;
+                    if (!ov->kv_cache_dtype.empty() && ov->kv_cache_dtype != "auto") {
+                        auto t = dsdeploy::parse_dtype(ov->kv_cache_dtype);
+                        if (!t) throw dsdeploy::config_error(dsdeploy::errc::cli_usage, "--kv-cache-dtype", "\"" + ov->kv_cache_dtype + "\" is not a dtype; use auto or fp8");
+                        s.kv_cache_dtype = *t;
+                    }
+                });
+                const dsdeploy::plan& p = v.plan();
                 if (o.json) std::cout << nlohmann::json(p).dump(2) << "\n";
                 else std::cout << dsdeploy::to_text(p);
                 return p.fits() ? exit_ok : exit_check_failed;

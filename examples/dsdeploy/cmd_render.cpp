@@ -23,17 +23,12 @@ command add_render_command(CLI::App& root, options& o) {
     app->footer("Exit status: 0 written and the model fits, 1 written but the plan does not fit, 2 invalid input "
                 "(nothing written), 3 environment failure.");
     return {app, [a, &o]() {
-                dsdeploy::loaded_inventory loaded = load_inventory_with_source(o);
-                const dsdeploy::inventory& inv = loaded.inv;
-                const auto& src = loaded.source;
-                const dsdeploy::plan p = dsdeploy::with_source(src, [&] {
-                    dsdeploy::validate(inv);
-                    return dsdeploy::plan_for(inv);
-                });
+                const dsdeploy::validated_inventory v = load_validated_inventory(o);
+                const dsdeploy::plan& p = v.plan();
                 dsdeploy::bundle_options bo;
                 bo.inventory_file = o.inventory_path;
-                bo.api_key = dsdeploy::with_source(src, [&] { return dsdeploy::resolve_api_key(inv, a->out, &bo.api_key_source); });
-                const dsdeploy::bundle b = dsdeploy::with_source(src, [&] { return dsdeploy::render_bundle(inv, p, bo); });
+                bo.api_key = v.located([&] { return dsdeploy::resolve_api_key(v.inv(), a->out, &bo.api_key_source); });
+                const dsdeploy::bundle b = dsdeploy::render_bundle(v, bo);
 
                 dsdeploy::write_result written;
                 if (!a->dry_run) written = dsdeploy::write_bundle(b, a->out);

@@ -17,7 +17,7 @@ command add_status_command(CLI::App& root, options& o) {
     app->add_flag("--json", o.json, "print the status as JSON");
     app->footer("Exit status: 0 everything up, 1 something is down (named), 2 invalid input, 3 a node could not be reached.");
     return {app, [a, &o]() {
-                deploy_context c = prepare_deployment(o, *a, false);
+                deploy_context c = prepare_deployment(load_validated_inventory(o), o, *a, false);
                 dsdeploy::status_options so;
                 if (auto u = c.state.recorded_until()) so.until = *u;
                 const auto s = dsdeploy::status(c.d, c.executor(), so);

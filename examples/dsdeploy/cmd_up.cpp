@@ -36,7 +36,7 @@ command add_up_command(CLI::App& root, options& o) {
     app->footer("Exit status: 0 up (to --until), 1 a step failed (step, node, exit status and log tail printed), 2 invalid input, "
                 "3 a node could not be reached.");
     return {app, [a, &o]() {
-                deploy_context c = prepare_deployment(o, a->deploy, true);
+                deploy_context c = prepare_deployment(load_validated_inventory(o), o, a->deploy, true);
                 save_state(c, a->until);
                 dsdeploy::up_options uo;
                 uo.until = *dsdeploy::parse_until(a->until);

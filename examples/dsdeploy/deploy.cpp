@@ -21,22 +21,17 @@ void add_deploy_options(CLI::App* app, deploy_args& a, bool for_up) {
     app->add_flag("--local", a.local, "run every node's commands on this machine instead of over SSH (single-host or testing)");
 }
 
-deploy_context prepare_deployment(const options& o, const deploy_args& a, bool write) {
+deploy_context prepare_deployment(const dsdeploy::validated_inventory& v, const options& o, const deploy_args& a, bool write) {
     deploy_context c;
-    dsdeploy::loaded_inventory loaded = load_inventory_with_source(o);
-    c.d.inv = loaded.inv;
+    c.d.inv = v.inv();
     const auto& inv = c.d.inv;
-    const dsdeploy::plan p = dsdeploy::with_source(loaded.source, [&] {
-        dsdeploy::validate(inv);
-        return dsdeploy::plan_for(inv);
-    });
     c.state_dir = a.state_dir.empty() ? dsdeploy::default_state_dir(inv) : fs::path(a.state_dir);
     const fs::path bundle_dir = dsdeploy::state_bundle_dir(c.state_dir);
     c.state = dsdeploy::read_deployment_state(c.state_dir);
     dsdeploy::bundle_options bo;
     bo.inventory_file = o.inventory_path;
-    bo.api_key = dsdeploy::with_source(loaded.source, [&] { return dsdeploy::resolve_api_key(inv, bundle_dir, &bo.api_key_source); });
-    c.d.bundle = dsdeploy::with_source(loaded.source, [&] { return dsdeploy::render_bundle(inv, p, bo); });
+    bo.api_key = v.located([&] { return dsdeploy::resolve_api_key(inv, bundle_dir, &bo.api_key_source); });
+    c.d.bundle = dsdeploy::render_bundle(v, bo);
     c.d.api_key = bo.api_key;
     if (write) {
         dsdeploy::make_state_dir(c.state_dir);

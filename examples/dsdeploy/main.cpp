@@ -8,7 +8,8 @@
 #include <vector>
 
 namespace dsdeploy_cli {
-dsdeploy::loaded_inventory load_inventory_with_source(const options& o) {
+namespace {
+dsdeploy::loaded_inventory read_inventory(const options& o) {
     if (o.inventory_path.empty()) {
         dsdeploy::loaded_inventory l;
         l.inv = dsdeploy::default_inventory();
@@ -17,8 +18,15 @@ dsdeploy::loaded_inventory load_inventory_with_source(const options& o) {
     }
     return dsdeploy::load_inventory_file(o.inventory_path);  // .toml, .json, or by content
 }
+}  // namespace
 
-dsdeploy::inventory load_inventory(const options& o) { return load_inventory_with_source(o).inv; }
+dsdeploy::inventory load_inventory(const options& o) { return read_inventory(o).inv; }
+
+dsdeploy::validated_inventory load_validated_inventory(const options& o, const std::function<void(dsdeploy::inventory&)>& adjust) {
+    dsdeploy::loaded_inventory loaded = read_inventory(o);
+    if (adjust) adjust(loaded.inv);
+    return dsdeploy::validate_inventory(std::move(loaded));
+}
 
 std::string model_or_first_served(dsdeploy::openai::client& c, const std::string& model) {
     if (!model.empty()) return model;

@@ -36,4 +36,5 @@
 #include <dsdeploy/orchestrate.hpp>
 #include <dsdeploy/plan.hpp>
 #include <dsdeploy/ssh_executor.hpp>
+#include <dsdeploy/validated_inventory.hpp>
 #include <dsdeploy/version.hpp>

@@ -202,4 +202,6 @@ DSDEPLOY_NAMESPACE_END
 
 #ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/inventory_inl.hpp>
+#include <dsdeploy/impl/inventory_read_inl.hpp>
+#include <dsdeploy/impl/inventory_write_inl.hpp>
 #endif

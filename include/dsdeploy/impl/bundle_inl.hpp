@@ -169,13 +169,19 @@ inline std::string env_file_text(const inventory& inv, const node_launch& n, boo
     return s;
 }
 
+// render_bundle with the launch plan already made, for validate_inventory (validated_inventory.hpp).
+bundle render_bundle_with_launch(const inventory& inv, const plan& p, launch_plan launch, const bundle_options& o);
 }  // namespace detail
 
 DSDEPLOY_INLINE bundle render_bundle(const inventory& inv, const plan& p, const bundle_options& o) {
+    return detail::render_bundle_with_launch(inv, p, make_launch(inv, p), o);
+}
+
+DSDEPLOY_INLINE bundle detail::render_bundle_with_launch(const inventory& inv, const plan& p, launch_plan launch, const bundle_options& o) {
     bundle b;
     b.name = inv.name;
     b.plan = p;
-    b.launch = make_launch(inv, p);
+    b.launch = std::move(launch);
     const launch_plan& l = b.launch;
     if (inv.api.auth && o.api_key.empty())
         raise(errc::inventory_field, "api.key", "api.auth is true but no API key was given to the renderer; resolve_api_key() finds or makes one");

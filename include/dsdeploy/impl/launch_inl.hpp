@@ -178,8 +178,17 @@ inline bool has_env(const env_list& env, const std::string& name) {
 
 DSDEPLOY_INLINE std::string command_line(const std::vector<std::string>& argv) { return detail::shell::join(argv); }
 
+namespace detail {
+// make_launch once validate(inv) passed, for validate_inventory (validated_inventory.hpp).
+launch_plan make_launch_validated(const inventory& inv, const plan& p);
+}  // namespace detail
+
 DSDEPLOY_INLINE launch_plan make_launch(const inventory& inv, const plan& p) {
     validate(inv);
+    return detail::make_launch_validated(inv, p);
+}
+
+DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, const plan& p) {
     launch_plan l;
     l.version = parse_engine_version(inv.runtime.vllm_version);
     if (l.version < min_vllm_version())
