@@ -386,3 +386,46 @@ TEST_CASE("each node gets the scripts its role and launcher need") {
             }
         }
 }
+
+TEST_CASE("runtime.vllm_version must be a version and runtime.image an image reference") {
+    inventory inv = default_inventory();
+    for (const char* bad : {"0.11.0;touch x", "0.11.0 && reboot", "${VLLM_VERSION}", "0.11.0\nline2", "latest", "0.11.0-dirty x"}) {
+        inv.runtime.vllm_version = bad;
+        CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.vllm_version", "is not a version");
+    }
+    inv.runtime.vllm_version = std::string(1 << 20, '1');
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "runtime.vllm_version", "(1048576 bytes) is too long");
+    CHECK_DSDEPLOY_ERROR(parse_engine_version(std::string(1 << 20, '1')), errc::launch_version, "runtime.vllm_version",
+                         "\"1111111111111111111111111111111111111111\xE2\x80\xA6\" (1048576 bytes) is not a version");
+    for (const char* good : {"0.11.0", "0.11.0.post2", "0.20.0rc1", "0.11.0+cpu", "v0.12.0+cu128"}) {
+        inv.runtime.vllm_version = good;
+        CHECK_NOTHROW(make_launch(inv, plan_for(inv)));
+    }
+    inv.runtime.vllm_version = "0.11.0";
+    for (const char* bad : {"repo/img:${TAG}", "vllm/vllm-openai:v0.11.0;touch x", "vllm/VLLM-openai", "vllm/vllm-openai:v0.11.0\nx"}) {
+        inv.runtime.image = bad;
+        CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "runtime.image", "is not an image reference");
+    }
+    inv.runtime.image = "registry.example:5000/ml/vllm-openai:v0.11.0";
+    CHECK_NOTHROW(make_launch(inv, plan_for(inv)));
+}
+
+TEST_CASE("free-text fields have length limits and errors echo a short prefix with the length") {
+    inventory inv = default_inventory();
+    inv.serving.served_model_name = std::string(1 << 20, 'a');
+    try {
+        (void)make_launch(inv, plan_for(inv));
+        FAIL("a 1 MB served_model_name was accepted");
+    } catch (const error& e) {
+        CHECK(e.code() == errc::inventory_field);
+        CHECK(e.field() == "serving.served_model_name");
+        CHECK(std::string(e.what()).size() < 400);
+        CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains("(1048576 bytes) is too long; serving.served_model_name holds at most 256 bytes"));
+    }
+    inv = default_inventory();
+    inv.serving.model_path = "/models/" + std::string(5000, 'x');
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "serving.model_path", "holds at most 4095 bytes");
+    inv = default_inventory();
+    inv.serving.extra_args = {"--chat-template", std::string(200000, 'y')};
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "serving.extra_args[1]", "holds at most 4096 bytes");
+}

@@ -20,7 +20,14 @@ DSDEPLOY_NAMESPACE_BEGIN
 
 DSDEPLOY_INLINE engine_version parse_engine_version(std::string_view text, const std::string& field) {
     engine_version v;
-    v.text = std::string(detail::trim(text));
+    const std::string_view trimmed = detail::trim(text);
+    // The grammar first: a value that is not a version (shell or template text, a 1 MB string)
+    // never reaches a README, bundle.json or a message whole.
+    if (!detail::is_version_text(trimmed))
+        raise(errc::launch_version, field,
+              detail::echo(trimmed) + " is not a version; use the release of the vLLM in the image or environment as pip prints it, "
+              "e.g. \"0.11.0\", \"0.11.0.post2\" or \"0.20.0rc1\" (pip show vllm)");
+    v.text = std::string(trimmed);
     std::string_view s = v.text;
     if (!s.empty() && (s.front() == 'v' || s.front() == 'V')) s.remove_prefix(1);
     int parts[3] = {0, 0, 0};
@@ -171,6 +178,44 @@ inline std::string shortest(double v) { return fmt::format("{}", v); }
 
 inline bool binds_everything(const std::string& host) { return host == "0.0.0.0" || host == "::" || host == "[::]"; }
 
+// Every free-text field of the inventory against its limit (detail::field_limits).
+inline void check_field_lengths(const inventory& inv) {
+    auto check = [](const std::string& field, const std::string& value) {
+        if (std::string problem = length_problem(field, value); !problem.empty()) raise(errc::inventory_field, field, problem);
+    };
+    check("name", inv.name);
+    for (std::size_t i = 0; i < inv.cluster.nodes.size(); ++i) {
+        const node& n = inv.cluster.nodes[i];
+        const std::string at = "nodes[" + std::to_string(i) + "].";
+        check(at + "name", n.name);
+        check(at + "address", n.address);
+        check(at + "ssh", n.ssh);
+        check(at + "interface", n.interface);
+        check(at + "gpu_type", n.gpu_type);
+    }
+    check("network.interface", inv.network.interface);
+    for (std::size_t i = 0; i < inv.network.hcas.size(); ++i) check("network.hcas[" + std::to_string(i) + "]", inv.network.hcas[i]);
+    const auto& s = inv.serving;
+    check("serving.model", s.model);
+    check("serving.model_path", s.model_path);
+    check("serving.served_model_name", s.served_model_name);
+    for (std::size_t i = 0; i < s.extra_args.size(); ++i) check("serving.extra_args[" + std::to_string(i) + "]", s.extra_args[i]);
+    for (std::size_t i = 0; i < s.env.size(); ++i) {
+        check("serving.env[" + std::to_string(i) + "].name", s.env[i].first);
+        check("serving.env[" + std::to_string(i) + "].value", s.env[i].second);
+    }
+    const auto& r = inv.runtime;
+    check("runtime.image", r.image);
+    check("runtime.vllm_version", r.vllm_version);
+    check("runtime.python_env", r.python_env);
+    check("runtime.shm_size", r.shm_size);
+    check("runtime.restart", r.restart);
+    check("runtime.model_mount", r.model_mount);
+    check("api.host", inv.api.host);
+    check("api.key", inv.api.key);
+    check("api.key_env", inv.api.key_env);
+}
+
 inline bool has_env(const env_list& env, const std::string& name) {
     return std::any_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; });
 }
@@ -179,7 +224,13 @@ inline bool has_env(const env_list& env, const std::string& name) {
 DSDEPLOY_INLINE std::string command_line(const std::vector<std::string>& argv) { return detail::shell::join(argv); }
 
 DSDEPLOY_INLINE launch_plan make_launch(const inventory& inv, const plan& p) {
+    detail::check_field_lengths(inv);
     validate(inv);
+    if (!detail::is_image_reference(inv.runtime.image))
+        raise(errc::inventory_field, "runtime.image",
+              detail::echo(inv.runtime.image) +
+                  " is not an image reference; use [registry[:port]/]path[:tag][@digest] with a lower-case path, e.g. "
+                  "\"vllm/vllm-openai:v0.11.0\" (no spaces, '$', quotes or shell text; the same image on every node)");
     launch_plan l;
     l.version = parse_engine_version(inv.runtime.vllm_version);
     if (l.version < min_vllm_version())
