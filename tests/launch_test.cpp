@@ -387,6 +387,62 @@ TEST_CASE("each node gets the scripts its role and launcher need") {
         }
 }
 
+TEST_CASE("IPv6 head: vllm serve listens on :: (not 0.0.0.0) and the URLs bracket the address") {
+    inventory inv = default_inventory();
+    inv.cluster.nodes[0].address = "fd00::1";
+    inv.cluster.nodes[1].address = "fd00::2";
+    for (launcher_kind launcher : {launcher_kind::ray, launcher_kind::mp}) {
+        inv.runtime.launcher = launcher;
+        inv.runtime.vllm_version = launcher == launcher_kind::mp ? "0.11.1" : "0.11.0";
+        const launch_plan l = make_launch(inv, plan_for(inv));
+        const auto& head = l.nodes[l.head];
+        CHECK(l.listen_host == "::");
+        CHECK(after(head.vllm_serve, "--host") == "::");  // bare: vLLM's create_server_socket needs ipaddress.IPv6Address
+        CHECK(l.api_url == "http://[fd00::1]:8000");
+        CHECK(l.health_url == "http://[::1]:8000/health");
+        for (const auto& w : l.warnings) CHECK(w.find("api.host") == std::string::npos);
+    }
+    // Bracketed in the inventory: the same, without double brackets.
+    inv.runtime.launcher = launcher_kind::ray;
+    inv.runtime.vllm_version = "0.11.0";
+    inv.cluster.nodes[0].address = "[fd00::1]";
+    CHECK(make_launch(inv, plan_for(inv)).api_url == "http://[fd00::1]:8000");
+    inv.api.host = "[::]";
+    CHECK(after(make_launch(inv, plan_for(inv)).nodes[0].vllm_serve, "--host") == "::");
+    // An IPv4 head keeps 0.0.0.0.
+    const inventory v4 = default_inventory();
+    const launch_plan l4 = make_launch(v4, plan_for(v4));
+    CHECK(after(l4.nodes[l4.head].vllm_serve, "--host") == "0.0.0.0");
+    CHECK(l4.health_url == "http://127.0.0.1:8000/health");
+}
+
+TEST_CASE("api.host that cannot serve the head's address family is a loud warning") {
+    inventory inv = default_inventory();
+    inv.cluster.nodes[0].address = "fd00::1";
+    inv.cluster.nodes[1].address = "fd00::2";
+    inv.api.host = "10.0.0.1";  // IPv4 only, IPv6 head
+    auto warned = [](const launch_plan& l, const std::string& fragment) {
+        return std::any_of(l.warnings.begin(), l.warnings.end(),
+                           [&](const std::string& w) { return w.rfind("api.host: WARNING", 0) == 0 && w.find(fragment) != std::string::npos; });
+    };
+    launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(after(l.nodes[l.head].vllm_serve, "--host") == "10.0.0.1");
+    CHECK(warned(l, "listen on 10.0.0.1 (IPv4 only), but the head's address fd00::1 is IPv6"));
+    CHECK(warned(l, "set api.host to \"::\""));
+    // ... and vice versa.
+    inventory v4 = default_inventory();
+    v4.api.host = "fd00::7";
+    l = make_launch(v4, plan_for(v4));
+    CHECK(warned(l, "listen on fd00::7 (IPv6 only), but the head's address 10.0.0.1 is IPv4"));
+    v4.api.host = "::";
+    l = make_launch(v4, plan_for(v4));
+    CHECK(warned(l, "IPv4-mapped"));
+    // A matching family is quiet.
+    v4.api.host = "10.0.0.1";
+    l = make_launch(v4, plan_for(v4));
+    CHECK(std::none_of(l.warnings.begin(), l.warnings.end(), [](const std::string& w) { return w.rfind("api.host", 0) == 0; }));
+}
+
 TEST_CASE("runtime.vllm_version must be a version and runtime.image an image reference") {
     inventory inv = default_inventory();
     for (const char* bad : {"0.11.0;touch x", "0.11.0 && reboot", "${VLLM_VERSION}", "0.11.0\nline2", "latest", "0.11.0-dirty x"}) {
