@@ -163,7 +163,7 @@ TEST_CASE("the default bundle: README, inventory, plan, marker, and per node com
     CHECK(nlohmann::json(parse_inventory(b.find("inventory.toml")->content, "copy").inv) == nlohmann::json(default_inventory()));
 }
 
-TEST_CASE("an IPv6 cluster: serve.sh listens on :: in both runtimes; smoke.sh, bundle.json and README bracket the address") {
+TEST_CASE("an IPv6 cluster: serve.sh listens on :: in both runtimes, smoke.sh, bundle.json and README bracket the address") {
     for (runtime_kind r : {runtime_kind::docker, runtime_kind::process}) {
         INFO(to_string(r));
         inventory inv = dsdeploy_test::cluster_inventory(2, fabric::tcp, r);

@@ -214,7 +214,7 @@ TEST_CASE("A100 + block-FP8 DeepSeek-V3 is planned: weight-only FP8 through Marl
     CHECK(std::none_of(h.warnings.begin(), h.warnings.end(), [](const std::string& w) { return w.find("Marlin") != std::string::npos; }));
 }
 
-TEST_CASE("GPU x weight format table: every row cites vLLM and the release; capabilities decide the path") {
+TEST_CASE("GPU x weight format table: every row cites vLLM and the release, capabilities decide the path") {
     for (const auto& r : quantization_rules()) {
         CHECK(r.min_capability <= r.native_capability);
         CHECK_THAT(r.source, Catch::Matchers::Contains("(v0.11.0)"));
@@ -233,13 +233,13 @@ TEST_CASE("GPU x weight format table: every row cites vLLM and the release; capa
     CHECK(quantization_support(a100, awq).path == quant_path::native);
     weight_format bf16{};
     CHECK(quantization_support(a100, bf16).path == quant_path::native);
-    // Below a method's minimum (a hypothetical Volta in the catalog's terms): refused, naming the source.
-    gpu_spec v100 = a100;
-    v100.name = "V100";
-    v100.compute_capability = 7.0;
+    // Below a method's minimum: refused, naming the source.
+    const gpu_spec& v100 = *find_gpu("V100-32GB");
     const quant_support q = quantization_support(v100, fp8);
     CHECK(q.path == quant_path::unsupported);
     CHECK_THAT(q.note, Catch::Matchers::Contains("needs 8.0"));
-    CHECK(quantization_support(v100, bf16).path == quant_path::unsupported);
+    CHECK(quantization_support(v100, bf16).path == quant_path::weight_only);  // cast to FP16
     CHECK(quantization_support(v100, weight_format{dtype::fp16, 0, 0, ""}).path == quant_path::native);
+    CHECK_DSDEPLOY_ERROR(make_plan(nodes_of(2, "V100-32GB", 8), *find_model("deepseek-v3"), with(8, 2, 0.9, 4096)),
+                         errc::plan_fp8_unsupported, "model", "vLLM refuses fp8 weights (quant_method \"fp8\") on V100-32GB");
 }

@@ -27,6 +27,10 @@ DSDEPLOY_INLINE const std::vector<gpu_spec>& gpu_catalog() {
         {"H200", 139.81, 141, 4800, 9.0, true, true, 900,
          "PyTorch 'total capacity of 139.81 GiB' (OOM messages on 8 x H200 in public issue threads) (nvidia-smi 143771 MiB, "
          "fixtures/gpu/nvidia-smi.txt)"},
+        // Volta: no BF16 and no FP8 path in vLLM (compute capability 7.0); in the catalog so the
+        // planner can say so (quantization_rules()).
+        {"V100-32GB", 31.75, 32, 900, 7.0, false, true, 300,
+         "PyTorch 'total capacity of 31.75 GiB' (public OOM reports) (nvidia-smi 32510 MiB)"},
     };
     return catalog;
 }
@@ -49,6 +53,7 @@ DSDEPLOY_INLINE const gpu_spec* find_gpu(std::string_view name) {
         {"a80080gb", "A800"},        {"a800sxm480gb", "A800"}, {"h800sxm", "H800"},
         {"h20196gb", "H20"},         {"h2096gb", "H20"},       {"h200sxm", "H200"},
         {"h200141gb", "H200"},       {"l40s48gb", "L40S"},     {"l2048gb", "L20"},
+        {"v100", "V100-32GB"},       {"teslav100sxm232gb", "V100-32GB"}, {"v100sxm232gb", "V100-32GB"},
     };
     const std::string key = detail::normalize_gpu_name(name);
     if (key.empty()) return nullptr;

@@ -176,8 +176,10 @@ DSDEPLOY_INLINE void validate_plan(const cluster& c, const model_spec& m, const 
 // Read from vLLM v0.11.0 (the catalogued release); re-read for every new release in the table.
 DSDEPLOY_INLINE const std::vector<quant_rule>& quantization_rules() {
     static const std::vector<quant_rule> rules = {
-        {{""}, {dtype::bf16}, 8.0, 8.0, "",
-         "vllm/platforms/cuda.py CudaPlatformBase.check_if_supports_dtype: bfloat16 needs compute capability 8.0 (v0.11.0)"},
+        {{""}, {dtype::bf16}, 7.0, 8.0,
+         "FP16: with --dtype auto vLLM casts BF16 weights to FP16 where BF16 is missing, which can overflow for models trained in BF16",
+         "vllm/platforms/cuda.py CudaPlatformBase.supported_dtypes (BF16 from capability 8.0) and vllm/config/model.py "
+         "_resolve_auto_dtype (falls back to the first supported dtype, FP16) (v0.11.0)"},
         {{""}, {dtype::fp16, dtype::fp32}, 7.0, 7.0, "",
          "CMakeLists.txt CUDA_SUPPORTED_ARCHS starts at 7.0 (v0.11.0)"},
         {{"fp8"}, {dtype::fp8}, 8.0, 8.9,
