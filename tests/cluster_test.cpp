@@ -102,3 +102,34 @@ TEST_CASE("cluster.interface") {
     c.nodes[0].interface = "a-very-long-interface-name";
     CHECK_DSDEPLOY_ERROR(validate(c), errc::cluster_interface, "nodes[0].interface", "1-15 characters");
 }
+
+TEST_CASE("cluster.duplicate_address compares parsed addresses, not their spelling") {
+    cluster c = two_nodes();
+    c.nodes[0].address = "fd00::1";
+    for (const char* same : {"fd00:0:0::1", "FD00::1", "[fd00::1]", "fd00:0000:0000:0000:0000:0000:0000:0001"}) {
+        c.nodes[1].address = same;
+        CHECK_DSDEPLOY_ERROR(validate(c), errc::cluster_duplicate_address, "nodes[1].address",
+                             "is already the address of nodes[0] (a, written \"fd00::1\")");
+    }
+    c.nodes[1].address = "fd00::2";
+    CHECK_NOTHROW(validate(c));
+    c.nodes[0].address = "10.0.0.1";
+    c.nodes[1].address = "::ffff:10.0.0.1";  // the IPv4-mapped form of the same host
+    CHECK_DSDEPLOY_ERROR(validate(c), errc::cluster_duplicate_address, "nodes[1].address", "already the address of nodes[0]");
+    c.nodes[0].address = "gpu-a.example";
+    c.nodes[1].address = "GPU-A.example.";
+    CHECK_DSDEPLOY_ERROR(validate(c), errc::cluster_duplicate_address, "nodes[1].address", "already the address of nodes[0]");
+}
+
+TEST_CASE("cluster.address refuses IPv4 parts with leading zeros and says what would be right") {
+    cluster c = two_nodes();
+    c.nodes[1].address = "010.0.0.1";
+    CHECK_DSDEPLOY_ERROR(validate(c), errc::cluster_address, "nodes[1].address", "\"010.0.0.1\" is ambiguous");
+    CHECK_DSDEPLOY_ERROR(validate(c), errc::cluster_address, "nodes[1].address", "without leading zeros (e.g. \"10.0.0.1\")");
+    c.nodes[1].address = "10.0.0.02";
+    CHECK_DSDEPLOY_ERROR(validate(c), errc::cluster_address, "nodes[1].address", "(e.g. \"10.0.0.2\")");
+    c.nodes[1].address = "10.0.0.0300";  // four digits: not the form, just invalid
+    CHECK_DSDEPLOY_ERROR(validate(c), errc::cluster_address, "nodes[1].address", "not an IPv4 address");
+    c.nodes[1].address = "10.0.0.2";
+    CHECK_NOTHROW(validate(c));
+}

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/gpu.hpp>
 
+#include <fmt/format.h>
+
 #include "test_support.hpp"
 
 using namespace dsdeploy;
@@ -28,4 +30,14 @@ TEST_CASE("GPU names are matched loosely - as nvidia-smi and people write them")
 
 TEST_CASE("gpu.unknown lists the catalog") {
     CHECK_DSDEPLOY_ERROR(require_gpu("RTX-9090", "nodes[0].gpu_type"), errc::gpu_unknown, "nodes[0].gpu_type", "use one of L20, L40S");
+}
+
+TEST_CASE("every catalog memory figure is PyTorch's total, not nvidia-smi's") {
+    for (const auto& g : gpu_catalog()) {
+        INFO(g.name);
+        CHECK_THAT(g.memory_source, Catch::Matchers::StartsWith("PyTorch 'total capacity of "));
+        // The source names the same figure as memory_gib.
+        CHECK_THAT(g.memory_source, Catch::Matchers::Contains(fmt::format("{:.2f} GiB", g.memory_gib)));
+    }
+    CHECK(find_gpu("H200")->memory_gib == Approx(139.81));
 }

@@ -386,3 +386,102 @@ TEST_CASE("each node gets the scripts its role and launcher need") {
             }
         }
 }
+
+TEST_CASE("IPv6 head: vllm serve listens on :: (not 0.0.0.0) and the URLs bracket the address") {
+    inventory inv = default_inventory();
+    inv.cluster.nodes[0].address = "fd00::1";
+    inv.cluster.nodes[1].address = "fd00::2";
+    for (launcher_kind launcher : {launcher_kind::ray, launcher_kind::mp}) {
+        inv.runtime.launcher = launcher;
+        inv.runtime.vllm_version = launcher == launcher_kind::mp ? "0.11.1" : "0.11.0";
+        const launch_plan l = make_launch(inv, plan_for(inv));
+        const auto& head = l.nodes[l.head];
+        CHECK(l.listen_host == "::");
+        CHECK(after(head.vllm_serve, "--host") == "::");  // bare: vLLM's create_server_socket needs ipaddress.IPv6Address
+        CHECK(l.api_url == "http://[fd00::1]:8000");
+        CHECK(l.health_url == "http://[::1]:8000/health");
+        for (const auto& w : l.warnings) CHECK(w.find("api.host") == std::string::npos);
+    }
+    // Bracketed in the inventory: the same, without double brackets.
+    inv.runtime.launcher = launcher_kind::ray;
+    inv.runtime.vllm_version = "0.11.0";
+    inv.cluster.nodes[0].address = "[fd00::1]";
+    CHECK(make_launch(inv, plan_for(inv)).api_url == "http://[fd00::1]:8000");
+    inv.api.host = "[::]";
+    CHECK(after(make_launch(inv, plan_for(inv)).nodes[0].vllm_serve, "--host") == "::");
+    // An IPv4 head keeps 0.0.0.0.
+    const inventory v4 = default_inventory();
+    const launch_plan l4 = make_launch(v4, plan_for(v4));
+    CHECK(after(l4.nodes[l4.head].vllm_serve, "--host") == "0.0.0.0");
+    CHECK(l4.health_url == "http://127.0.0.1:8000/health");
+}
+
+TEST_CASE("api.host that cannot serve the head's address family is a loud warning") {
+    inventory inv = default_inventory();
+    inv.cluster.nodes[0].address = "fd00::1";
+    inv.cluster.nodes[1].address = "fd00::2";
+    inv.api.host = "10.0.0.1";  // IPv4 only, IPv6 head
+    auto warned = [](const launch_plan& l, const std::string& fragment) {
+        return std::any_of(l.warnings.begin(), l.warnings.end(),
+                           [&](const std::string& w) { return w.rfind("api.host: WARNING", 0) == 0 && w.find(fragment) != std::string::npos; });
+    };
+    launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(after(l.nodes[l.head].vllm_serve, "--host") == "10.0.0.1");
+    CHECK(warned(l, "listen on 10.0.0.1 (IPv4 only), but the head's address fd00::1 is IPv6"));
+    CHECK(warned(l, "set api.host to \"::\""));
+    // ... and vice versa.
+    inventory v4 = default_inventory();
+    v4.api.host = "fd00::7";
+    l = make_launch(v4, plan_for(v4));
+    CHECK(warned(l, "listen on fd00::7 (IPv6 only), but the head's address 10.0.0.1 is IPv4"));
+    v4.api.host = "::";
+    l = make_launch(v4, plan_for(v4));
+    CHECK(warned(l, "IPv4-mapped"));
+    // A matching family is quiet.
+    v4.api.host = "10.0.0.1";
+    l = make_launch(v4, plan_for(v4));
+    CHECK(std::none_of(l.warnings.begin(), l.warnings.end(), [](const std::string& w) { return w.rfind("api.host", 0) == 0; }));
+}
+
+TEST_CASE("runtime.vllm_version must be a version and runtime.image an image reference") {
+    inventory inv = default_inventory();
+    for (const char* bad : {"0.11.0;touch x", "0.11.0 && reboot", "${VLLM_VERSION}", "0.11.0\nline2", "latest", "0.11.0-dirty x"}) {
+        inv.runtime.vllm_version = bad;
+        CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.vllm_version", "is not a version");
+    }
+    inv.runtime.vllm_version = std::string(1 << 20, '1');
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "runtime.vllm_version", "(1048576 bytes) is too long");
+    CHECK_DSDEPLOY_ERROR(parse_engine_version(std::string(1 << 20, '1')), errc::launch_version, "runtime.vllm_version",
+                         "\"1111111111111111111111111111111111111111\xE2\x80\xA6\" (1048576 bytes) is not a version");
+    for (const char* good : {"0.11.0", "0.11.0.post2", "0.20.0rc1", "0.11.0+cpu", "v0.12.0+cu128"}) {
+        inv.runtime.vllm_version = good;
+        CHECK_NOTHROW(make_launch(inv, plan_for(inv)));
+    }
+    inv.runtime.vllm_version = "0.11.0";
+    for (const char* bad : {"repo/img:${TAG}", "vllm/vllm-openai:v0.11.0;touch x", "vllm/VLLM-openai", "vllm/vllm-openai:v0.11.0\nx"}) {
+        inv.runtime.image = bad;
+        CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "runtime.image", "is not an image reference");
+    }
+    inv.runtime.image = "registry.example:5000/ml/vllm-openai:v0.11.0";
+    CHECK_NOTHROW(make_launch(inv, plan_for(inv)));
+}
+
+TEST_CASE("free-text fields have length limits and errors echo a short prefix with the length") {
+    inventory inv = default_inventory();
+    inv.serving.served_model_name = std::string(1 << 20, 'a');
+    try {
+        (void)make_launch(inv, plan_for(inv));
+        FAIL("a 1 MB served_model_name was accepted");
+    } catch (const error& e) {
+        CHECK(e.code() == errc::inventory_field);
+        CHECK(e.field() == "serving.served_model_name");
+        CHECK(std::string(e.what()).size() < 400);
+        CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains("(1048576 bytes) is too long; serving.served_model_name holds at most 256 bytes"));
+    }
+    inv = default_inventory();
+    inv.serving.model_path = "/models/" + std::string(5000, 'x');
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "serving.model_path", "holds at most 4095 bytes");
+    inv = default_inventory();
+    inv.serving.extra_args = {"--chat-template", std::string(200000, 'y')};
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "serving.extra_args[1]", "holds at most 4096 bytes");
+}

@@ -158,10 +158,8 @@ TEST_CASE("plan errors: world size - TP across nodes - heads - layers - partitio
     CHECK_DSDEPLOY_ERROR(make_plan(c, m, zero), errc::plan_value, "serving.tensor_parallel_size", "at least 1");
 }
 
-TEST_CASE("plan errors: FP8 MoE on GPUs without FP8 - EP without experts - mixed GPUs") {
+TEST_CASE("plan errors: EP without experts - mixed GPUs") {
     const model_spec m = *find_model("deepseek-v3");
-    CHECK_DSDEPLOY_ERROR(make_plan(nodes_of(2, "A100-80GB", 8), m, with(8, 2, 0.9, 4096)), errc::plan_fp8_unsupported, "model",
-                         "BF16, INT8 or AWQ checkpoint");
     auto ep = with(8, 1, 0.9, 4096);
     ep.parallel->ep = true;
     CHECK_DSDEPLOY_ERROR(make_plan(nodes_of(1, "H100", 8), *find_model("llama-3.1-70b"), ep), errc::plan_expert_parallel,
@@ -197,4 +195,51 @@ TEST_CASE("the plan as JSON carries the numbers and the options") {
     CHECK(j["memory"]["stages"].size() == 2);
     CHECK(j["alternatives"].size() >= 4);
     CHECK(j["alternatives"][0]["fits"] == true);
+}
+
+TEST_CASE("A100 + block-FP8 DeepSeek-V3 is planned: weight-only FP8 through Marlin, compute in BF16, with the source") {
+    const model_spec m = *find_model("deepseek-v3");
+    REQUIRE(m.weights.method == "fp8");
+    const plan p = make_plan(nodes_of(4, "A100-80GB", 8), m, with(8, 4, 0.9, 4096));
+    const auto note = std::find_if(p.warnings.begin(), p.warnings.end(), [](const std::string& w) { return w.find("Marlin") != std::string::npos; });
+    REQUIRE(note != p.warnings.end());
+    CHECK_THAT(*note, Catch::Matchers::Contains("A100-80GB (compute capability 8.0) runs fp8 weights (quant_method \"fp8\") as weight-only FP8 (W8A16)"));
+    CHECK_THAT(*note, Catch::Matchers::Contains("run in BF16"));
+    CHECK_THAT(*note, Catch::Matchers::Contains("slower"));
+    CHECK_THAT(*note, Catch::Matchers::Contains("fp8.py"));
+    CHECK_THAT(*note, Catch::Matchers::Contains("(v0.11.0)"));
+    CHECK_THAT(to_text(p), Catch::Matchers::Contains("Marlin"));
+    // Native FP8 GPUs get no note.
+    const plan h = make_plan(nodes_of(2, "H20", 8), m, with(8, 2, 0.9, 4096));
+    CHECK(std::none_of(h.warnings.begin(), h.warnings.end(), [](const std::string& w) { return w.find("Marlin") != std::string::npos; }));
+}
+
+TEST_CASE("GPU x weight format table: every row cites vLLM and the release, capabilities decide the path") {
+    for (const auto& r : quantization_rules()) {
+        CHECK(r.min_capability <= r.native_capability);
+        CHECK_THAT(r.source, Catch::Matchers::Contains("(v0.11.0)"));
+        CHECK((r.below_native.empty() == (r.min_capability == r.native_capability)));
+    }
+    const gpu_spec& a100 = *find_gpu("A100-80GB");
+    const gpu_spec& l20 = *find_gpu("L20");
+    const gpu_spec& h100 = *find_gpu("H100");
+    weight_format fp8{dtype::fp8, 128, 0, "fp8"};
+    CHECK(quantization_support(a100, fp8).path == quant_path::weight_only);
+    CHECK(quantization_support(l20, fp8).path == quant_path::native);  // 8.9: native FP8
+    CHECK(quantization_support(h100, fp8).path == quant_path::native);
+    weight_format ct{dtype::fp8, 0, 0, "compressed-tensors"};
+    CHECK(quantization_support(a100, ct).path == quant_path::weight_only);
+    weight_format awq{dtype::int4, 0, 128, "awq"};
+    CHECK(quantization_support(a100, awq).path == quant_path::native);
+    weight_format bf16{};
+    CHECK(quantization_support(a100, bf16).path == quant_path::native);
+    // Below a method's minimum: refused, naming the source.
+    const gpu_spec& v100 = *find_gpu("V100-32GB");
+    const quant_support q = quantization_support(v100, fp8);
+    CHECK(q.path == quant_path::unsupported);
+    CHECK_THAT(q.note, Catch::Matchers::Contains("needs 8.0"));
+    CHECK(quantization_support(v100, bf16).path == quant_path::weight_only);  // cast to FP16
+    CHECK(quantization_support(v100, weight_format{dtype::fp16, 0, 0, ""}).path == quant_path::native);
+    CHECK_DSDEPLOY_ERROR(make_plan(nodes_of(2, "V100-32GB", 8), *find_model("deepseek-v3"), with(8, 2, 0.9, 4096)),
+                         errc::plan_fp8_unsupported, "model", "vLLM refuses fp8 weights (quant_method \"fp8\") on V100-32GB");
 }

@@ -13,7 +13,7 @@ DSDEPLOY_NAMESPACE_BEGIN
 
 struct gpu_spec {
     std::string name;            // catalog key, e.g. "L20", "H100-SXM"
-    double memory_gib = 0;       // total memory as PyTorch/vLLM see it (what utilization multiplies)
+    double memory_gib = 0;       // total memory as PyTorch/vLLM see it (what utilization multiplies), never nvidia-smi's total
     double nominal_gb = 0;       // the marketing figure, decimal GB
     double bandwidth_gbps = 0;   // memory bandwidth, GB/s
     double compute_capability = 0;

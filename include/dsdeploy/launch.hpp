@@ -105,6 +105,7 @@ struct launch_plan {
     std::size_t head = 0;
     std::string head_address;
     std::string ray_address;                // "10.0.0.1:6379" (what workers pass to --address)
+    std::string listen_host;                // vllm serve --host: api.host, but "::" for "0.0.0.0" with an IPv6 head
     std::string api_url;                    // "http://10.0.0.1:8000", what clients use
     std::string health_url;                 // the same, from the head itself
     std::string served_model_name;

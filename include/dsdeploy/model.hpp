@@ -32,6 +32,7 @@ struct weight_format {
     dtype type = dtype::bf16;
     int block = 0;  // FP8/INT8 block quantization: one fp32 scale per block x block tile
     int group = 0;  // INT4/INT8 group quantization: an fp16 scale and a zero point per group
+    std::string method;  // quantization_config.quant_method, lower case ("fp8", "awq", "compressed-tensors"); empty: not quantized
 };
 
 struct model_spec {

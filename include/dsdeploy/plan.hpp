@@ -102,6 +102,35 @@ struct plan {
     bool fits() const { return !memory_checked || memory.fits; }
 };
 
+// --- GPU x weight format --------------------------------------------------------------------------
+
+// How vLLM runs a checkpoint's weight format on a GPU.
+enum class quant_path {
+    native,       // the format's own kernels
+    weight_only,  // loads and runs, but slower: e.g. FP8 below compute capability 8.9 runs W8A16 through Marlin
+    unsupported,  // vLLM refuses the checkpoint on this GPU (the method's get_min_capability())
+};
+
+// One row of the compatibility table, read from vLLM's quantization methods
+// (vllm/model_executor/layers/quantization/) at the release `source` names.
+struct quant_rule {
+    std::vector<std::string> methods;  // quantization_config.quant_method values; {""}: not quantized
+    std::vector<dtype> weights;        // the stored weight types the row covers
+    double min_capability = 0;         // below: vLLM refuses the checkpoint
+    double native_capability = 0;      // from here: the format's own kernels; between the two: below_native
+    std::string below_native;          // what vLLM runs between min_capability and native_capability
+    std::string source;                // file, function and release the numbers come from
+};
+const std::vector<quant_rule>& quantization_rules();
+
+struct quant_support {
+    quant_path path = quant_path::native;
+    const quant_rule* rule = nullptr;  // nullptr: the format has no row (nothing is known against it)
+    std::string note;                  // weight_only: what runs and why it is slower; unsupported: why
+};
+// The row for `w` (method and weight type) and what it means on `g`.
+quant_support quantization_support(const gpu_spec& g, const weight_format& w);
+
 // TP inside a node, PP across nodes (vLLM's advice); reasons are appended when given.
 parallelism choose_parallelism(const cluster& c, const model_spec& m, std::vector<std::string>* reasons = nullptr);
 

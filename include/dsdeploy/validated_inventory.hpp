@@ -58,7 +58,8 @@ bundle render_bundle(const validated_inventory& v, const bundle_options& o = {})
 namespace detail {
 // The stages without repeating what validate_inventory already checked; defined in their rooms.
 dsdeploy::plan plan_for_validated(const inventory& inv);                                   // inventory
-launch_plan make_launch_validated(const inventory& inv, const dsdeploy::plan& p);          // launch
+launch_plan make_launch_validated(const inventory& inv, const dsdeploy::plan& p);
+void check_inventory_text(const inventory& inv);                                          // launch
 bundle render_bundle_with_launch(const inventory& inv, const dsdeploy::plan& p, launch_plan l,
                                  const bundle_options& o);                                 // bundle
 }  // namespace detail

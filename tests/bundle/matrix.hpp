@@ -128,7 +128,8 @@ inline dsdeploy::inventory hostile_inventory(dsdeploy::runtime_kind r, const std
     inv.serving.extra_args = {"--chat-template", std::string("tmpl ") + hostile_text(), "--dtype", "$(touch PWNED_e)"};
     inv.serving.env = {{"HOSTILE_VALUE", std::string("v ") + hostile_text()}};
     inv.network.extra_env = {{"NCCL_HOSTILE", "${IFS}$(touch PWNED_n);`touch PWNED_m`"}};
-    inv.runtime.image = "vllm/vllm-openai:v0.11.0$(touch${IFS}PWNED_i)";
+    // Not hostile: make_launch refuses anything but an image reference (launch_test.cpp).
+    inv.runtime.image = "registry.example:5000/vllm/vllm-openai:v0.11.0";
     inv.runtime.python_env = python_env;
     inv.runtime.model_mount = "/m/$HOME/${PATH}";
     return inv;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 
 DSDEPLOY_NAMESPACE_BEGIN
@@ -55,7 +56,46 @@ inline bool is_hostname(std::string_view s) {
     return !all_numeric_last;  // "10.0.0.300" is a broken IPv4 address, not a hostname
 }
 
+// Dotted-quad IPv4 with a leading zero in a part ("010.0.0.1"): inet_aton, ping and ssh read
+// such a part as octal (8.0.0.1), inet_pton and Python's ipaddress refuse it, others read it
+// as decimal. Returns the decimal reading without the zeros ("10.0.0.1"), or "" when `s` is not
+// of that form (or a part is over 255 either way).
+inline std::string ipv4_without_leading_zeros(std::string_view s) {
+    const auto parts = split(s, '.');
+    if (parts.size() != 4) return {};
+    bool zero_led = false;
+    std::string out;
+    for (auto part : parts) {
+        if (part.empty() || part.size() > 3 ||
+            !std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); }))
+            return {};
+        if (part.size() > 1 && part.front() == '0') zero_led = true;
+        const int v = std::stoi(std::string(part));
+        if (v > 255) return {};
+        if (!out.empty()) out += '.';
+        out += std::to_string(v);
+    }
+    return zero_led ? out : std::string();
+}
 
+// What two addresses are compared by: the 16 bytes of the parsed address (IPv4 as its
+// IPv4-mapped IPv6 form, so "10.0.0.1" and "::ffff:10.0.0.1" are one host; "fd00::1",
+// "fd00:0:0::1", "[FD00::1]" likewise), or a hostname in lower case without the final dot.
+inline std::string address_key(std::string_view address) {
+    std::string a(trim(address));
+    unsigned char buf[16] = {};
+    if (unsigned char v4[4]; inet_pton(AF_INET, a.c_str(), v4) == 1) {
+        buf[10] = buf[11] = 0xff;
+        std::copy(v4, v4 + 4, buf + 12);
+        return "ip:" + std::string(reinterpret_cast<const char*>(buf), 16);
+    }
+    std::string bare = a;
+    if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+    if (inet_pton(AF_INET6, bare.c_str(), buf) == 1) return "ip:" + std::string(reinterpret_cast<const char*>(buf), 16);
+    std::string host = to_lower(a);
+    if (!host.empty() && host.back() == '.') host.pop_back();
+    return "name:" + host;
+}
 
 }  // namespace detail
 
@@ -77,24 +117,31 @@ DSDEPLOY_INLINE bool is_ip_address(std::string_view address) {
 DSDEPLOY_INLINE void validate(const cluster& c) {
     using detail::quoted;
     if (c.nodes.empty()) raise(errc::cluster_empty, "nodes", "the cluster has no nodes; declare at least the head node");
+    std::map<std::string, std::size_t> names, addresses;  // first node of each name and parsed address (1,000 nodes: no n^2)
     for (std::size_t i = 0; i < c.nodes.size(); ++i) {
         const node& n = c.nodes[i];
         const std::string at = "nodes[" + std::to_string(i) + "]";
         if (!detail::is_valid_node_name(n.name))
             raise(errc::cluster_name, at + ".name",
                   detail::quoted(n.name) + " is not a valid node name; use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. \"gpu-a\")");
-        for (std::size_t j = 0; j < i; ++j)
-            if (c.nodes[j].name == n.name)
-                raise(errc::cluster_duplicate_name, at + ".name",
-                      detail::quoted(n.name) + " is already the name of nodes[" + std::to_string(j) + "]; every node needs its own name");
+        if (const auto [it, fresh] = names.emplace(n.name, i); !fresh)
+            raise(errc::cluster_duplicate_name, at + ".name",
+                  detail::quoted(n.name) + " is already the name of nodes[" + std::to_string(it->second) + "]; every node needs its own name");
+        if (const std::string decimal = detail::ipv4_without_leading_zeros(n.address); !decimal.empty())
+            raise(errc::cluster_address, at + ".address",
+                  detail::quoted(n.address) + " is ambiguous: a part with a leading zero is octal to inet_aton, ping and ssh and " +
+                      "refused by inet_pton and Python's ipaddress; write the address without leading zeros (e.g. " +
+                      detail::quoted(decimal) + ")");
         if (classify_address(n.address) == address_kind::invalid)
             raise(errc::cluster_address, at + ".address",
                   detail::quoted(n.address) + " is not an IPv4 address, IPv6 address or hostname (e.g. \"10.0.0.2\")");
-        for (std::size_t j = 0; j < i; ++j)
-            if (detail::iequals(c.nodes[j].address, n.address))
-                raise(errc::cluster_duplicate_address, at + ".address",
-                      detail::quoted(n.address) + " is already the address of nodes[" + std::to_string(j) +
-                          "] (" + c.nodes[j].name + "); every node needs its own address on the cluster network");
+        if (const auto [it, fresh] = addresses.emplace(detail::address_key(n.address), i); !fresh) {
+            const node& other = c.nodes[it->second];
+            raise(errc::cluster_duplicate_address, at + ".address",
+                  detail::quoted(n.address) + " is already the address of nodes[" + std::to_string(it->second) + "] (" + other.name +
+                      (other.address == n.address ? std::string() : ", written " + detail::quoted(other.address)) +
+                      "); every node needs its own address on the cluster network");
+        }
         if (n.gpu_count < 0 || n.gpu_count > max_gpus_per_node)
             raise(errc::cluster_gpu_count, at + ".gpu_count",
                   std::to_string(n.gpu_count) + " is not a GPU count; use 0 (CPU only) to " + std::to_string(max_gpus_per_node));

@@ -40,7 +40,7 @@ DSDEPLOY_INLINE const std::vector<errc_info>& all_errors() {
         {errc::plan_tp_heads, "plan.tp_heads", k::config, "the attention heads are not divisible by the tensor-parallel size"},
         {errc::plan_pp_layers, "plan.pp_layers", k::config, "the pipeline-parallel size exceeds the number of layers"},
         {errc::plan_pp_partition, "plan.pp_partition", k::config, "a layer partition does not have one positive entry per stage summing to the layers"},
-        {errc::plan_fp8_unsupported, "plan.fp8_unsupported", k::config, "FP8 MoE weights on GPUs without FP8 support"},
+        {errc::plan_fp8_unsupported, "plan.fp8_unsupported", k::config, "FP8 weights on GPUs below compute capability 8.0, where vLLM has no FP8 path (not even weight-only Marlin)"},
         {errc::plan_expert_parallel, "plan.expert_parallel", k::config, "expert parallelism was asked for a model without experts"},
         {errc::inventory_unreadable, "inventory.unreadable", k::environment, "the inventory file could not be read"},
         {errc::inventory_syntax, "inventory.syntax", k::config, "the inventory is not valid TOML or JSON"},

@@ -20,7 +20,14 @@ DSDEPLOY_NAMESPACE_BEGIN
 
 DSDEPLOY_INLINE engine_version parse_engine_version(std::string_view text, const std::string& field) {
     engine_version v;
-    v.text = std::string(detail::trim(text));
+    const std::string_view trimmed = detail::trim(text);
+    // The grammar first: a value that is not a version (shell or template text, a 1 MB string)
+    // never reaches a README, bundle.json or a message whole.
+    if (!detail::is_version_text(trimmed))
+        raise(errc::launch_version, field,
+              detail::echo(trimmed) + " is not a version; use the release of the vLLM in the image or environment as pip prints it, "
+              "e.g. \"0.11.0\", \"0.11.0.post2\" or \"0.20.0rc1\" (pip show vllm)");
+    v.text = std::string(trimmed);
     std::string_view s = v.text;
     if (!s.empty() && (s.front() == 'v' || s.front() == 'V')) s.remove_prefix(1);
     int parts[3] = {0, 0, 0};
@@ -171,6 +178,53 @@ inline std::string shortest(double v) { return fmt::format("{}", v); }
 
 inline bool binds_everything(const std::string& host) { return host == "0.0.0.0" || host == "::" || host == "[::]"; }
 
+// "[fd00::1]" -> "fd00::1": vLLM's create_server_socket (vllm/entrypoints/openai/api_server.py, v0.11.0)
+// picks AF_INET6 only when --host parses as a bare IPv6 address (ipaddress.IPv6Address).
+inline std::string bare_host(const std::string& host) {
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);
+    return host;
+}
+
+inline std::string_view family_name(address_kind k) { return k == address_kind::ipv6 ? "IPv6" : k == address_kind::ipv4 ? "IPv4" : "a hostname"; }
+
+// Every free-text field of the inventory against its limit (detail::field_limits).
+inline void check_field_lengths(const inventory& inv) {
+    auto check = [](const std::string& field, const std::string& value) {
+        if (std::string problem = length_problem(field, value); !problem.empty()) raise(errc::inventory_field, field, problem);
+    };
+    check("name", inv.name);
+    for (std::size_t i = 0; i < inv.cluster.nodes.size(); ++i) {
+        const node& n = inv.cluster.nodes[i];
+        const std::string at = "nodes[" + std::to_string(i) + "].";
+        check(at + "name", n.name);
+        check(at + "address", n.address);
+        check(at + "ssh", n.ssh);
+        check(at + "interface", n.interface);
+        check(at + "gpu_type", n.gpu_type);
+    }
+    check("network.interface", inv.network.interface);
+    for (std::size_t i = 0; i < inv.network.hcas.size(); ++i) check("network.hcas[" + std::to_string(i) + "]", inv.network.hcas[i]);
+    const auto& s = inv.serving;
+    check("serving.model", s.model);
+    check("serving.model_path", s.model_path);
+    check("serving.served_model_name", s.served_model_name);
+    for (std::size_t i = 0; i < s.extra_args.size(); ++i) check("serving.extra_args[" + std::to_string(i) + "]", s.extra_args[i]);
+    for (std::size_t i = 0; i < s.env.size(); ++i) {
+        check("serving.env[" + std::to_string(i) + "].name", s.env[i].first);
+        check("serving.env[" + std::to_string(i) + "].value", s.env[i].second);
+    }
+    const auto& r = inv.runtime;
+    check("runtime.image", r.image);
+    check("runtime.vllm_version", r.vllm_version);
+    check("runtime.python_env", r.python_env);
+    check("runtime.shm_size", r.shm_size);
+    check("runtime.restart", r.restart);
+    check("runtime.model_mount", r.model_mount);
+    check("api.host", inv.api.host);
+    check("api.key", inv.api.key);
+    check("api.key_env", inv.api.key_env);
+}
+
 inline bool has_env(const env_list& env, const std::string& name) {
     return std::any_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; });
 }
@@ -181,11 +235,24 @@ DSDEPLOY_INLINE std::string command_line(const std::vector<std::string>& argv) {
 namespace detail {
 // make_launch once validate(inv) passed, for validate_inventory (validated_inventory.hpp).
 launch_plan make_launch_validated(const inventory& inv, const plan& p);
+// Every free-text field within its length limit, runtime.image an image reference: checked
+// before anything else, so that no later error echoes a megabyte-long value.
+void check_inventory_text(const inventory& inv);
 }  // namespace detail
 
 DSDEPLOY_INLINE launch_plan make_launch(const inventory& inv, const plan& p) {
+    detail::check_inventory_text(inv);
     validate(inv);
     return detail::make_launch_validated(inv, p);
+}
+
+DSDEPLOY_INLINE void detail::check_inventory_text(const inventory& inv) {
+    check_field_lengths(inv);
+    if (!is_image_reference(inv.runtime.image))
+        raise(errc::inventory_field, "runtime.image",
+              echo(inv.runtime.image) +
+                  " is not an image reference; use [registry[:port]/]path[:tag][@digest] with a lower-case path, e.g. "
+                  "\"vllm/vllm-openai:v0.11.0\" (no spaces, '$', quotes or shell text; the same image on every node)");
 }
 
 DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, const plan& p) {
@@ -202,9 +269,15 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
     l.head_address = head.address;
     l.ray_address = detail::host_port(head.address, inv.ports.ray);
     const std::string& api_host = inv.api.host;
+    // What vllm serve --host gets. "0.0.0.0" means every address, but it listens on IPv4 only:
+    // with an IPv6 head the advertised http://[head]:port would never answer, so the head's
+    // family decides: "::" (a dual-stack socket: IPv6, and IPv4 as mapped addresses).
+    const address_kind head_kind = classify_address(head.address);
+    l.listen_host = detail::bare_host(api_host);
+    if (l.listen_host == "0.0.0.0" && head_kind == address_kind::ipv6) l.listen_host = "::";
     l.api_url = "http://" + detail::host_port(detail::binds_everything(api_host) ? head.address : api_host, inv.ports.api);
     l.health_url = "http://" +
-                   detail::host_port(api_host == "0.0.0.0" ? "127.0.0.1" : detail::binds_everything(api_host) ? "::1" : api_host, inv.ports.api) +
+                   detail::host_port(l.listen_host == "0.0.0.0" ? "127.0.0.1" : l.listen_host == "::" ? "::1" : api_host, inv.ports.api) +
                    "/health";
     l.served_model_name = served_model_name(inv);
     l.model_path = (inv.runtime.kind == runtime_kind::docker && !inv.runtime.model_mount.empty()) ? inv.runtime.model_mount : model_path(inv);
@@ -314,13 +387,13 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
             r.push_back("--block");
             if (is_head) {
                 nl.vllm_serve = serve;
-                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", inv.api.host, "--port", std::to_string(ports.api)});
+                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", l.listen_host, "--port", std::to_string(ports.api)});
             }
         } else {
             nl.vllm_serve = serve;
             nl.vllm_serve.insert(nl.vllm_serve.end(), {"--nnodes", std::to_string(nnodes), "--node-rank", std::to_string(is_head ? 0 : rank++),
                                                        "--master-addr", l.head_address, "--master-port", std::to_string(ports.master)});
-            if (is_head) nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", inv.api.host, "--port", std::to_string(ports.api)});
+            if (is_head) nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", l.listen_host, "--port", std::to_string(ports.api)});
             else nl.vllm_serve.push_back("--headless");
         }
         if (!nl.vllm_serve.empty()) {
@@ -337,8 +410,27 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
                              " of the head; anyone who reaches that port can run any code on every node. Keep it firewalled, or "
                              "set expose_dashboard = false and use `ssh -L " + std::to_string(ports.dashboard) + ":127.0.0.1:" +
                              std::to_string(ports.dashboard) + " <head>`");
+    // api.host set to one address of the other family than the head's: the API is served, but
+    // not where the cluster's addresses (and the scripts' users) would look for it.
+    const address_kind host_kind = classify_address(api_host);
+    if (!detail::binds_everything(api_host) && (head_kind == address_kind::ipv4 || head_kind == address_kind::ipv6) &&
+        (host_kind == address_kind::ipv4 || host_kind == address_kind::ipv6) && host_kind != head_kind)
+        l.warnings.push_back("api.host: WARNING: vLLM will listen on " + api_host + " (" + std::string(detail::family_name(host_kind)) +
+                             " only), but the head's address " + head.address + " is " + std::string(detail::family_name(head_kind)) +
+                             ": nothing answers at http://" + detail::host_port(head.address, ports.api) +
+                             "; clients, smoke.sh and bundle.json use " + l.api_url + ", which works only if that address is the head's; "
+                             "set api.host to \"" + (head_kind == address_kind::ipv6 ? "::" : "0.0.0.0") + "\" (every address) or to one of the head's " +
+                             std::string(detail::family_name(head_kind)) + " addresses");
+    if (detail::bare_host(api_host) == "::" && head_kind == address_kind::ipv4)
+        l.warnings.push_back("api.host: WARNING: \"::\" serves the advertised IPv4 URL " + l.api_url +
+                             " only through IPv4-mapped addresses (Linux net.ipv6.bindv6only = 0, the default) and vLLM fails to bind it "
+                             "when the head has IPv6 disabled; with an IPv4 head use \"0.0.0.0\"");
+    if (l.listen_host == "0.0.0.0" && head_kind == address_kind::hostname)
+        l.warnings.push_back("api.host: the head is named by hostname (" + head.address +
+                             ") and vLLM listens on 0.0.0.0, IPv4 only: if that name resolves to IPv6 addresses only, " + l.api_url +
+                             " will not answer; then set api.host = \"::\" (IPv6 and IPv4)");
     if (!inv.api.auth && detail::binds_everything(inv.api.host))
-        l.warnings.push_back("api.auth: the API listens on " + inv.api.host + ":" + std::to_string(ports.api) +
+        l.warnings.push_back("api.auth: the API listens on " + detail::host_port(l.listen_host, ports.api) +
                              " without an API key; anyone who reaches the port can use the model. Set api.auth = true, or bind api.host to 127.0.0.1");
     if (p.gpus_per_node == 0 && !ray && nnodes > 1) {
         // What tests/e2e/FINDINGS.md found running vLLM's CPU backend across two hosts.

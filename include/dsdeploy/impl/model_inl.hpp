@@ -222,6 +222,7 @@ inline weight_format read_quantization(const nlohmann::json& q, const std::strin
     };
     const std::string method = to_lower(text(q, "", "quant_method", ""));
     weight_format w;
+    w.method = method == "compressed_tensors" ? "compressed-tensors" : method;
     if (method == "fp8" || method == "fbgemm_fp8") {
         w.type = dtype::fp8;
         if (q.contains("weight_block_size")) w.block = block_of(q["weight_block_size"]);
@@ -455,7 +456,7 @@ DSDEPLOY_INLINE double total_params(const model_spec& m) {
     // Two bytes per value and no scales: bytes / 2 counts the parameters.
     model_spec counted = m;
     counted.activation_dtype = dtype::bf16;
-    counted.weights = weight_format{dtype::bf16, 0, 0};
+    counted.weights = weight_format{dtype::bf16, 0, 0, ""};
     return total_weight_bytes(counted) / 2.0;
 }
 

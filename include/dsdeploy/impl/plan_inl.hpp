@@ -166,12 +166,87 @@ DSDEPLOY_INLINE void validate_plan(const cluster& c, const model_spec& m, const 
     if (p.ep && !m.is_moe())
         raise(errc::plan_expert_parallel, "serving.enable_expert_parallel",
               m.name + " has no experts; expert parallelism applies to MoE models only, so set it to false");
-    if (layout.gpu && !layout.gpu->fp8 && m.weights.type == dtype::fp8 && m.is_moe())
-        raise(errc::plan_fp8_unsupported, "model",
-              fmt::format("{} stores its MoE weights in FP8, and {} (compute capability {:.1f}) has no FP8 tensor cores, so vLLM cannot "
-                          "run them; use a BF16, INT8 or AWQ checkpoint of the model, or GPUs with FP8 (compute capability >= 8.9: "
-                          "L20, L40S, H100, H800, H20, H200)",
-                          m.name, layout.gpu->name, layout.gpu->compute_capability));
+    if (layout.gpu) {
+        const quant_support q = quantization_support(*layout.gpu, m.weights);
+        if (q.path == quant_path::unsupported)
+            raise(m.weights.type == dtype::fp8 ? errc::plan_fp8_unsupported : errc::model_unsupported, "model", m.name + ": " + q.note);
+    }
+}
+
+// Read from vLLM v0.11.0 (the catalogued release); re-read for every new release in the table.
+DSDEPLOY_INLINE const std::vector<quant_rule>& quantization_rules() {
+    static const std::vector<quant_rule> rules = {
+        {{""}, {dtype::bf16}, 7.0, 8.0,
+         "FP16: with --dtype auto vLLM casts BF16 weights to FP16 where BF16 is missing, which can overflow for models trained in BF16",
+         "vllm/platforms/cuda.py CudaPlatformBase.supported_dtypes (BF16 from capability 8.0) and vllm/config/model.py "
+         "_resolve_auto_dtype (falls back to the first supported dtype, FP16) (v0.11.0)"},
+        {{""}, {dtype::fp16, dtype::fp32}, 7.0, 7.0, "",
+         "CMakeLists.txt CUDA_SUPPORTED_ARCHS starts at 7.0 (v0.11.0)"},
+        {{"fp8"}, {dtype::fp8}, 8.0, 8.9,
+         "weight-only FP8 (W8A16) through vLLM's Marlin kernels: the weights stay FP8 in memory (block scales become per-group "
+         "scales), activations and the matrix products run in BF16, so it is slower than native FP8 for compute-bound work "
+         "(prefill, large batches)",
+         "vllm/model_executor/layers/quantization/fp8.py: Fp8Config.get_min_capability() = 80; Fp8LinearMethod and Fp8MoEMethod "
+         "set use_marlin below capability 89, block FP8 included (utils/marlin_utils_fp8.py prepare_fp8_layer_for_marlin, "
+         "prepare_moe_fp8_layer_for_marlin) (v0.11.0)"},
+        {{"fbgemm_fp8"}, {dtype::fp8}, 8.0, 8.9,
+         "weight-only FP8 (W8A16) through vLLM's Marlin kernels: compute runs in BF16, slower than native FP8",
+         "vllm/model_executor/layers/quantization/fbgemm_fp8.py: FBGEMMFp8Config.get_min_capability() = 80, use_marlin below "
+         "capability 89 (v0.11.0)"},
+        {{"compressed-tensors"}, {dtype::fp8}, 8.0, 8.9,
+         "weight-only FP8 (CompressedTensorsW8A16Fp8, Marlin) instead of W8A8: compute runs in BF16, slower than native FP8",
+         "vllm/model_executor/layers/quantization/compressed_tensors/compressed_tensors.py _get_scheme_from_parts: "
+         "CompressedTensorsW8A8Fp8 (get_min_capability 89) falls back to CompressedTensorsW8A16Fp8 (80); compressed_tensors_moe.py "
+         "CompressedTensorsW8A8Fp8MoEMethod sets use_marlin below 89 (v0.11.0)"},
+        {{"compressed-tensors"}, {dtype::int4}, 8.0, 8.0, "",
+         "vllm/model_executor/layers/quantization/compressed_tensors/schemes/compressed_tensors_wNa16.py "
+         "CompressedTensorsWNA16.get_min_capability() = 80 (Marlin); MoE: CompressedTensorsWNA16MarlinMoEMethod (v0.11.0)"},
+        {{"compressed-tensors"}, {dtype::int8}, 7.5, 8.0,
+         "only W8A8 int8 checkpoints (CompressedTensorsW8A8Int8, 7.5); weight-only int8 (W8A16) needs 8.0",
+         "vllm/model_executor/layers/quantization/compressed_tensors/schemes/compressed_tensors_w8a8_int8.py get_min_capability 75, "
+         "compressed_tensors_wNa16.py 80 (v0.11.0)"},
+        {{"awq", "awq_marlin"}, {dtype::int4, dtype::int8}, 7.5, 8.0,
+         "AWQ's own GEMM kernels (awq.py) instead of Marlin, slower; MoE layers through moe_wna16",
+         "vllm/model_executor/layers/quantization/awq.py AWQConfig.get_min_capability() = 75; awq_marlin.py "
+         "AWQMarlinConfig.get_min_capability() = 80, chosen by override_quantization_method when is_awq_marlin_compatible (v0.11.0)"},
+        {{"gptq", "gptq_marlin"}, {dtype::int4, dtype::int8}, 7.0, 8.0,
+         "GPTQ's exllama kernels (gptq.py) instead of Marlin, slower",
+         "vllm/model_executor/layers/quantization/gptq.py GPTQConfig.get_min_capability() = 60 (vLLM builds for 7.0 and up); "
+         "gptq_marlin.py GPTQMarlinConfig.get_min_capability() = 80 (v0.11.0)"},
+        {{"moe_wna16"}, {dtype::int4, dtype::int8}, 7.0, 8.0,
+         "moe_wna16's Triton kernels instead of Marlin",
+         "vllm/model_executor/layers/quantization/moe_wna16.py MoeWNA16Config.get_min_capability() = 70, Marlin when "
+         "is_gptq_marlin_compatible / is_awq_marlin_compatible (v0.11.0)"},
+    };
+    return rules;
+}
+
+DSDEPLOY_INLINE quant_support quantization_support(const gpu_spec& g, const weight_format& w) {
+    quant_support q;
+    const std::string method = detail::to_lower(w.method);
+    for (const auto& r : quantization_rules()) {
+        if (std::find(r.methods.begin(), r.methods.end(), method) == r.methods.end()) continue;
+        if (std::find(r.weights.begin(), r.weights.end(), w.type) == r.weights.end()) continue;
+        q.rule = &r;
+        break;
+    }
+    if (!q.rule) return q;
+    const quant_rule& r = *q.rule;
+    const std::string what = method.empty() ? std::string(to_string(w.type)) + " weights"
+                                            : std::string(to_string(w.type)) + " weights (quant_method \"" + method + "\")";
+    // Capabilities are x.y; compare in tenths so 8.9 is not 8.8999.
+    const auto tenths = [](double v) { return static_cast<int>(std::lround(v * 10)); };
+    if (tenths(g.compute_capability) < tenths(r.min_capability)) {
+        q.path = quant_path::unsupported;
+        q.note = fmt::format("vLLM refuses {} on {} (compute capability {:.1f}; the method needs {:.1f}); use a checkpoint in another "
+                             "format or other GPUs [{}]",
+                             what, g.name, g.compute_capability, r.min_capability, r.source);
+    } else if (tenths(g.compute_capability) < tenths(r.native_capability)) {
+        q.path = quant_path::weight_only;
+        q.note = fmt::format("{} (compute capability {:.1f}) runs {} as {} [{}]", g.name, g.compute_capability, what, r.below_native,
+                             r.source);
+    }
+    return q;
 }
 
 DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spec& g, const parallelism& p, const plan_options& o,
@@ -306,7 +381,7 @@ inline std::vector<fit_option> alternatives(const plan& base) {
     if (m.weights.type != dtype::int4) {
         fit_option f;
         f.id = "int4_weights";
-        const model_spec m4 = with_weights(m, weight_format{dtype::int4, 0, 128});
+        const model_spec m4 = with_weights(m, weight_format{dtype::int4, 0, 128, "awq"});
         f.memory = account_memory(m4, g, p, o, base.layer_partition);
         f.fits = f.memory.fits;
         f.summary = fmt::format("a 4-bit checkpoint (AWQ/GPTQ, group 128; estimated {:.0f} GiB): {} of weights per GPU, {} tokens of KV "
@@ -405,10 +480,8 @@ DSDEPLOY_INLINE plan make_plan(const cluster& c, const model_spec& m, const plan
     if (!layout.gpu->nvlink && result.parallel.tp > 1)
         result.warnings.push_back(fmt::format("{} has no NVLink: tensor-parallel traffic crosses PCIe (about {:.0f} GB/s per direction)",
                                               layout.gpu->name, layout.gpu->gpu_link_gbps));
-    if (!layout.gpu->fp8 && m.weights.type == dtype::fp8)
-        result.warnings.push_back(fmt::format("{} has no FP8 tensor cores: vLLM runs FP8 weights as weight-only FP8 (Marlin), slower than "
-                                              "native FP8",
-                                              layout.gpu->name));
+    if (const quant_support q = quantization_support(*layout.gpu, m.weights); q.path == quant_path::weight_only)
+        result.warnings.push_back(q.note);
     if (result.options.allow_cross_node_tp && result.parallel.tp > layout.per_node)
         result.warnings.push_back(fmt::format("TP {} spans nodes: every layer's all-reduce crosses the network", result.parallel.tp));
     result.memory_checked = true;

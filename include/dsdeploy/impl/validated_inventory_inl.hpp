@@ -23,6 +23,7 @@ inline void check_api_key_env(const inventory& inv) {
 // Every check, in the order render has always applied them (so the first error is the same):
 // the inventory, the plan, the API key's source, the engine version and flags.
 inline void check_everything(const inventory& inv, plan& p, launch_plan& l) {
+    check_inventory_text(inv);
     validate(inv);
     p = plan_for_validated(inv);
     check_api_key_env(inv);
