@@ -540,8 +540,8 @@ DSDEPLOY_INLINE std::string to_text(const plan& p) {
     const auto& lim = a.stages[a.limiting_stage];
     line(fmt::format("Memory per GPU as vLLM {} accounts it ({}), stage {} of {}{}:", a.vllm_version, to_string(a.era), a.limiting_stage + 1,
                      a.stages.size(), a.limiting_stage == a.heaviest_stage ? ", the heaviest" : ", the one with the fewest KV tokens"));
-    line(fmt::format("  usable       {:>11}", fmt_gib(a.usable_gib)));
-    line(fmt::format("  budget       {:>11}  (x {:.2f} gpu-memory-utilization)", fmt_gib(a.budget_gib), a.utilization));
+    line(fmt::format("  {:<32} {:>10}", "usable", fmt_gib(a.usable_gib)));
+    line(fmt::format("  {:<32} {:>10}  (x {:.2f} gpu-memory-utilization)", "budget", fmt_gib(a.budget_gib), a.utilization));
     for (const auto& t : lim.terms) {
         if (!t.in_budget) continue;
         std::string what = t.name;
@@ -550,12 +550,12 @@ DSDEPLOY_INLINE std::string to_text(const plan& p) {
                                 a.limiting_stage + 1 == a.stages.size() ? " + LM head" : (a.limiting_stage == 0 ? " + embedding" : ""));
         line(fmt::format("  - {:<30} {:>10}  {}", what, fmt_gib(t.gib), t.source));
     }
-    line(fmt::format("  KV cache     {:>11}  -> {} tokens at {} bytes/token ({}, blocks of {})", fmt_gib(lim.kv_cache_gib), grouped(lim.kv_tokens),
+    line(fmt::format("  {:<32} {:>10}  -> {} tokens at {} bytes/token ({}, blocks of {})", "= KV cache", fmt_gib(lim.kv_cache_gib), grouped(lim.kv_tokens),
                      grouped(static_cast<std::int64_t>(lim.kv_bytes_per_token)), to_string(a.kv_dtype), a.block_size));
     line(fmt::format("  outside the budget, in {} = usable x (1 - utilization):", fmt_gib(a.usable_gib * (1 - a.utilization))));
     for (const auto& t : lim.terms)
         if (!t.in_budget) line(fmt::format("  - {:<30} {:>10}  {}", t.name, fmt_gib(t.gib), t.source));
-    line(fmt::format("  spare        {:>11}  (the model's uncertainty: {}; margin {})", fmt_gib(a.slack_gib), fmt_gib(a.uncertainty_gib),
+    line(fmt::format("  {:<32} {:>10}  (the model's uncertainty: {}; margin {})", "= spare outside the budget", fmt_gib(a.slack_gib), fmt_gib(a.uncertainty_gib),
                      fmt_gib(a.margin_gib)));
     line(fmt::format("Whole model {} of weights against {} of budget on {} GPUs", fmt_gib(a.total_weights_gib),
                      fmt_gib(a.cluster_budget_gib), p.parallel.world_size()));
