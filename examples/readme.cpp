@@ -5,7 +5,7 @@
 
 int main() {
     dsdeploy::inventory inv = dsdeploy::default_inventory();   // or build the cluster yourself
-    inv.serving.gpu_memory_utilization = 0.98;
+    for (auto& n : inv.cluster.nodes) n.gpu_type = "H20";      // 2 x 8 L20 cannot hold it
     inv.serving.max_model_len = 16384;
     dsdeploy::plan p = dsdeploy::plan_for(inv);                // validates, plans, accounts memory
     std::cout << dsdeploy::to_text(p);                         // or nlohmann::json(p)

@@ -30,12 +30,14 @@ bool apply(const std::vector<std::string>& flags, dsdeploy::serving_options& s) 
 int main(int argc, char** argv) {
     const std::string out = argc > 1 ? argv[1] : "two-node-bundle";
     try {
-        // 1. The cluster: two servers of 8 x L20; node1 runs the Ray head and the API server.
+        // 1. The cluster: two servers of 8 x H20 (96 GB); node1 runs the Ray head and the API server.
+        //    (2 x 8 L20 does not hold DeepSeek-V3's FP8 weights once vLLM's own overheads are
+        //    counted: 40.9 GiB of weights per GPU of 44.5; `dsdeploy plan` lists what would.)
         dsdeploy::inventory inv;
-        inv.name = "deepseek-v3-2x8-l20";
+        inv.name = "deepseek-v3-2x8-h20";
         inv.cluster.nodes = {
-            {"node1", "10.0.0.1", dsdeploy::node_role::head, "L20", 8, {}, "root@10.0.0.1", ""},
-            {"node2", "10.0.0.2", dsdeploy::node_role::worker, "L20", 8, {}, "root@10.0.0.2", ""},
+            {"node1", "10.0.0.1", dsdeploy::node_role::head, "H20", 8, {}, "root@10.0.0.1", ""},
+            {"node2", "10.0.0.2", dsdeploy::node_role::worker, "H20", 8, {}, "root@10.0.0.2", ""},
         };
 
         // 2. The network every node supports (on a node itself: read_sysfs_infiniband()).

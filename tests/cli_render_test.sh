@@ -32,8 +32,10 @@ python3 -c 'import json,sys; j=json.load(open("out.txt")); assert j["written"] a
     || fail "render --json"
 [ "$(sed -n 's/^VLLM_API_KEY=//p' bundle/node1/.env)" = "$key" ] || fail "re-rendering changed the API key"
 
-# A fitting inventory exits 0; --dry-run writes nothing.
-sed -e 's/^gpu_memory_utilization = .*/gpu_memory_utilization = 0.98/' -e 's/^max_model_len = .*/max_model_len = 16384/' inv.toml >fits.toml
+# A fitting inventory exits 0; --dry-run writes nothing. (2 x 8 L20 does not hold DeepSeek-V3 at
+# any utilization once vLLM's overheads are counted; 2 x 8 H200 does.)
+sed -e 's/^gpu_memory_utilization = .*/gpu_memory_utilization = 0.9/' -e 's/^max_model_len = .*/max_model_len = 16384/' \
+    -e 's/^gpu_type = .*/gpu_type = "H200"/' inv.toml >fits.toml
 expect_rc 0 "$tool" --inventory fits.toml render --out dry --dry-run
 grep -q 'would write 15 files' out.txt || fail "dry run listed no files"
 [ ! -e dry ] || fail "--dry-run wrote something"

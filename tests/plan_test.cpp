@@ -50,16 +50,30 @@ TEST_CASE("the original write-up's plan does not fit - and says so with the numb
     CHECK_THAT(text, Catch::Matchers::Contains("35.62 GiB"));
     CHECK_THAT(text, Catch::Matchers::Contains("Options that would fit"));
 
-    // Options: 0.8 cannot be saved by utilization alone at 65536 tokens...
+    // vLLM 0.11's terms: the limiting stage lists weights, non-torch, activation, CUDA graphs
+    // (outside the budget before 0.20), pre-snapshot memory and the headroom, each with a source.
+    CHECK(a.vllm_version == "0.11.0");
+    CHECK(a.era == vllm_era::v1);
+    REQUIRE(a.terms.size() == 6);
+    for (const auto& t : a.terms) CHECK_FALSE(t.source.empty());
+    CHECK(a.terms[4].name == "pre_snapshot");
+    CHECK_FALSE(a.terms[4].in_budget);
+    CHECK(a.outside_budget_gib == Approx(0.61 + 0.93 + 0.353 * 6 + 0.5 * 8));
+    CHECK(a.slack_gib == Approx(44.53 * 0.2 - a.outside_budget_gib));
+    // Options: utilization cannot save it - 0.8 already leaves only 1.25 GiB outside the budget -
+    // and neither can a shorter context nor --enforce-eager (the weights alone exceed the budget)...
     const fit_option* util = find_option(p, "raise_utilization");
     REQUIRE(util);
     CHECK_FALSE(util->fits);
-    // ...but a shorter context at 0.98, a 4-bit checkpoint and a third node each would.
-    const fit_option* shorter = find_option(p, "raise_utilization_shorter_context");
+    CHECK(find_option(p, "raise_utilization_shorter_context") == nullptr);  // 0.80 is already the highest safe utilization
+    const fit_option* shorter = find_option(p, "shorter_context");
     REQUIRE(shorter);
-    CHECK(shorter->fits);
-    CHECK(shorter->memory.max_model_len >= 8192);
-    CHECK(shorter->memory.max_model_len < 65536);
+    CHECK_FALSE(shorter->fits);
+    const fit_option* eager = find_option(p, "enforce_eager");
+    REQUIRE(eager);
+    CHECK_FALSE(eager->fits);
+    CHECK(eager->vllm_flags.front() == "--enforce-eager");
+    // ...but a 4-bit checkpoint and a third node each would, with the model's uncertainty to spare.
     const fit_option* int4 = find_option(p, "int4_weights");
     REQUIRE(int4);
     CHECK(int4->fits);
@@ -76,21 +90,48 @@ TEST_CASE("the original write-up's plan does not fit - and says so with the numb
     REQUIRE(balanced);
     CHECK(balanced->env.at(0).first == "VLLM_PP_LAYER_PARTITION");
     CHECK(balanced->memory.weights_gib < a.weights_gib);
-    // Fitting options come first.
+    // Fitting options come first, and every fitting option keeps the model's uncertainty.
     CHECK(p.alternatives.front().fits);
+    for (const auto& f : p.alternatives)
+        if (f.fits) CHECK(f.memory.margin_gib >= vllm_memory_uncertainty_gib);
 }
 
-TEST_CASE("at 0.98 and 16k context the same layout fits and KV tokens match a hand computation") {
+TEST_CASE("at 0.98 and 16k context the same layout does not fit: nothing is left outside the budget") {
+    // Before issue 17 this was "fits" with 0.76 GiB of KV per GPU and a flat 2 GiB headroom.
     const model_spec m = *find_model("deepseek-v3");
     const plan p = make_plan(nodes_of(2, "L20", 8), m, with(8, 2, 0.98, 16384));
+    CHECK_FALSE(p.fits());
+    CHECK(p.memory.slack_gib < 0);
+    CHECK_THAT(to_text(p), Catch::Matchers::Contains("held outside the budget"));
+    // 0.99 or more is never "fits" without --enforce-eager, not even on H200s with room to spare.
+    const plan h = make_plan(nodes_of(1, "H200", 8), m, with(8, 1, 0.99, 4096));
+    CHECK_FALSE(h.fits());
+    CHECK_THAT(to_text(h), Catch::Matchers::Contains("0.99 or more"));
+}
+
+TEST_CASE("three nodes of 8 x L20 at 0.8 and 16k fit - KV tokens match a hand computation from the terms") {
+    const model_spec m = *find_model("deepseek-v3");
+    const plan p = make_plan(nodes_of(3, "L20", 8), m, with(8, 3, 0.8, 16384));
     REQUIRE(p.fits());
-    const auto& s = p.memory.stages[1];
-    const double kv_gib = 44.53 * 0.98 - s.weights_gib - 2.0;
-    CHECK(s.kv_cache_gib == Approx(kv_gib));
-    CHECK(s.kv_bytes_per_token == 30 * 576 * 2);
-    CHECK(s.kv_tokens == static_cast<std::int64_t>(kv_gib * gib / (30 * 576 * 2)));
-    CHECK(p.memory.max_concurrency == Approx(double(p.memory.kv_tokens) / 16384));
+    CHECK(p.memory.confident());
+    const auto& s = p.memory.stages[2];  // the last stage: 20 layers + LM head, runs the sampler
+    CHECK(s.num_layers == 20);
+    // vLLM 0.11 on L20 (44.53 GiB, not an >= 70 GiB part): T = 2048, S = 256.
+    CHECK(p.memory.max_num_batched_tokens == 2048);
+    CHECK(p.memory.max_num_seqs == 256);
+    const double non_torch = 0.1325 + 0.0 + 0.7866;  // base + PCIe TP 8 + stages across nodes
+    const double sampler = 4.3161 * 256 * 129280 * 4 / gib;
+    const double kv_gib = 44.53 * 0.8 - s.weights_gib - non_torch - sampler - 2.0;
+    CHECK(s.kv_cache_gib == Approx(kv_gib).epsilon(1e-4));
+    CHECK(s.kv_bytes_per_token == 20 * 576 * 2);
+    CHECK(s.kv_tokens == static_cast<std::int64_t>(kv_gib * gib / (20 * 576 * 2 * 16)) * 16);
+    CHECK(p.memory.max_concurrency == Approx(double(p.memory.kv_tokens / 16) / (16384 / 16)));
     CHECK(p.alternatives.empty());
+    // --enforce-eager in extra_args takes the graphs out of the account.
+    auto eager = with(8, 3, 0.8, 16384);
+    eager.enforce_eager = true;
+    const plan e = make_plan(nodes_of(3, "L20", 8), m, eager);
+    CHECK(e.memory.slack_gib == Approx(p.memory.slack_gib + 0.5 * 8));
 }
 
 TEST_CASE("automatic choice: TP inside a node - PP across nodes - with reasons") {

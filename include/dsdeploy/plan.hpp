@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The parallelism plan (TP x PP x DP, EP), its validation, and the per-GPU memory account:
-// usable memory x utilization - heaviest stage's weights - headroom = KV cache -> tokens
-// -> concurrent sequences at max-model-len. When the model does not fit, every option that
-// might is computed with its own numbers.
+// The parallelism plan (TP x PP x DP, EP), its validation, and the per-GPU memory account as
+// the target vLLM release does it (vllm_memory.hpp): usable memory x utilization - weights -
+// non-torch - activation peak - CUDA graphs (where subtracted) - headroom = KV cache -> blocks
+// -> tokens -> concurrent sequences at max-model-len, plus what must fit outside the budget
+// (CUDA context, communicators, CUDA graphs before 0.20). When the model does not fit, every
+// option that might is computed with its own numbers.
 #pragma once
 
 #include <dsdeploy/cluster.hpp>
@@ -10,6 +12,7 @@
 #include <dsdeploy/error.hpp>
 #include <dsdeploy/gpu.hpp>
 #include <dsdeploy/model.hpp>
+#include <dsdeploy/vllm_memory.hpp>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -33,10 +36,15 @@ struct plan_options {
     double gpu_memory_utilization = 0.9;
     int max_model_len = 0;                 // 0: the model's context length
     std::optional<dtype> kv_cache_dtype;   // nullopt: vLLM's "auto" (the model's dtype)
-    double headroom_gib = 2.0;             // per GPU: activation peak, NCCL buffers, CUDA graphs
+    double headroom_gib = 2.0;             // per GPU: an explicit extra margin on top of vLLM's own overheads
     bool allow_cross_node_tp = false;      // let one TP group span nodes (slow without NVLink-class links)
     std::optional<parallelism> parallel;   // nullopt: choose automatically
     std::vector<int> pp_layer_partition;   // VLLM_PP_LAYER_PARTITION; empty: vLLM's default split
+    std::string vllm_version = "0.11.0";   // decides the memory accounting (runtime.vllm_version)
+    bool enforce_eager = false;            // --enforce-eager: no CUDA graphs
+    int max_num_batched_tokens = 0;        // --max-num-batched-tokens; 0: vLLM's default for the GPU
+    int max_num_seqs = 0;                  // --max-num-seqs; 0: vLLM's default for the GPU
+    int nodes = 0;                         // nodes the deployment spans; 0: from the cluster (make_plan)
 };
 
 inline constexpr double gib = 1024.0 * 1024.0 * 1024.0;
@@ -50,7 +58,11 @@ struct stage_memory {
     double kv_cache_gib = 0;         // budget - weights - headroom (negative: weights do not fit)
     double kv_bytes_per_token = 0;   // per GPU of this stage
     std::int64_t kv_tokens = 0;
-    double need_gib = 0;             // weights + headroom + one max-model-len sequence of KV
+    double need_gib = 0;             // in-budget terms + headroom + one max-model-len sequence of KV
+    double available_gib = 0;        // what vLLM would log as "Available KV cache memory" (before headroom)
+    double outside_budget_gib = 0;   // pre-snapshot memory (+ CUDA graphs where not estimated)
+    double slack_gib = 0;            // usable x (1 - utilization) - outside_budget_gib
+    std::vector<memory_term> terms;  // weights, non_torch, activation, cuda_graphs, pre_snapshot, headroom
 };
 
 struct memory_account {
@@ -71,7 +83,21 @@ struct memory_account {
     double total_weights_gib = 0;    // the whole model, once
     double cluster_budget_gib = 0;   // budget summed over the GPUs used
     double need_gib = 0;             // the most any GPU needs for one max-model-len sequence
-    bool fits = false;               // the KV cache holds at least one max-model-len sequence
+    std::string vllm_version;        // the release accounted for
+    vllm_era era = vllm_era::v1;
+    bool enforce_eager = false;
+    int max_num_batched_tokens = 0;  // as resolved
+    int max_num_seqs = 0;
+    int block_size = 16;             // KV cache block (tokens)
+    std::vector<memory_term> terms;  // the limiting stage's terms, each with its source
+    double pre_snapshot_gib = 0;     // the limiting stage's
+    double outside_budget_gib = 0;
+    double slack_gib = 0;            // the smallest over stages: room outside the budget after pre-snapshot memory and graphs
+    double margin_gib = 0;           // min(KV left after one max-model-len sequence, slack), over stages
+    double uncertainty_gib = vllm_memory_uncertainty_gib;
+    bool fits = false;               // one max-model-len sequence fits, the outside-budget memory fits, and
+                                     // utilization < 0.99 unless --enforce-eager
+    bool confident() const { return fits && margin_gib >= uncertainty_gib; }
 };
 
 struct fit_option {

@@ -48,6 +48,20 @@ MODELS = {
     "gpt-oss-120b": dict(h=2880, i=2880, v=201088, moe_i=2880, top_k=4),
     # https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B/blob/main/config.json
     "qwen2-1.5b": dict(h=1536, i=8960, v=151936, moe_i=0, top_k=0),
+    # https://huggingface.co/Qwen/Qwen2-7B-Instruct/blob/main/config.json
+    "qwen2-7b": dict(h=3584, i=18944, v=152064, moe_i=0, top_k=0),
+    # https://huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json
+    "qwen3-0.6b": dict(h=1024, i=3072, v=151936, moe_i=0, top_k=0),
+    # https://huggingface.co/Qwen/Qwen3-8B/blob/main/config.json
+    "qwen3-8b": dict(h=4096, i=12288, v=151936, moe_i=0, top_k=0),
+    # https://huggingface.co/Qwen/Qwen3-32B/blob/main/config.json
+    "qwen3-32b": dict(h=5120, i=25600, v=151936, moe_i=0, top_k=0),
+    # https://huggingface.co/meta-llama/Llama-3.3-70B-Instruct/blob/main/config.json
+    "llama3-70b": dict(h=8192, i=28672, v=128256, moe_i=0, top_k=0),
+    # https://huggingface.co/mistralai/Mistral-Small-3.2-24B-Instruct-2506 (text_config)
+    "mistral-small-3.2": dict(h=5120, i=32768, v=131072, moe_i=0, top_k=0),
+    # https://huggingface.co/Qwen/Qwen3-Coder-480B-A35B-Instruct/blob/main/config.json
+    "qwen3-coder-480b": dict(h=6144, i=8192, v=151936, moe_i=2560, top_k=8),
 }
 
 # Accounting eras (docs/memory-model.md, section 2):
@@ -76,9 +90,17 @@ def num(x):
     return None if x in ("", "unknown", "-") else float(x)
 
 
+def shape(r):
+    """The model's shape: INDEX.tsv's columns (copied from MODELS / config.json)."""
+    if r.get("hidden") not in (None, "", "-"):
+        return dict(h=int(r["hidden"]), i=int(r["intermediate"]), v=int(r["vocab"]),
+                    moe_i=int(r["moe_intermediate"]), top_k=int(r["top_k"]))
+    return MODELS[r["model_key"]]
+
+
 def act_features(r):
     """(token term, sampler term) in GiB for ALPHA = BETA = 1."""
-    m = MODELS[r["model_key"]]
+    m = shape(r)
     tp = int(r["tp_model"])
     T = num(r["batched_tokens"])
     S = num(r["max_num_seqs"])
@@ -107,6 +129,8 @@ def lstsq2(xs, ys):
 def fit(cal):
     """Fits ALPHA, BETA, non_torch per era and the NVLink TP>1 increment on the rows given."""
     # 1) activation: only the logs that print it separately (V0 breakdown) pin ALPHA and BETA.
+    v1_rows = [r for r in cal if r["era"] in V1_ERAS]
+    cal_all, cal = cal, [r for r in cal if r["era"] not in V1_ERAS]
     xs, ys = [], []
     for r in cal:
         a = num(r["activation_gib"])
@@ -135,11 +159,81 @@ def fit(cal):
     nt_era = {e: sum(v) / len(v) for e, v in per_era.items()}
     incr = [nt - nt_era[e] for e, nt in link if e in nt_era]
     nt_link = sum(incr) / len(incr) if incr else 0.0
-    return dict(alpha=alpha, beta=beta, act_sd=act_sd, nt_era=nt_era, per_era=per_era,
-                nt_link=nt_link, n_link=len(incr), n_act=len(ys))
+    cal = cal_all
+    c = dict(alpha=alpha, beta=beta, act_sd=act_sd, nt_era=nt_era, per_era=per_era,
+             nt_link=nt_link, n_link=len(incr), n_act=len(ys))
+    return fit_v1(cal, c)
+
+
+V1_ERAS = ("v1", "v1-cg")
+
+
+def ks_of(S, c):
+    """Sampler-peak factor at max_num_seqs S: linear between the two fitted points."""
+    lo, hi = c["ks_lo"], c["ks_hi"]
+    t = min(max((S - 256.0) / (1024.0 - 256.0), 0.0), 1.0)
+    return lo + (hi - lo) * t
+
+
+def v1_activation(r, c):
+    """V1 profile run: the forward pass and the dummy sampler run are separate, so the torch
+    peak is the larger of the two (not their sum, as in V0)."""
+    tok, samp = act_features(r)
+    return max(c["alpha"] * tok, ks_of(float(r["max_num_seqs"]), c) * samp)
+
+
+def v1_non_torch(r, c):
+    nt = c["nt0"]
+    if int(r["tp_model"]) > 1:
+        nt += c["nt_nvl"] if r["nvlink"] == "yes" else c["nt_pcie"]
+    if r.get("cross_node") == "yes":
+        nt += c["nt_x"]
+    return nt
+
+
+def fit_v1(cal, c):
+    """The V1 terms (0.9.1 and later), on the V1 calibration logs."""
+    v1 = [r for r in cal if r["era"] in V1_ERAS and num(r["weights_gib"]) is not None]
+    tp1 = [num(r["non_torch_gib"]) for r in v1 if num(r["non_torch_gib"]) is not None and int(r["tp_model"]) == 1]
+    c["nt0"] = sum(tp1) / len(tp1) if tp1 else 0.13
+    nvl = [num(r["non_torch_gib"]) - c["nt0"] for r in v1 if num(r["non_torch_gib"]) is not None
+           and int(r["tp_model"]) > 1 and r["nvlink"] == "yes"]
+    c["nt_nvl"] = sum(nvl) / len(nvl) if nvl else 0.0
+    hi = [num(r["activation_gib"]) / act_features(r)[1] for r in v1
+          if num(r["activation_gib"]) is not None and float(r["max_num_seqs"]) >= 1024]
+    c["ks_hi"] = sum(hi) / len(hi) if hi else 9.6
+    def rest(r):  # activation + non-torch, as the log implies it
+        return (num(r["total_gib"]) * float(r["util"]) - num(r["weights_gib"]) - num(r["available_kv_gib"])
+                - (num(r["cg_applied_gib"]) or 0.0))
+    lo = [(rest(r) - c["nt0"]) / act_features(r)[1] for r in v1 if float(r["max_num_seqs"]) < 1024
+          and int(r["tp_model"]) == 1 and r.get("cross_node") != "yes" and num(r["activation_gib"]) is None]
+    c["ks_lo"] = sum(lo) / len(lo) if lo else c["ks_hi"]
+    c["n_ks"] = (len(hi), len(lo))
+    pcie = [rest(r) - v1_activation(r, c) - c["nt0"] for r in v1 if int(r["tp_model"]) > 1
+            and r["nvlink"] != "yes" and r.get("cross_node") != "yes"]
+    c["nt_pcie"] = max(sum(pcie) / len(pcie), 0.0) if pcie else 0.0  # no custom all-reduce: not below 0
+    xs = [rest(r) - v1_activation(r, c) - c["nt0"] - (c["nt_pcie"] if int(r["tp_model"]) > 1 and r["nvlink"] != "yes" else 0.0)
+          for r in v1 if r.get("cross_node") == "yes"]
+    c["nt_x"] = sum(xs) / len(xs) if xs else 0.0
+    # CUDA graphs (measured at capture, "Graph capturing finished ... took X GiB"): X = CG1 x tp
+    g = [(int(r["tp_model"]), num(r["graph_gib"])) for r in cal if num(r.get("graph_gib")) is not None]
+    c["cg1"] = sum(t * x for t, x in g) / sum(t * t for t, x in g) if g else 0.5
+    # Pre-snapshot memory: total - free at the init snapshot ("Free memory on device ... on startup")
+    pre = [(int(r["tp_model"]), num(r["total_gib"]) - num(r["free_at_start_gib"])) for r in cal
+           if num(r.get("free_at_start_gib")) is not None]
+    ctx = [x for t, x in pre if t == 1]
+    c["ctx"] = sum(ctx) / len(ctx) if ctx else 0.6
+    comm = [x - c["ctx"] for t, x in pre if t == 2]
+    c["comm2"] = sum(comm) / len(comm) if comm else 0.0
+    return c
 
 
 def predict(r, c):
+    if r["era"] in V1_ERAS:
+        nt = v1_non_torch(r, c)
+        act = v1_activation(r, c)
+        cg = num(r["cg_applied_gib"]) or 0.0
+        return num(r["total_gib"]) * float(r["util"]) - num(r["weights_gib"]) - nt - act - cg, nt, act
     alpha, beta, nt_era = c["alpha"], c["beta"], c["nt_era"]
     requested = num(r["total_gib"]) * float(r["util"])
     tok, samp = act_features(r)
@@ -218,14 +312,25 @@ def main():
             print(f"  non_torch[{e}] = {c['nt_era'][e]:.2f} GiB from {len(v)} log(s): "
                   + ", ".join(f"{x:.2f}" for x in v))
     print(f"  non_torch NVLink TP>1 increment = {c['nt_link']:.2f} GiB from {c['n_link']} log(s)")
+    print("V1 (0.9.1 and later; era v1 = graphs outside the budget, v1-cg = estimate subtracted):")
+    print(f"  non_torch base (after the snapshot)  = {c['nt0']:.2f} GiB")
+    print(f"  + NVLink TP>1 (custom all-reduce)    = {c['nt_nvl']:.2f} GiB")
+    print(f"  + PCIe TP>1                          = {c['nt_pcie']:.2f} GiB")
+    print(f"  + TP/PP group across nodes           = {c['nt_x']:.2f} GiB")
+    print(f"  sampler factor KS (x S*V*4 B): S>=1024 {c['ks_hi']:.2f} ({c['n_ks'][0]} logs), S=256 {c['ks_lo']:.2f} ({c['n_ks'][1]} logs)")
+    print(f"  activation = max(ALPHA x token term, KS(S) x sampler term)")
+    print(f"  CUDA graphs at capture = {c['cg1']:.2f} GiB x TP")
+    print(f"  pre-snapshot: CUDA context {c['ctx']:.2f} GiB, + NCCL/custom all-reduce at TP 2 (NVLink) {c['comm2']:.2f} GiB")
     print()
     pair_check(rows)
     report(rows, c, "calibration / held-out split:")
     # Leave-one-out: every fixture predicted by constants fitted on all the others. With this
     # few logs it says more about how well the terms generalise than one fixed split.
-    report(rows, lambda r: fit([x for x in rows if x is not r and x["era"] != "v1-old"
-                                and num(x["weights_gib"]) is not None]),
-           "leave-one-out (fit on all other fixtures except the pre-#19312 V1 one):")
+    def others(r):  # every other fixture, without r's utilization-pair partner (the same run)
+        return [x for x in rows if x is not r and x["era"] != "v1-old"
+                and not (r.get("pair") and x.get("pair") == r["pair"])]
+    report(rows, lambda r: fit(others(r)),
+           "leave-one-out (fit on all other fixtures, without the same run at another utilization and the pre-#19312 V1 one):")
     return 0
 
 

@@ -87,6 +87,21 @@ DSDEPLOY_INLINE plan_options to_plan_options(const serving_options& s) {
     o.headroom_gib = s.headroom_gib;
     o.allow_cross_node_tp = s.allow_cross_node_tp;
     o.pp_layer_partition = s.pp_layer_partition;
+    // What the memory account needs from extra_args: --enforce-eager, --max-num-seqs N,
+    // --max-num-batched-tokens N (also as --flag=N).
+    for (std::size_t i = 0; i < s.extra_args.size(); ++i) {
+        const std::string& a = s.extra_args[i];
+        const auto eq = a.find('=');
+        const std::string flag = a.substr(0, eq);
+        auto value = [&]() -> int {
+            const std::string v = eq != std::string::npos ? a.substr(eq + 1) : (i + 1 < s.extra_args.size() ? s.extra_args[i + 1] : "");
+            try { return std::stoi(v); } catch (...) { return 0; }
+        };
+        if (flag == "--enforce-eager") o.enforce_eager = true;
+        else if (flag == "--no-enforce-eager") o.enforce_eager = false;
+        else if (flag == "--max-num-seqs") o.max_num_seqs = std::max(0, value());
+        else if (flag == "--max-num-batched-tokens") o.max_num_batched_tokens = std::max(0, value());
+    }
     if (s.tensor_parallel_size || s.pipeline_parallel_size || s.data_parallel_size || s.enable_expert_parallel) {
         parallelism p;
         p.tp = s.tensor_parallel_size.value_or(1);
@@ -112,6 +127,7 @@ DSDEPLOY_INLINE plan plan_for(const inventory& inv) {
 DSDEPLOY_INLINE plan detail::plan_for_validated(const inventory& inv) {
     const model_spec m = resolve_model(inv.serving.model, "serving.model");
     plan_options o = to_plan_options(inv.serving);
+    o.vllm_version = inv.runtime.vllm_version;
     // Only some sizes given: let the planner fill the rest from the cluster.
     if (o.parallel && !(inv.serving.tensor_parallel_size && inv.serving.pipeline_parallel_size)) {
         const parallelism chosen = choose_parallelism(inv.cluster, m);

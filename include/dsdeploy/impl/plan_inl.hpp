@@ -258,18 +258,54 @@ DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spe
     a.headroom_gib = o.headroom_gib;
     a.max_model_len = o.max_model_len > 0 ? o.max_model_len : m.max_context;
     a.kv_dtype = o.kv_cache_dtype.value_or(default_kv_dtype(m));
+    a.vllm_version = o.vllm_version;
+    a.era = vllm_era_of(o.vllm_version);
+    a.enforce_eager = o.enforce_eager;
     const shard_layout shard{p.tp, p.ep ? p.tp * p.dp : p.tp};
+    // The fused-MoE intermediate cache holds top_k x moe_I / tp per token; dense layers I / tp.
+    const double dense_local = double(m.intermediate_size) / p.tp;
+    const double moe_local = m.is_moe() ? double(m.experts_per_token) * m.moe_intermediate_size / p.tp : 0.0;
+    // dsdeploy puts pipeline stages on separate nodes; o.nodes overrides when known.
+    const bool spans_nodes = o.nodes > 1 || (o.nodes == 0 && p.pp > 1);
     int first = 0;
     a.kv_tokens = -1;
+    a.slack_gib = 0;
+    a.margin_gib = 0;
     for (std::size_t s = 0; s < partition.size(); ++s) {
         stage_memory st;
         st.first_layer = first;
         st.num_layers = partition[s];
         st.weights_gib = stage_weight_bytes(m, first, partition[s], s == 0, s + 1 == partition.size(), shard) / gib;
-        st.kv_cache_gib = a.budget_gib - st.weights_gib - a.headroom_gib;
+        vllm_rank_input in;
+        in.total_gib = g.memory_gib;
+        in.utilization = o.gpu_memory_utilization;
+        in.weights_gib = st.weights_gib;
+        in.tp = p.tp;
+        in.nvlink = g.nvlink;
+        in.spans_nodes = spans_nodes;
+        in.last_stage = s + 1 == partition.size();
+        in.hidden_size = m.hidden_size;
+        in.intermediate_local = std::max(dense_local, moe_local);
+        in.vocab_size = m.vocab_size;
+        in.max_num_batched_tokens = o.max_num_batched_tokens;
+        in.max_num_seqs = o.max_num_seqs;
+        in.gpu_name = g.name;
+        in.enforce_eager = o.enforce_eager;
+        in.era = a.era;
+        const vllm_rank_memory r = vllm_rank_account(in);
+        a.max_num_batched_tokens = r.max_num_batched_tokens;
+        a.max_num_seqs = r.max_num_seqs;
+        st.terms = r.terms;
+        st.terms.push_back({"headroom", a.headroom_gib, "serving.headroom_gib: dsdeploy's explicit extra margin, on top of vLLM's terms", true});
+        st.available_gib = r.available_kv_gib;
+        st.outside_budget_gib = r.outside_budget_gib;
+        st.slack_gib = r.slack_gib;
+        st.kv_cache_gib = r.available_kv_gib - a.headroom_gib;
         st.kv_bytes_per_token = kv_bytes_per_token(m, a.kv_dtype, partition[s], p.tp);
-        st.kv_tokens = st.kv_cache_gib > 0 ? static_cast<std::int64_t>(std::floor(st.kv_cache_gib * gib / st.kv_bytes_per_token)) : 0;
-        st.need_gib = st.weights_gib + a.headroom_gib + double(a.max_model_len) * st.kv_bytes_per_token / gib;
+        st.kv_tokens = vllm_kv_tokens(st.kv_cache_gib, st.kv_bytes_per_token, a.block_size);
+        const double one_sequence = double(a.max_model_len) * st.kv_bytes_per_token / gib;
+        st.need_gib = (r.requested_gib - r.available_kv_gib) + a.headroom_gib + one_sequence;
+        const double margin = std::min(st.kv_cache_gib - one_sequence, st.slack_gib);
         const bool tighter = a.kv_tokens < 0 || st.kv_tokens < a.kv_tokens ||
                              (st.kv_tokens == a.kv_tokens && st.kv_cache_gib < a.stages[a.limiting_stage].kv_cache_gib);
         if (tighter) {
@@ -281,6 +317,10 @@ DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spe
             a.heaviest_stage = s;
         }
         a.need_gib = std::max(a.need_gib, st.need_gib);
+        a.slack_gib = s == 0 ? st.slack_gib : std::min(a.slack_gib, st.slack_gib);
+        a.margin_gib = s == 0 ? margin : std::min(a.margin_gib, margin);
+        a.outside_budget_gib = std::max(a.outside_budget_gib, st.outside_budget_gib);
+        a.pre_snapshot_gib = std::max(a.pre_snapshot_gib, r.pre_snapshot_gib);
         a.stages.push_back(st);
         first += partition[s];
     }
@@ -288,9 +328,11 @@ DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spe
     if (!a.stages.empty()) {
         a.kv_cache_gib = a.stages[a.limiting_stage].kv_cache_gib;
         a.kv_bytes_per_token = a.stages[a.limiting_stage].kv_bytes_per_token;
+        a.terms = a.stages[a.limiting_stage].terms;
     }
-    a.fits = a.max_model_len > 0 && a.kv_tokens >= a.max_model_len;
-    a.max_concurrency = a.max_model_len > 0 ? double(a.kv_tokens) / a.max_model_len * p.dp : 0;
+    const bool utilization_ok = a.utilization < 0.99 || a.enforce_eager;
+    a.fits = a.max_model_len > 0 && a.kv_tokens >= a.max_model_len && a.slack_gib >= 0 && utilization_ok;
+    a.max_concurrency = a.max_model_len > 0 ? vllm_max_concurrency(a.kv_tokens, a.max_model_len, a.block_size) * p.dp : 0;
     a.total_weights_gib = total_weight_bytes(m) / gib;
     a.cluster_budget_gib = a.budget_gib * p.world_size();
     return a;
@@ -315,6 +357,16 @@ inline std::vector<fit_option> alternatives(const plan& base) {
     const auto& mem = base.memory;
     const int len = mem.max_model_len;
 
+    // The highest utilization that leaves room outside the budget for the pre-snapshot memory and
+    // (before 0.20) the CUDA graphs, with the model's uncertainty to spare; never 0.99 or more.
+    auto highest_utilization = [&](const plan_options& oo) {
+        const auto probe = account_memory(m, g, p, oo, base.layer_partition);
+        const double u = std::floor((1.0 - (probe.outside_budget_gib + probe.uncertainty_gib) / g.memory_gib) * 100.0 + 1e-9) / 100.0;
+        return std::min(u, max_practical_utilization);
+    };
+    const double u_max = highest_utilization(o);
+    const std::string overheads = fmt::format("{} held outside the budget{}", fmt_gib(mem.outside_budget_gib),
+                                              mem.era == vllm_era::v1 && !o.enforce_eager ? " (context, communicators, CUDA graphs)" : " (context, communicators)");
     // 1. The utilization this context needs.
     {
         fit_option f;
@@ -323,41 +375,70 @@ inline std::vector<fit_option> alternatives(const plan& base) {
         plan_options o2 = o;
         o2.gpu_memory_utilization = std::min(need, 1.0);
         f.memory = account_memory(m, g, p, o2, base.layer_partition);
-        f.fits = need <= max_practical_utilization && f.memory.fits;
+        f.fits = need <= u_max && f.memory.confident();
         f.vllm_flags = {"--gpu-memory-utilization", util_str(need)};
-        f.summary = f.fits ? fmt::format("--gpu-memory-utilization {}: {} per GPU holds {} of weights, {} of headroom and {} tokens of KV "
-                                         "cache ({:.1f} sequences of {})",
-                                         util_str(need), fmt_gib(f.memory.budget_gib), fmt_gib(f.memory.weights_gib), fmt_gib(o.headroom_gib),
-                                         grouped(f.memory.kv_tokens), f.memory.max_concurrency, grouped(len))
+        f.summary = f.fits ? fmt::format("--gpu-memory-utilization {}: {} per GPU holds {} of weights, {} of vLLM overheads, {} of headroom and "
+                                         "{} tokens of KV cache ({:.1f} sequences of {}); {} spare outside the budget",
+                                         util_str(need), fmt_gib(f.memory.budget_gib), fmt_gib(f.memory.weights_gib),
+                                         fmt_gib(f.memory.budget_gib - f.memory.stages[f.memory.limiting_stage].available_gib - f.memory.weights_gib),
+                                         fmt_gib(o.headroom_gib), grouped(f.memory.kv_tokens), f.memory.max_concurrency, grouped(len),
+                                         fmt_gib(f.memory.slack_gib))
                            : fmt::format("--gpu-memory-utilization would have to be {} ({} per GPU) for one {}-token sequence; above {} "
-                                         "nothing is left for the CUDA context",
-                                         util_str(need), fmt_gib(mem.need_gib), grouped(len), util_str(max_practical_utilization));
+                                         "the {} and the model's {} uncertainty do not fit",
+                                         util_str(need), fmt_gib(mem.need_gib), grouped(len), util_str(u_max), overheads,
+                                         fmt_gib(mem.uncertainty_gib));
         out.push_back(std::move(f));
     }
-    // 2. The context that fits at this utilization, and at the highest practical one.
-    auto context_option = [&](double u, const char* id) {
+    // 2. The context that fits at this utilization, and at the highest one the overheads allow.
+    auto context_option = [&](const plan_options& base_o, double u, const char* id) {
         fit_option f;
         f.id = id;
-        plan_options o2 = o;
+        plan_options o2 = base_o;
         o2.gpu_memory_utilization = u;
         const auto probe = account_memory(m, g, p, o2, base.layer_partition);
-        const std::int64_t new_len = round_down_len(std::min<std::int64_t>(probe.kv_tokens, len));
+        // Leave the model's uncertainty in the KV cache too.
+        std::int64_t fit_tokens = 0;
+        for (const auto& st : probe.stages) {
+            const std::int64_t t = vllm_kv_tokens(st.kv_cache_gib - probe.uncertainty_gib, st.kv_bytes_per_token, probe.block_size);
+            fit_tokens = &st == &probe.stages.front() ? t : std::min(fit_tokens, t);
+        }
+        const std::int64_t new_len = round_down_len(std::min<std::int64_t>(fit_tokens, len));
         o2.max_model_len = static_cast<int>(std::max<std::int64_t>(new_len, 1));
         f.memory = account_memory(m, g, p, o2, base.layer_partition);
-        f.fits = new_len >= 1024 && f.memory.fits;
-        f.vllm_flags = {"--gpu-memory-utilization", util_str(u), "--max-model-len", std::to_string(new_len)};
-        f.summary = f.fits ? fmt::format("--gpu-memory-utilization {} --max-model-len {}: the KV cache holds {} tokens ({} per GPU), "
-                                         "{:.1f} sequences at full length",
-                                         util_str(u), new_len, grouped(f.memory.kv_tokens), fmt_gib(f.memory.kv_cache_gib),
-                                         f.memory.max_concurrency)
-                           : fmt::format("at --gpu-memory-utilization {} the weights ({}) and headroom ({}) leave {} for the KV cache: "
-                                         "no usable context length",
-                                         util_str(u), fmt_gib(probe.weights_gib), fmt_gib(o.headroom_gib), fmt_gib(probe.kv_cache_gib));
+        f.fits = new_len >= 1024 && f.memory.confident();
+        if (base_o.enforce_eager && !o.enforce_eager) f.vllm_flags.push_back("--enforce-eager");
+        for (const char* x : {"--gpu-memory-utilization"}) f.vllm_flags.push_back(x);
+        f.vllm_flags.push_back(util_str(u));
+        f.vllm_flags.push_back("--max-model-len");
+        f.vllm_flags.push_back(std::to_string(new_len));
+        const std::string flags = fmt::format("{}", fmt::join(f.vllm_flags, " "));
+        const std::string at = fmt::format("{}--gpu-memory-utilization {}", base_o.enforce_eager && !o.enforce_eager ? "--enforce-eager " : "",
+                                           util_str(u));
+        f.summary = f.fits ? fmt::format("{}: the KV cache holds {} tokens ({} per GPU), {:.1f} sequences at full length; {} spare outside the "
+                                         "budget",
+                                         flags, grouped(f.memory.kv_tokens), fmt_gib(f.memory.kv_cache_gib), f.memory.max_concurrency,
+                                         fmt_gib(f.memory.slack_gib))
+                           : f.memory.slack_gib < f.memory.uncertainty_gib
+                               ? fmt::format("{}: {} held outside the budget leaves {} of the {} the model needs to spare", at,
+                                             fmt_gib(f.memory.outside_budget_gib), fmt_gib(f.memory.slack_gib), fmt_gib(f.memory.uncertainty_gib))
+                               : fmt::format("at {} the weights ({}), vLLM's overheads and the headroom ({}) leave {} for the KV cache: "
+                                             "no usable context length with {} to spare",
+                                             at, fmt_gib(probe.weights_gib), fmt_gib(o.headroom_gib), fmt_gib(probe.kv_cache_gib),
+                                             fmt_gib(probe.uncertainty_gib));
         return f;
     };
-    out.push_back(context_option(o.gpu_memory_utilization, "shorter_context"));
-    if (!out.back().fits && o.gpu_memory_utilization < max_practical_utilization)
-        out.push_back(context_option(max_practical_utilization, "raise_utilization_shorter_context"));
+    out.push_back(context_option(o, o.gpu_memory_utilization, "shorter_context"));
+    if (!out.back().fits && o.gpu_memory_utilization < u_max)
+        out.push_back(context_option(o, u_max, "raise_utilization_shorter_context"));
+    // 2b. Without CUDA graphs: before 0.20 they sit outside the budget, so --enforce-eager frees
+    //     that room for a higher utilization (at some decode speed).
+    if (!o.enforce_eager) {
+        plan_options eager = o;
+        eager.enforce_eager = true;
+        const double u_eager = highest_utilization(eager);
+        fit_option f = context_option(eager, std::max(u_eager, o.gpu_memory_utilization), "enforce_eager");
+        if (f.fits || mem.era == vllm_era::v1) out.push_back(std::move(f));
+    }
     // 3. FP8 KV cache halves the bytes per token (BF16 -> FP8).
     const dtype kv = o.kv_cache_dtype.value_or(default_kv_dtype(m));
     if (kv != dtype::fp8) {
@@ -366,15 +447,15 @@ inline std::vector<fit_option> alternatives(const plan& base) {
         plan_options o2 = o;
         o2.kv_cache_dtype = dtype::fp8;
         f.memory = account_memory(m, g, p, o2, base.layer_partition);
-        f.fits = f.memory.fits;
+        f.fits = f.memory.confident();
         f.vllm_flags = {"--kv-cache-dtype", "fp8"};
         f.summary = f.fits ? fmt::format("--kv-cache-dtype fp8: {} bytes/token instead of {}; {} tokens of KV cache ({:.1f} sequences of {})",
                                          grouped(static_cast<std::int64_t>(f.memory.kv_bytes_per_token)),
                                          grouped(static_cast<std::int64_t>(mem.kv_bytes_per_token)), grouped(f.memory.kv_tokens),
                                          f.memory.max_concurrency, grouped(len))
                            : fmt::format("--kv-cache-dtype fp8 alone does not help: the KV cache is not the problem, the weights ({}) "
-                                         "exceed what is left of the budget ({})",
-                                         fmt_gib(f.memory.weights_gib), fmt_gib(mem.budget_gib - o.headroom_gib));
+                                         "and vLLM's overheads exceed the budget ({}), or the margin is under {}",
+                                         fmt_gib(f.memory.weights_gib), fmt_gib(mem.budget_gib - o.headroom_gib), fmt_gib(f.memory.uncertainty_gib));
         out.push_back(std::move(f));
     }
     // 4. A 4-bit checkpoint (AWQ/GPTQ-style, group 128).
@@ -383,7 +464,7 @@ inline std::vector<fit_option> alternatives(const plan& base) {
         f.id = "int4_weights";
         const model_spec m4 = with_weights(m, weight_format{dtype::int4, 0, 128, "awq"});
         f.memory = account_memory(m4, g, p, o, base.layer_partition);
-        f.fits = f.memory.fits;
+        f.fits = f.memory.confident();
         f.summary = fmt::format("a 4-bit checkpoint (AWQ/GPTQ, group 128; estimated {:.0f} GiB): {} of weights per GPU, {} tokens of KV "
                                 "cache ({:.1f} sequences of {}){}",
                                 f.memory.total_weights_gib, fmt_gib(f.memory.weights_gib), grouped(f.memory.kv_tokens),
@@ -396,14 +477,16 @@ inline std::vector<fit_option> alternatives(const plan& base) {
         for (int extra = 1; extra <= 4; ++extra) {
             parallelism p2{tp, (base.nodes + extra) * base.gpus_per_node / tp, 1, p.ep};
             if (p2.pp > m.num_layers) break;
-            const auto mem2 = account_memory(m, g, p2, o, default_pp_partition(m.num_layers, p2.pp));
-            if (!mem2.fits && extra < 4) continue;
+            plan_options o2 = o;
+            o2.nodes = base.nodes + extra;
+            const auto mem2 = account_memory(m, g, p2, o2, default_pp_partition(m.num_layers, p2.pp));
+            if (!mem2.confident() && extra < 4) continue;
             fit_option f;
             f.id = "more_nodes";
             f.nodes = base.nodes + extra;
             f.parallel = p2;
             f.memory = mem2;
-            f.fits = mem2.fits;
+            f.fits = mem2.confident();
             f.vllm_flags = {"--tensor-parallel-size", std::to_string(p2.tp), "--pipeline-parallel-size", std::to_string(p2.pp)};
             f.summary = fmt::format("{} nodes of {} x {} (TP {} x PP {}): {} of weights per GPU, {} tokens of KV cache ({:.1f} sequences "
                                     "of {}){}",
@@ -440,7 +523,7 @@ inline std::vector<fit_option> alternatives(const plan& base) {
             fit_option f;
             f.id = "balanced_layers";
             f.memory = account_memory(m, g, p, o, best);
-            f.fits = f.memory.fits;
+            f.fits = f.memory.confident();
             f.env = {{"VLLM_PP_LAYER_PARTITION", fmt::format("{}", fmt::join(best, ","))}};
             f.summary = fmt::format("VLLM_PP_LAYER_PARTITION={}: the heaviest GPU holds {} of weights instead of {}{}", fmt::join(best, ","),
                                     fmt_gib(f.memory.weights_gib), fmt_gib(mem.weights_gib),
@@ -527,24 +610,44 @@ DSDEPLOY_INLINE std::string to_text(const plan& p) {
         return out;
     }
     const auto& a = p.memory;
-    const auto& heavy = a.stages[a.heaviest_stage];
-    line(fmt::format("Memory per GPU (stage {} of {}, the heaviest):", a.heaviest_stage + 1, a.stages.size()));
-    line(fmt::format("  usable       {:>11}", fmt_gib(a.usable_gib)));
-    line(fmt::format("  budget       {:>11}  (x {:.2f} gpu-memory-utilization)", fmt_gib(a.budget_gib), a.utilization));
-    line(fmt::format("  weights      {:>11}  ({} layers{})", fmt_gib(heavy.weights_gib), heavy.num_layers,
-                     a.heaviest_stage + 1 == a.stages.size() ? " + LM head" : (a.heaviest_stage == 0 ? " + embedding" : "")));
-    line(fmt::format("  headroom     {:>11}  (activations, NCCL buffers, CUDA graphs)", fmt_gib(a.headroom_gib)));
-    line(fmt::format("  KV cache     {:>11}  -> {} tokens at {} bytes/token ({})", fmt_gib(heavy.kv_cache_gib), grouped(heavy.kv_tokens),
-                     grouped(static_cast<std::int64_t>(heavy.kv_bytes_per_token)), to_string(a.kv_dtype)));
+    const auto& lim = a.stages[a.limiting_stage];
+    line(fmt::format("Memory per GPU as vLLM {} accounts it ({}), stage {} of {}{}:", a.vllm_version, to_string(a.era), a.limiting_stage + 1,
+                     a.stages.size(), a.limiting_stage == a.heaviest_stage ? ", the heaviest" : ", the one with the fewest KV tokens"));
+    line(fmt::format("  {:<32} {:>10}", "usable", fmt_gib(a.usable_gib)));
+    line(fmt::format("  {:<32} {:>10}  (x {:.2f} gpu-memory-utilization)", "budget", fmt_gib(a.budget_gib), a.utilization));
+    for (const auto& t : lim.terms) {
+        if (!t.in_budget) continue;
+        std::string what = t.name;
+        if (t.name == "weights")
+            what += fmt::format(" ({} layers{})", lim.num_layers,
+                                a.limiting_stage + 1 == a.stages.size() ? " + LM head" : (a.limiting_stage == 0 ? " + embedding" : ""));
+        line(fmt::format("  - {:<30} {:>10}  {}", what, fmt_gib(t.gib), t.source));
+    }
+    line(fmt::format("  {:<32} {:>10}  -> {} tokens at {} bytes/token ({}, blocks of {})", "= KV cache", fmt_gib(lim.kv_cache_gib), grouped(lim.kv_tokens),
+                     grouped(static_cast<std::int64_t>(lim.kv_bytes_per_token)), to_string(a.kv_dtype), a.block_size));
+    line(fmt::format("  outside the budget, in {} = usable x (1 - utilization):", fmt_gib(a.usable_gib * (1 - a.utilization))));
+    for (const auto& t : lim.terms)
+        if (!t.in_budget) line(fmt::format("  - {:<30} {:>10}  {}", t.name, fmt_gib(t.gib), t.source));
+    line(fmt::format("  {:<32} {:>10}  (the model's uncertainty: {}; margin {})", "= spare outside the budget", fmt_gib(a.slack_gib), fmt_gib(a.uncertainty_gib),
+                     fmt_gib(a.margin_gib)));
     line(fmt::format("Whole model {} of weights against {} of budget on {} GPUs", fmt_gib(a.total_weights_gib),
                      fmt_gib(a.cluster_budget_gib), p.parallel.world_size()));
     if (a.fits) {
-        line(fmt::format("Verdict   FITS: the KV cache holds {} tokens = {:.1f} concurrent sequences of {} tokens", grouped(a.kv_tokens),
-                         a.max_concurrency, grouped(a.max_model_len)));
+        line(fmt::format("Verdict   FITS: the KV cache holds {} tokens = {:.2f}x concurrency for {} tokens per request (as vLLM prints it){}",
+                         grouped(a.kv_tokens), a.max_concurrency, grouped(a.max_model_len),
+                         a.confident() ? "" : fmt::format("; but the margin ({}) is under the model's uncertainty ({})", fmt_gib(a.margin_gib),
+                                                          fmt_gib(a.uncertainty_gib))));
     } else {
-        line(fmt::format("Verdict   DOES NOT FIT: one {}-token sequence needs {} per GPU, the budget is {} ({} short){}",
-                         grouped(a.max_model_len), fmt_gib(a.need_gib), fmt_gib(a.budget_gib), fmt_gib(a.need_gib - a.budget_gib),
-                         a.weights_gib + a.headroom_gib > a.budget_gib ? "; the weights alone exceed the budget" : ""));
+        std::string why;
+        if (a.utilization >= 0.99 && !a.enforce_eager)
+            why = "; at 0.99 or more nothing is left for the CUDA context, communicators and graphs (use --enforce-eager and a lower utilization)";
+        else if (a.slack_gib < 0)
+            why = fmt::format("; besides, {} held outside the budget needs {} more than usable x (1 - utilization)", fmt_gib(a.outside_budget_gib),
+                              fmt_gib(-a.slack_gib));
+        if (a.weights_gib + a.headroom_gib > a.budget_gib) why += "; the weights alone exceed the budget";
+        line(fmt::format("Verdict   DOES NOT FIT: one {}-token sequence needs {} per GPU, the budget is {} ({} {}){}", grouped(a.max_model_len),
+                         fmt_gib(a.need_gib), fmt_gib(a.budget_gib), fmt_gib(std::abs(a.need_gib - a.budget_gib)),
+                         a.need_gib > a.budget_gib ? "short" : "to spare", why));
         std::vector<const fit_option*> yes, no;
         for (const auto& f : p.alternatives) (f.fits ? yes : no).push_back(&f);
         if (!yes.empty()) line("Options that would fit:");
@@ -561,6 +664,14 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const parallelism& p) {
          {"world_size", p.world_size()}};
 }
 
+namespace detail {
+inline nlohmann::json terms_json(const std::vector<memory_term>& terms) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : terms) out.push_back({{"name", t.name}, {"gib", t.gib}, {"source", t.source}, {"in_budget", t.in_budget}});
+    return out;
+}
+}  // namespace detail
+
 DSDEPLOY_INLINE void to_json(nlohmann::json& j, const memory_account& m) {
     nlohmann::json stages = nlohmann::json::array();
     for (const auto& s : m.stages)
@@ -570,7 +681,11 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const memory_account& m) {
                           {"kv_cache_gib", s.kv_cache_gib},
                           {"kv_bytes_per_token", s.kv_bytes_per_token},
                           {"kv_tokens", s.kv_tokens},
-                          {"need_gib", s.need_gib}});
+                          {"need_gib", s.need_gib},
+                          {"available_gib", s.available_gib},
+                          {"outside_budget_gib", s.outside_budget_gib},
+                          {"slack_gib", s.slack_gib},
+                          {"terms", detail::terms_json(s.terms)}});
     j = {{"usable_gib", m.usable_gib},
          {"gpu_memory_utilization", m.utilization},
          {"budget_gib", m.budget_gib},
@@ -588,6 +703,19 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const memory_account& m) {
          {"heaviest_stage", m.heaviest_stage},
          {"limiting_stage", m.limiting_stage},
          {"fits", m.fits},
+         {"confident", m.confident()},
+         {"vllm_version", m.vllm_version},
+         {"vllm_era", std::string(to_string(m.era))},
+         {"enforce_eager", m.enforce_eager},
+         {"max_num_batched_tokens", m.max_num_batched_tokens},
+         {"max_num_seqs", m.max_num_seqs},
+         {"block_size", m.block_size},
+         {"pre_snapshot_gib", m.pre_snapshot_gib},
+         {"outside_budget_gib", m.outside_budget_gib},
+         {"slack_gib", m.slack_gib},
+         {"margin_gib", m.margin_gib},
+         {"uncertainty_gib", m.uncertainty_gib},
+         {"terms", detail::terms_json(m.terms)},
          {"stages", stages}};
 }
 
