@@ -15,5 +15,6 @@
 #include <dsdeploy/network.hpp>
 #include <dsdeploy/openai.hpp>
 #include <dsdeploy/orchestrate.hpp>
+#include <dsdeploy/perf.hpp>
 #include <dsdeploy/plan.hpp>
 #include <dsdeploy/version.hpp>
