@@ -183,6 +183,10 @@ struct layout_ranking {
     std::optional<double> slo_tpot_ms;
     std::vector<ranked_layout> ranked;    // layouts that fit (and meet the SLO first), best first
     std::vector<ranked_layout> rejected;  // layouts that do not fit the workload
+    // The layout given in the plan options (o.parallel at o's utilization, KV dtype and weights):
+    // its rank (1-based, 0 when it does not fit) and the candidate itself; nullopt when not given.
+    std::optional<ranked_layout> current;
+    std::size_t current_rank = 0;
     std::size_t candidates = 0;
     std::size_t duplicates = 0;           // higher utilizations that hold no larger batch (left out)
     std::string utilizations;             // "0.90/0.95/0.98"
@@ -194,7 +198,8 @@ struct layout_ranking {
 // nodes included; DP with expert parallelism for MoE models, its all-to-all extrapolated), each at the plan's utilization and
 // at 0.95 and 0.98, with the plan's KV cache dtype and FP8, with the checkpoint's weights and a
 // 4-bit checkpoint; accounts memory with the planner (max_model_len = in + out), predicts the
-// workload on those that fit and ranks them by the metric.
+// workload on those that fit and ranks them by the metric. When o.parallel is set, that layout is
+// reported as `current` (the plan's own layout).
 layout_ranking rank_layouts(const cluster& c, const model_spec& m, const plan_options& o, const perf_network& net, const workload& w,
                             rank_metric metric = rank_metric::throughput, std::optional<double> slo_tpot_ms = std::nullopt,
                             const engine_profile& e = {});

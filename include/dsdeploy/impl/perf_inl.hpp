@@ -11,8 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
+#include <cstdio>
 #include <stdexcept>
+#include <utility>
 
 DSDEPLOY_NAMESPACE_BEGIN
 
@@ -895,6 +896,7 @@ DSDEPLOY_INLINE layout_ranking rank_layouts(const cluster& c, const model_spec& 
     std::vector<std::optional<dtype>> kvs = {o.kv_cache_dtype};
     if (kv_default != dtype::fp8) kvs.push_back(dtype::fp8);
     std::vector<model_spec> models = {m};
+    std::string current_label;
     if (m.weights.type != dtype::int4) models.push_back(with_weights(m, weight_format{dtype::int4, 0, 128}));
 
     for (int tp = 1; tp <= devices; ++tp) {
@@ -922,6 +924,9 @@ DSDEPLOY_INLINE layout_ranking rank_layouts(const cluster& c, const model_spec& 
                         const bool int4 = mm.weights.type == dtype::int4 && m.weights.type != dtype::int4;
                         cand.weights = int4 ? "int4 (4-bit checkpoint, group 128)" : std::string(to_string(mm.weights.type));
                         cand.label = detail::layout_label(par, cross, u, kv && *kv == dtype::fp8 && kv_default != dtype::fp8, int4);
+                        if (o.parallel && o.parallel->tp == par.tp && o.parallel->pp == par.pp && o.parallel->dp == par.dp &&
+                            u == o.gpu_memory_utilization && kv == o.kv_cache_dtype && !int4)
+                            current_label = cand.label;
                         ++r.candidates;
                         try {
                             validate_plan(c, mm, par, cand.options);
@@ -965,6 +970,12 @@ DSDEPLOY_INLINE layout_ranking rank_layouts(const cluster& c, const model_spec& 
         }
     }
     std::stable_sort(r.ranked.begin(), r.ranked.end(), [&](const ranked_layout& a, const ranked_layout& b) { return detail::better(a, b, metric); });
+    if (!current_label.empty()) {
+        for (std::size_t k = 0; k < r.ranked.size() && !r.current; ++k)
+            if (r.ranked[k].label == current_label) r.current = r.ranked[k], r.current_rank = k + 1;
+        for (std::size_t k = 0; k < r.rejected.size() && !r.current; ++k)
+            if (r.rejected[k].label == current_label) r.current = r.rejected[k];
+    }
     r.why = r.ranked.empty() ? fmt::format("no layout of the {} {} GPUs holds one {}-token request", devices, g.name, len) : detail::why_line(r);
     return r;
 }
@@ -1022,7 +1033,13 @@ DSDEPLOY_INLINE std::string to_text(const layout_ranking& r, std::size_t top) {
         }
         if (r.ranked.size() > top) s += fmt::format("  ... and {} more (--json lists all)\n", r.ranked.size() - top);
         s += "Why: " + r.why + "\n";
-        s += "Winner in detail:\n" + to_text(r.ranked[0].prediction);
+        if (r.current && r.current_rank == 0)
+            s += fmt::format("The plan's layout ({}) does not fit one {:g}-token request: {}\n", r.current->label,
+                             r.load.input_len + r.load.output_len, r.current->rejected);
+        else if (r.current && r.current_rank > 1)
+            s += fmt::format("The plan's layout ({}) ranks #{} of {}:\n{}", r.current->label, r.current_rank, r.ranked.size(),
+                             to_text(r.current->prediction));
+        s += std::string(r.current_rank == 1 ? "The winner is the plan's layout" : "Winner") + " in detail:\n" + to_text(r.ranked[0].prediction);
         if (r.ranked[0].prediction.tpot_ms.source == provenance::extrapolated) s += "  (* extrapolated: see provenance)\n";
     } else {
         s += "Why: " + r.why + "\n";
@@ -1095,6 +1112,12 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const layout_ranking& r) {
          {"duplicates_left_out", r.duplicates},
          {"fitting", r.ranked.size()},
          {"why", r.why},
+         {"current_layout", r.current ? nlohmann::json{{"label", r.current->label},
+                                                        {"rank", r.current_rank},
+                                                        {"fits", r.current_rank > 0},
+                                                        {"rejected", r.current->rejected},
+                                                        {"prediction", r.current_rank > 0 ? nlohmann::json(r.current->prediction) : nlohmann::json(nullptr)}}
+                                      : nlohmann::json(nullptr)},
          {"ranked", ranked}};
 }
 
