@@ -350,3 +350,38 @@ TEST_CASE("ranking the default cluster's layouts for a workload") {
     CHECK(j.at("ranked").size() == r.ranked.size());
     CHECK(j.at("ranked")[0].at("prediction").at("tpot_ms").at("provenance") == "extrapolated");
 }
+
+TEST_CASE("open loop: below saturation the output is rate x out; above it the queue is flagged") {
+    const auto rows = load_tsv();
+    const auto it = std::find_if(rows.begin(), rows.end(), [](const row_t& r) { return r.at("id") == "ds-r1-h200x8-sglang-1k1k-c16"; });
+    REQUIRE(it != rows.end());
+    case_t c = build(*it);
+    c.w = parse_workload("in=1024,out=1024,rate=0.5");
+    const perf_prediction slow = predict_performance(c.pl, c.net, c.w, c.e);
+    CHECK(slow.output_tok_s.value == Approx(512));
+    CHECK(slow.requests_s.value == Approx(0.5));
+    CHECK(slow.tpot_ms.source == provenance::extrapolated);  // no open-loop calibration row
+    CHECK(!slow.kv_limited);
+    CHECK(slow.batch > 1);  // Little's law: 0.5/s x ~20 s per request
+    c.w = parse_workload("in=1024,out=1024,rate=1000");
+    const perf_prediction flood = predict_performance(c.pl, c.net, c.w, c.e);
+    CHECK(flood.kv_limited);
+    CHECK(flood.output_tok_s.value < 1000 * 1024);
+    CHECK(std::any_of(flood.assumptions.begin(), flood.assumptions.end(),
+                      [](const std::string& a) { return a.find("queue grows without bound") != std::string::npos; }));
+}
+
+TEST_CASE("DP + EP charges an all-to-all and is extrapolated") {
+    const auto rows = load_tsv();
+    const auto it = std::find_if(rows.begin(), rows.end(), [](const row_t& r) { return r.at("id") == "ds-r1-h200x8-sglang-1k1k-c16"; });
+    REQUIRE(it != rows.end());
+    case_t c = build(*it);
+    c.pl.parallel = parallelism{4, 1, 2, true};
+    c.pl.layer_partition = default_pp_partition(c.pl.model.num_layers, 1);
+    c.pl.memory = account_memory(c.pl.model, c.pl.gpu, c.pl.parallel, c.pl.options, c.pl.layer_partition);
+    const perf_prediction p = predict_performance(c.pl, c.net, c.w, c.e);
+    CHECK(p.tpot_ms.source == provenance::extrapolated);
+    CHECK(p.tpot_ms.basis.find("expert parallelism") != std::string::npos);
+    CHECK(p.decode.tp_collective_ms > 0);
+    CHECK(p.kv_max_concurrency.value == std::floor(p.kv_tokens / 2048) * 2);
+}
