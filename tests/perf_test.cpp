@@ -351,7 +351,7 @@ TEST_CASE("ranking the default cluster's layouts for a workload") {
     CHECK(j.at("ranked")[0].at("prediction").at("tpot_ms").at("provenance") == "extrapolated");
 }
 
-TEST_CASE("open loop: below saturation the output is rate x out; above it the queue is flagged") {
+TEST_CASE("open loop: below saturation the output is rate x out, above it the queue is flagged") {
     const auto rows = load_tsv();
     const auto it = std::find_if(rows.begin(), rows.end(), [](const row_t& r) { return r.at("id") == "ds-r1-h200x8-sglang-1k1k-c16"; });
     REQUIRE(it != rows.end());
