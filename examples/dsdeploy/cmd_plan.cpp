@@ -16,6 +16,8 @@ command add_plan_command(CLI::App& root, options& o) {
         std::optional<double> utilization, headroom;
         std::optional<int> max_model_len;
         std::string kv_cache_dtype;
+        std::string workload, rank_by = "throughput";  // performance model (dsdeploy/perf.hpp)
+        std::optional<double> slo_tpot_ms, link_gbit;
     };
     auto ov = std::make_shared<overrides>();
     CLI::App* app = root.add_subcommand("plan", "check TP x PP against the GPUs and the model, and whether the model fits in memory");
@@ -28,6 +30,10 @@ command add_plan_command(CLI::App& root, options& o) {
     app->add_option("--max-model-len", ov->max_model_len, "context length to plan for");
     app->add_option("--kv-cache-dtype", ov->kv_cache_dtype, "auto or fp8");
     app->add_option("--headroom-gib", ov->headroom, "per-GPU memory kept for activations, NCCL and CUDA graphs");
+    app->add_option("--workload", ov->workload, "predict and rank layouts for a workload, e.g. in=4096,out=1024,concurrency=16 (or rate=2, burst=500)");
+    app->add_option("--rank-by", ov->rank_by, "with --workload: throughput, ttft or tpot")->check(CLI::IsMember({"throughput", "ttft", "tpot"}));
+    app->add_option("--slo-tpot-ms", ov->slo_tpot_ms, "with --workload: rank the layouts with a predicted TPOT under this first");
+    app->add_option("--link-gbit", ov->link_gbit, "with --workload: inter-node bandwidth per GPU in Gbit/s (default: by fabric and GPU)");
     app->footer("Exit status: 0 the model fits, 1 it does not, 2 invalid input, 3 environment failure.");
     return {app, [ov, &o]() {
                 // The overrides change the inventory before the gate, which checks it as render would.
@@ -46,9 +52,23 @@ command add_plan_command(CLI::App& root, options& o) {
                         s.kv_cache_dtype = *t;
                     }
                 });
+                const dsdeploy::inventory& inv = v.inv();
                 const dsdeploy::plan& p = v.plan();
-                if (o.json) std::cout << nlohmann::json(p).dump(2) << "\n";
-                else std::cout << dsdeploy::to_text(p);
+                std::optional<dsdeploy::layout_ranking> perf;  // --workload: predicted performance, layouts ranked
+                dsdeploy::plan_options po = p.options;
+                po.parallel = p.parallel;  // reported as the plan's own layout
+                if (!ov->workload.empty())
+                    perf = dsdeploy::rank_layouts(inv.cluster, p.model, po,
+                                                  dsdeploy::perf_network_for(inv.network, ov->link_gbit.value_or(0)),
+                                                  dsdeploy::parse_workload(ov->workload), *dsdeploy::parse_rank_metric(ov->rank_by), ov->slo_tpot_ms);
+                if (o.json) {
+                    nlohmann::json j = p;
+                    if (perf) j["performance"] = *perf;
+                    std::cout << j.dump(2) << "\n";
+                } else {
+                    std::cout << dsdeploy::to_text(p);
+                    if (perf) std::cout << "\n" << dsdeploy::to_text(*perf);
+                }
                 return p.fits() ? exit_ok : exit_check_failed;
             }};
 }

@@ -662,9 +662,19 @@ def main():
             print(fmt_summary("this model" if who == "ours" else "AIC", sm))
 
     if a.json:
+        # Every row's prediction with the fitted factors (tests/perf_test.cpp compares the C++ port with these).
+        row_preds = []
+        for r in rows:
+            p = predict(P, r)
+            row_preds.append(dict(id=r["id"], split=r["split"], measured=r["_meas"],
+                                  predicted={k: p[k] for k in ("tpot_ms", "out_tps", "ttft_ms", "batch", "kv_tokens",
+                                                               "t_pf_ms", "t_dec_ms")}))
+        ttft_rs = [p / m for _, p, m in loo_errs["ttft_ms"]]
+        loo_band_ttft = (1 / quantile([1 / x for x in ttft_rs], 0.9), 1 / quantile([1 / x for x in ttft_rs], 0.1))
         with open(a.json, "w") as f:
             json.dump(dict(fitted=P, prior=PRIOR, fixed=FIXED, in_sample=ins, loo=loo, heldout=hold,
-                           loo_band=ratios, default_plan={str(k): v for k, v in results.items()}), f, indent=1, default=str)
+                           loo_band=ratios, loo_band_ttft_ms=loo_band_ttft, rows=row_preds,
+                           default_plan={str(k): v for k, v in results.items()}), f, indent=1, default=str)
 
 
 if __name__ == "__main__":
