@@ -4,7 +4,7 @@
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$DSDEPLOY_ROOT" || exit
-ensure_apt "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_apt "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCKER_PACKAGES[@]}"
 ensure_node
 VALIDATE_NODE_PREFIX="$(ensure_validators)"
 export VALIDATE_NODE_PREFIX
@@ -18,8 +18,14 @@ export DSDEPLOY_VENV DSDEPLOY_E2E_VENV
 mkdir -p "$DSDEPLOY_ROOT/build"
 "$DSDEPLOY_ROOT/scripts/python-env.sh" > "$DSDEPLOY_ROOT/build/python-env.log" 2>&1 &
 venv_pid=$!
-"$DSDEPLOY_ROOT/scripts/python-env-e2e.sh" > "$DSDEPLOY_ROOT/build/python-env-e2e.log" 2>&1 &
+# The e2e environment, then the docker e2e test image on top of it (tests/e2e/docker/image.sh,
+# cached by content hash); Compose v2 built from the Go module proxy (cached by version).
+{ "$DSDEPLOY_ROOT/scripts/python-env-e2e.sh" &&
+    "$DSDEPLOY_ROOT/tests/e2e/docker/image.sh" "$DSDEPLOY_E2E_VENV" dsdeploy-e2e/vllm-cpu:0.20.0; } \
+  > "$DSDEPLOY_ROOT/build/python-env-e2e.log" 2>&1 &
 venv_e2e_pid=$!
+ensure_compose_v2 > "$DSDEPLOY_ROOT/build/compose-v2.log" 2>&1 &
+compose_pid=$!
 wait_env() {  # PID LOG: waits for one background install, fails with its log's end
   if ! wait "$1"; then
     log "failed: $2"
@@ -35,6 +41,7 @@ build_preset ci -DDSDEPLOY_VENV="$DSDEPLOY_VENV" -DDSDEPLOY_E2E_VENV="$DSDEPLOY_
 log "waiting for the Python environments (logs: build/python-env.log, build/python-env-e2e.log)"
 wait_env "$venv_pid" "$DSDEPLOY_ROOT/build/python-env.log"
 wait_env "$venv_e2e_pid" "$DSDEPLOY_ROOT/build/python-env-e2e.log"
+wait_env "$compose_pid" "$DSDEPLOY_ROOT/build/compose-v2.log"
 log "test: all labels (unit, integration, e2e) under the sanitizers"
 ctest --preset ci -j "$(nproc)"
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <dsdeploy/bundle.hpp>
 #include <dsdeploy/compose.hpp>
 #include <dsdeploy/detail/yaml.hpp>
 #include <dsdeploy/detail/text.hpp>
@@ -149,4 +150,56 @@ TEST_CASE("compose text: '$' is doubled so Compose interpolates nothing, and hos
         const auto t = dsdeploy::detail::trim(line);
         if (t.find("PWNED") != std::string::npos) CHECK((t.find(": \"") != std::string::npos || dsdeploy::detail::starts_with(t, "- \"")));
     }
+}
+
+TEST_CASE("runtime.pull, runtime.volumes and runtime.ulimits reach compose and start.sh, with the defaults kept") {
+    inventory d = dsdeploy_test::cluster_inventory(2, fabric::tcp, runtime_kind::docker);
+    const compose_service def = service_of(d, 0);
+    CHECK(def.pull_policy.empty());
+    REQUIRE(def.ulimits.size() == 3);
+    CHECK(def.ulimits[0].name == "memlock");
+    CHECK(def.ulimits[0].soft == -1);
+    CHECK(def.ulimits[2].soft == 65536);
+
+    d.runtime.pull = pull_policy::never;
+    d.runtime.volumes = {"/opt/venv:/opt/venv:ro", "/data/cache:/root/.cache"};
+    d.runtime.ulimits.memlock = 8388608;
+    d.runtime.ulimits.nofile = 20000;
+    const compose_service s = service_of(d, 0);
+    CHECK(s.pull_policy == "never");
+    CHECK(s.ulimits[0].soft == 8388608);
+    CHECK(s.ulimits[0].hard == 8388608);
+    CHECK(s.ulimits[2].soft == 20000);
+    bool venv = false, cache = false;
+    for (const auto& v : s.volumes) {
+        if (v.source == "/opt/venv" && v.target == "/opt/venv" && v.read_only) venv = true;
+        if (v.source == "/data/cache" && v.target == "/root/.cache" && !v.read_only) cache = true;
+    }
+    CHECK(venv);
+    CHECK(cache);
+    const auto l = make_launch(d, plan_for(d));
+    const std::string yaml = to_yaml(make_compose(d, l, 0));
+    CHECK(yaml.find("pull_policy: never") != std::string::npos);
+    bundle_options bo;
+    bo.api_key = "sk-test-0123456789abcdef";
+    const auto b = render_bundle(d, plan_for(d), bo);
+    const auto* start = b.find(d.cluster.nodes[0].name + "/start.sh");
+    REQUIRE(start != nullptr);
+    CHECK(start->content.find("is not on " + d.cluster.nodes[0].name + " and runtime.pull is") != std::string::npos);
+
+    // Read from a file, validated, written back.
+    const std::string toml = to_toml(d);
+    CHECK(toml.find("pull = \"never\"") != std::string::npos);
+    CHECK(toml.find("ulimits = { memlock = 8388608, nofile = 20000, stack = 67108864 }") != std::string::npos);
+    const auto back = parse_inventory(toml, "knobs.toml");
+    CHECK(back.inv.runtime.pull == pull_policy::never);
+    CHECK(back.inv.runtime.volumes == d.runtime.volumes);
+    CHECK(back.inv.runtime.ulimits.nofile == 20000);
+    inventory bad = d;
+    bad.runtime.volumes = {"relative:/x"};
+    CHECK_THROWS_WITH(validate(bad), Catch::Matchers::Contains("runtime.volumes[0]"));
+    bad = d;
+    bad.runtime.ulimits.nofile = 0;
+    CHECK_THROWS_WITH(validate(bad), Catch::Matchers::Contains("runtime.ulimits.nofile"));
+    CHECK_THROWS_WITH(parse_inventory("[runtime]\npull = \"sometimes\"\n", "p.toml"), Catch::Matchers::Contains("pull policy"));
 }

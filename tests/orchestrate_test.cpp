@@ -381,7 +381,7 @@ TEST_CASE("step plan, docker runtime (fake: no engine here): compose exec ray st
     CHECK(st[5] == "docker");
     CHECK(st[6] == compose_project_name(inv, 1));
     CHECK(st[7] == compose_service_name(d.bundle.launch, 1));
-    CHECK_THAT(st[2], Catch::Matchers::Contains("docker compose --project-name \"$project\" --file compose.yaml ps"));
+    CHECK_THAT(st[2], Catch::Matchers::Contains("docker ps --all --filter \"label=com.docker.compose.project=$project\""));
     const auto lg = detail::orch::logs_argv(d, 0, 7);
     CHECK(lg[5] == "7");
     CHECK(lg[7] == compose_project_name(inv, 0));

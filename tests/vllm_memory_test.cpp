@@ -224,6 +224,9 @@ TEST_CASE("eras, defaults and the terms outside the budget") {
     CHECK(vllm_era_of("0.6.5.dev") == vllm_era::v0_pr10511);
     CHECK(vllm_era_of("0.8.5") == vllm_era::v0_post);
     CHECK(vllm_era_of("nightly") == vllm_era::v1);
+    // A digit string of any length (the sanitizer build caught 1111111111 x 10 overflowing).
+    CHECK(vllm_era_of("1111111111111.0") == vllm_era::v1_extensible);
+    CHECK(vllm_era_of("0.99999999999999") == vllm_era::v1_extensible);
     CHECK(vllm_default_max_num_seqs(79.18, "H100-SXM") == 1024);
     CHECK(vllm_default_max_num_seqs(79.25, "A100-80GB") == 256);
     CHECK(vllm_default_max_num_batched_tokens(44.53, "L20") == 2048);

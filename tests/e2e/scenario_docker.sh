@@ -19,8 +19,7 @@ ENGINES="$E2E_DIR/docker/engines.sh"
 docker_teardown() {
   local rc=$?
   "$ENGINES" compose "$HOSTS" v2 || true
-  (exit "$rc")
-  scenario_teardown
+  scenario_teardown "$rc"
 }
 trap docker_teardown EXIT
 
@@ -61,12 +60,17 @@ log "h2: $(cat "$WORK/h2-rank.txt")"
 # What the write-up did by hand inside the container, checked inside the running containers.
 for h in h1 h2; do
   cid="$(cat "$WORK/$h.cid")"
-  addr="10.77.0.${h#h}"
+  addr="$SUBNET.${h#h}"
   env_out="$(engine "$h" exec "$cid" env)"
   grep -qx "VLLM_HOST_IP=$addr" <<<"$env_out" || fail "$h: VLLM_HOST_IP is not $addr inside the container"
   grep -qx "GLOO_SOCKET_IFNAME=eth0" <<<"$env_out" || fail "$h: GLOO_SOCKET_IFNAME is not eth0 inside the container"
   grep -qx "NCCL_SOCKET_IFNAME==eth0" <<<"$env_out" || fail "$h: NCCL_SOCKET_IFNAME is not =eth0 inside the container"
-  grep -q "^DSDEPLOY_API_KEY=\|^VLLM_API_KEY=" <<<"$env_out" || fail "$h: no API key variable inside the container"
+  # The key is the head's alone (its .env, mode 0600): the API server runs there.
+  if [ "$h" = h1 ]; then
+    grep -q "^VLLM_API_KEY=." <<<"$env_out" || fail "h1: no VLLM_API_KEY inside the head's container"
+  else
+    ! grep -q "^VLLM_API_KEY=" <<<"$env_out" || fail "$h: the API key reached a worker's container"
+  fi
   shm_kb="$(engine "$h" exec "$cid" df -Pk /dev/shm | awk 'NR==2 {print $2}')"
   [ "$shm_kb" = 1048576 ] || fail "$h: /dev/shm is $shm_kb KiB inside the container, not 1g"
   limits="$(engine "$h" exec "$cid" cat /proc/1/limits)"
@@ -77,7 +81,7 @@ for h in h1 h2; do
   [ "$(( 0x$capeff & (1 << 14) ))" -eq 0 ] || fail "$h: the container has IPC_LOCK on a TCP fabric"
   [ "$(( 0x$capeff & (1 << 21) ))" -eq 0 ] || fail "$h: the container has CAP_SYS_ADMIN"
   ss_out="$(ip netns exec "$NS_PREFIX-$h" ss -Hltn)"
-  if [ "$h" = h1 ]; then grep -q "10.77.0.1:8000\|\*:8000\|0.0.0.0:8000" <<<"$ss_out" || fail "h1: nothing listens on port 8000 in the host's namespace"; fi
+  if [ "$h" = h1 ]; then grep -q "$HEAD_ADDR:8000\|\*:8000\|0.0.0.0:8000" <<<"$ss_out" || fail "h1: nothing listens on port 8000 in the host's namespace"; fi
   log "$h: container $cid: VLLM_HOST_IP=$addr, /dev/shm ${shm_kb} KiB, memlock/nofile as asked, CapEff $capeff"
 done
 
@@ -109,6 +113,24 @@ dsd logs 120 logs --lines 40
 expect_rc 0 "logs"
 expect_text 'docker compose logs|docker-compose logs' "logs shows the container logs"
 expect_text 'PP rank 1|headless' "logs include h2's vLLM lines"
+
+# The worker's container killed (its main process, as a crash would): the restart policy
+# (unless-stopped) brings the container back, and status names what is down meanwhile.
+cpid="$(engine h2 inspect --format '{{.State.Pid}}' "$(cat "$WORK/h2.cid")")"
+if ! [[ "$cpid" =~ ^[1-9][0-9]*$ ]]; then fail "no PID for h2's container: $cpid"; fi
+kill -KILL "$cpid"
+log "killed h2's container process $cpid"
+restarted=0
+for _ in $(seq 1 60); do
+  rc_count="$(engine h2 inspect --format '{{.RestartCount}}' "$(cat "$WORK/h2.cid")" 2>/dev/null || echo 0)"
+  if [ "${rc_count:-0}" -ge 1 ]; then restarted=1; break; fi
+  sleep 1
+done
+[ "$restarted" = 1 ] || fail "h2's container was not restarted by its restart policy within 60 s"
+log "h2's container restarted (RestartCount $rc_count)"
+dsd status_after_kill 120 status
+expect_within 90 "status after the worker's container was killed"
+expect_text 'h2' "status after the kill names the worker"
 
 dsd down 300 down
 expect_rc 0 "down"

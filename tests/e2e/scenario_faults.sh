@@ -15,7 +15,7 @@ restore() {
   ip netns exec "$NS_PREFIX-h2" nft delete table inet "$NFT_TABLE" 2>/dev/null || true
   DSD_E2E_NO_INSTALL=1 "$E2E_DIR/hosts.sh" up "$HOSTS" >/dev/null 2>&1 || log "hosts.sh up failed while restoring h2's sshd"
 }
-on_exit() { local rc=$?; restore; (exit "$rc"); scenario_teardown; }
+on_exit() { local rc=$?; restore; scenario_teardown "$rc"; }
 trap on_exit EXIT
 
 make_model

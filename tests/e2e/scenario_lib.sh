@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2034  # variables used by the scenarios that source this file
 # Shared steps of the ctest e2e scenarios (scenario_*.sh): each drives the real `dsdeploy`
-# binary against the two namespace hosts of hosts.sh (dsd-h1 10.77.0.1, dsd-h2 10.77.0.2) and
+# binary against the two namespace hosts of hosts.sh (dsd-h1 10.77.0.1, dsd-h2 10.77.0.2 by default) and
 # asserts on exit codes, message text, time bounds and what is left running in each namespace.
 # Sourced, not run. Every scenario takes the same arguments:
 #
@@ -40,8 +40,11 @@ cd "$WORK"
 SCENARIO_LOG="$WORK/scenario.log"
 : > "$SCENARIO_LOG"
 
-NS_PREFIX=dsd
-HEAD_ADDR=10.77.0.1
+# The test bed's names and /24 (hosts.sh: DSD_E2E_NAME, DSD_E2E_SUBNET); the docker scenarios
+# have a test bed of their own (dsk, 10.79.0.0/24), so either can be brought up alone.
+NS_PREFIX="${DSD_E2E_NAME:-dsd}"
+SUBNET="${DSD_E2E_SUBNET:-10.77.0}"
+HEAD_ADDR="$SUBNET.1"
 API_URL="http://$HEAD_ADDR:8000"
 REMOTE_DIR=/tmp/dsd-e2e          # each host has its own /tmp (hosts.sh)
 MODEL_DIR="$(dirname "$WORK")/model-pp"
@@ -102,13 +105,13 @@ extra_args = ["--load-format", "dummy", "--dtype", "bfloat16", "--enforce-eager"
 env = { VLLM_CPU_KVCACHE_SPACE = "1", HF_HUB_OFFLINE = "1", VLLM_CACHE_ROOT = "/tmp/dsd-e2e-vllm-cache" }
 [[nodes]]
 name = "h1"
-address = "10.77.0.1"
+address = "$SUBNET.1"
 role = "head"
 gpu_type = ""
 gpu_count = 0
 [[nodes]]
 name = "h2"
-address = "10.77.0.2"
+address = "$SUBNET.2"
 role = "worker"
 gpu_type = ""
 gpu_count = 0
@@ -202,6 +205,7 @@ kill_leftovers() {
 # Exit trap of every scenario: `down` (bounded), then nothing may be left in either namespace.
 scenario_teardown() {
   local rc=$? left
+  if [ $# -gt 0 ]; then rc="$1"; fi  # a wrapping trap passes the status it caught
   trap - EXIT
   if [ -n "${INV:-}" ] && [ -f "${INV:-}" ] && [ "${TEARDOWN_DONE:-0}" != 1 ]; then
     timeout -k 10 180 "$DSDEPLOY" -i "$INV" down --ssh-config "$SSH_CONFIG" --state-dir "$WORK/state" \

@@ -141,7 +141,16 @@ PY
         echo "python_env=missing:${pyenv:-no ray in PATH}"
     fi
 else
-    if docker compose version >/dev/null 2>&1; then echo "compose=yes"; else echo "compose=missing"; fi
+    if ! command -v docker >/dev/null 2>&1; then
+        echo "engine=missing"
+    elif ev=$(timeout 20 docker version --format '{{.Server.Version}}' 2>&1); then
+        echo "engine=$ev"
+    else
+        echo "engine=unreachable:$(printf '%s' "$ev" | tr '\n' ' ' | cut -c 1-200)"
+    fi
+    if docker compose version >/dev/null 2>&1; then echo "compose=v2"
+    elif command -v docker-compose >/dev/null 2>&1; then echo "compose=v1"
+    else echo "compose=missing"; fi
     echo "image_id=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)"
 fi
 if [ "$gpus" -gt 0 ]; then
@@ -189,12 +198,14 @@ if [ "$runtime" = process ]; then
     done
 else
     cd "$d" || exit 1
-    docker compose --project-name "$project" --file compose.yaml ps --all --format '{{.Service}} {{.State}}' 2>/dev/null |
+    # The engine's own view by Compose's labels: the same for Compose v2 and docker-compose 1.x.
+    docker ps --all --filter "label=com.docker.compose.project=$project" --format '{{.Label "com.docker.compose.service"}} {{.State}}' 2>/dev/null |
         while read -r s st; do
             if [ "$st" = running ]; then echo "proc=$s - alive"; else echo "proc=$s - dead"; fi
         done
     if [ -f ray/dsdeploy-vllm.pid ]; then
-        if docker compose --project-name "$project" --file compose.yaml exec -T "$service" sh -c 'kill -0 "$(cat /tmp/ray/dsdeploy-vllm.pid)"' >/dev/null 2>&1; then
+        cid=$(docker ps --quiet --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service" 2>/dev/null | head -n 1)
+        if [ -n "$cid" ] && docker exec "$cid" sh -c 'kill -0 "$(cat /tmp/ray/dsdeploy-vllm.pid)"' >/dev/null 2>&1; then
             echo "proc=vllm - alive"
         else
             echo "proc=vllm - dead"
@@ -227,8 +238,13 @@ if [ "$runtime" = process ]; then
     done
     [ "$found" = 1 ] || echo "(no logs in $d/logs yet)"
 else
-    echo "==> docker compose logs ($project) <=="
-    docker compose --project-name "$project" --file compose.yaml logs --no-color --tail "$lines" 2>&1 || true
+    if docker compose version >/dev/null 2>&1; then
+        echo "==> docker compose logs ($project) <=="
+        docker compose --project-name "$project" --file compose.yaml logs --no-color --tail "$lines" 2>&1 || true
+    else
+        echo "==> docker-compose logs ($project) <=="
+        docker-compose --project-name "$project" --file compose.yaml logs --no-color --tail "$lines" 2>&1 || true
+    fi
     if [ -f ray/dsdeploy-vllm.log ]; then
         echo "==> $d/ray/dsdeploy-vllm.log <=="
         tail -n "$lines" ray/dsdeploy-vllm.log
@@ -550,8 +566,19 @@ inline bool runner::preflight() {
                 if (get("vllm").empty()) p.push_back("vllm is not installed in " + env);
             }
         } else {
-            if (get("compose") != "yes") p.push_back("`docker compose` is not available");
-            if (get("image_id").empty()) p.push_back("the image " + d_.inv.runtime.image + " is not on this node (docker pull it)");
+            const std::string engine = get("engine");
+            if (engine == "missing") p.push_back("docker is not installed");
+            else if (engine.rfind("unreachable:", 0) == 0) p.push_back("the Docker engine does not answer: " + engine.substr(12));
+            else {
+                if (get("compose") == "missing") p.push_back("neither `docker compose` (v2) nor `docker-compose` (1.x) is installed");
+                if (get("image_id").empty()) {
+                    if (d_.inv.runtime.pull == pull_policy::never)
+                        p.push_back("the image " + d_.inv.runtime.image + " is not on this node and runtime.pull is \"never\" (docker load or docker pull it)");
+                    else
+                        warnings[k].push_back("the image " + d_.inv.runtime.image + " is not on this node yet; start.sh pulls it (runtime.pull = \"" +
+                                              std::string(to_string(d_.inv.runtime.pull)) + "\")");
+                }
+            }
         }
         if (n.gpu_count > 0) {
             const std::string g = get("gpus");

@@ -63,7 +63,11 @@ DSDEPLOY_INLINE vllm_era vllm_era_of(std::string_view version) {
             break;
         }
         int v = 0;
-        while (i < version.size() && std::isdigit(static_cast<unsigned char>(version[i]))) v = v * 10 + (version[i++] - '0');
+        // Any digit string (the text is not validated yet): the value saturates instead of overflowing.
+        while (i < version.size() && std::isdigit(static_cast<unsigned char>(version[i]))) {
+            if (v < 100000) v = v * 10 + (version[i] - '0');
+            ++i;
+        }
         part[k] = v;
         if (i < version.size() && version[i] == '.') ++i;
         else break;
