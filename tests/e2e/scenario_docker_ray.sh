@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Scenario G: the write-up's docker path with launcher ray: `dsdeploy up --until cluster` starts
+# the Ray head container on h1 and the Ray worker container on h2 (network_mode host, each on its
+# own engine), the head's wait-cluster step sees 2 nodes; `status --json` reports both hosts and
+# Ray's node count; `down` leaves no container, network, volume or process on either host. (On
+# CPU, vLLM cannot run over Ray, FINDINGS.md; the vLLM bring-ups use launcher mp.)
+#
+# usage: scenario_docker_ray.sh DSDEPLOY HOSTS_STATE WORK_DIR E2E_VENV   (as root; see scenario_lib.sh)
+# shellcheck source=tests/e2e/scenario_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/scenario_lib.sh"
+trap scenario_teardown EXIT
+
+make_model
+INV="$WORK/inventory.toml"
+write_docker_inventory "$INV" e2e-docker-ray ray
+
+dsd up 420 up --until cluster
+expect_rc 0 "up --until cluster (docker, launcher ray)"
+T_UP="$SECS"
+for h in h1 h2; do
+  [ -n "$(engine "$h" ps -q --filter "label=dev.dsdeploy.node=$h")" ] || fail "$h: no running Ray container"
+done
+role1="$(engine h1 ps --format '{{.Label "dev.dsdeploy.role"}}' --filter "label=dev.dsdeploy.node=h1")"
+[ "$role1" = head ] || fail "h1's container is not the head: $role1"
+
+dsd status 120 status --json
+expect_rc 0 "status after up --until cluster"
+"$VENV/bin/python" - "$WORK/status.out" <<'PY' || fail "status --json does not show 2 Ray nodes with both hosts up: $OUT"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["ray"]["nodes"] == 2, s["ray"]
+assert sorted(n["name"] for n in s["nodes"]) == ["h1", "h2"], s["nodes"]
+assert all(n["reachable"] for n in s["nodes"]), s["nodes"]
+PY
+
+dsd down 240 down
+expect_rc 0 "down"
+T_DOWN="$SECS"
+expect_nothing_left "after down"
+for h in h1 h2; do
+  left="$(engine "$h" ps -aq | tr '\n' ' ')"
+  [ -z "${left// /}" ] || fail "$h: containers left after down: $left"
+  nets="$(engine "$h" network ls -q --filter type=custom | tr '\n' ' ')"
+  [ -z "${nets// /}" ] || fail "$h: networks left after down: $nets"
+done
+TEARDOWN_DONE=1
+log "timings (docker, ray): up --until cluster $T_UP s, down $T_DOWN s"
