@@ -215,4 +215,5 @@ DSDEPLOY_NAMESPACE_END
 
 #ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/perf_inl.hpp>
+#include <dsdeploy/impl/perf_rank_inl.hpp>
 #endif
