@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One gate for every command that reads an inventory (issue 12, item 2): for each inventory
 # render refuses, plan refuses it too, with exit 2 and the same message (file, line, field),
-# and so do up, status and down before they touch anything.
+# and so do up, status, down and chat before they touch anything.
 # Usage: cli_gate_test.sh DSDEPLOY_TOOL WORK_DIR
 set -euo pipefail
 tool=$1 work=$2
@@ -39,6 +39,9 @@ case_() {
         cmp -s "$name-render.err" "$name-$cmd.err" || { diff "$name-render.err" "$name-$cmd.err" || true; fail "$name: $cmd and render disagree"; }
     done
     [ ! -e "state-$name" ] || fail "$name: up wrote state for an invalid inventory"
+    # chat takes its URL and key variable from the inventory: the same gate, before any request.
+    run 2 "$name-chat" "$tool" --inventory "$name.toml" chat --max-tokens 1 hello
+    cmp -s "$name-render.err" "$name-chat.err" || { diff "$name-render.err" "$name-chat.err" || true; fail "$name: chat and render disagree"; }
 }
 
 case_ port_collision 's/^api = 8000/api = 6379/' 'inventory.ports] port_collision.toml:'
@@ -60,4 +63,4 @@ cmp -s env-render.err env-plan.err || { diff env-render.err env-plan.err || true
 
 # A command-line override goes through the same gate.
 run 2 override "$tool" --inventory inv.toml plan --model /not/a/model
-echo "dsdeploy plan/render/up/status/down: one gate, all checks passed"
+echo "dsdeploy plan/render/up/status/down/chat: one gate, all checks passed"

@@ -591,3 +591,39 @@ TEST_CASE("local server: HTTPS with certificate verification on by default") {
     CHECK(client(o).models().data.size() == 1);
 }
 #endif
+
+// A bracketed IPv6 host with hex letters (fd00::1, ::ffff:127.0.0.1): cpp-httplib 0.11.4's
+// universal Client parsed such an origin as the host "[fd00" and never connected, so `up`
+// waited for /health of an IPv6 head until its timeout. The server listens on "::" (dual
+// stack); the client is given the IPv4-mapped form of 127.0.0.1, the one hex-letter IPv6
+// address every host with IPv6 reaches without extra addresses.
+TEST_CASE("local server: an IPv6 base URL with hex letters reaches the server (models and health)") {
+    httplib::Server svr;
+    svr.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(R"({"object":"list","data":[{"id":"v6-model","object":"model"}]})", "application/json");
+    });
+    svr.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+    int port = 0;
+    for (int p = port_lo; p <= port_hi && port == 0; ++p)
+        if (svr.bind_to_port("::", p)) port = p;
+    if (port == 0) {
+        WARN("cannot listen on [::] here (IPv6 disabled?): the IPv6 client test did not run");
+        return;
+    }
+    std::thread t([&] { svr.listen_after_bind(); });
+    for (int i = 0; i < 200 && !svr.is_running(); ++i) std::this_thread::sleep_for(5ms);
+    client_options o;
+    o.base_url = "http://[::ffff:127.0.0.1]:" + std::to_string(port) + "/v1";
+    o.api_key = "";
+    o.max_retries = 0;
+    client c(o);
+    CHECK(c.url().host == "::ffff:127.0.0.1");
+    const auto h = c.health();
+    CHECK(h.ok);
+    CHECK(h.status == 200);
+    const auto models = c.models();
+    REQUIRE(models.data.size() == 1);
+    CHECK(models.data.front().id == "v6-model");
+    svr.stop();
+    t.join();
+}

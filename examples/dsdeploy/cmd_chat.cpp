@@ -10,22 +10,22 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace dsdeploy_cli {
 
 namespace {
 
-// --base-url, else $OPENAI_BASE_URL, else the inventory's head on vLLM's port 8000 when an
-// inventory file was given, else http://127.0.0.1:8000/v1.
-std::string resolve_base_url(const std::string& flag, const options& o) {
+// --base-url, else $OPENAI_BASE_URL or $OPENAI_API_BASE, else the URL the deployment advertises (its head, api.port,
+// IPv6 in brackets) when an inventory file was given -- read through the same gate as plan,
+// render and up, so a bad inventory exits 2 here too -- else http://127.0.0.1:8000/v1.
+// (OPENAI_API_BASE is the name the OpenAI Python library used before 1.0; still set in many
+// shells.) The API key: --api-key-env, else the inventory's api.key_env, else OPENAI_API_KEY.
+std::string resolve_base_url(const std::string& flag, const std::optional<dsdeploy::validated_inventory>& v) {
     if (!flag.empty()) return flag;
-    if (const char* env = std::getenv("OPENAI_BASE_URL"); env && *env) return env;
-    if (!o.inventory_path.empty()) {
-        const auto inv = load_inventory(o);
-        const std::string& host = inv.cluster.head().address;
-        const bool v6 = host.find(':') != std::string::npos;
-        return "http://" + (v6 ? "[" + host + "]" : host) + ":8000/v1";
-    }
+    for (const char* name : {"OPENAI_BASE_URL", "OPENAI_API_BASE"})
+        if (const char* env = std::getenv(name); env && *env) return env;
+    if (v) return v->launch().api_url + "/v1";
     return "http://127.0.0.1:8000/v1";
 }
 
@@ -35,26 +35,31 @@ command add_chat_command(CLI::App& root, options& o) {
     struct settings {
         std::string base_url;
         std::string model;
-        std::string api_key_env = "OPENAI_API_KEY";
+        std::string api_key_env;
         int max_tokens = 256;
         std::vector<std::string> words;
     };
     auto s = std::make_shared<settings>();
     CLI::App* app = root.add_subcommand("chat", "send one chat message to the OpenAI-compatible server and stream the answer");
     app->add_option("--base-url", s->base_url,
-                    "server URL, with or without /v1 (default: $OPENAI_BASE_URL, else the inventory's head:8000, "
-                    "else http://127.0.0.1:8000/v1)");
+                    "server URL, with or without /v1 (default: $OPENAI_BASE_URL or $OPENAI_API_BASE, else the URL the "
+                    "inventory's deployment advertises, else http://127.0.0.1:8000/v1)");
     app->add_option("--model", s->model, "model name (default: the first one the server lists)");
-    app->add_option("--api-key-env", s->api_key_env, "environment variable holding the API key (never pass the key itself)")
-        ->capture_default_str();
+    app->add_option("--api-key-env", s->api_key_env,
+                    "environment variable holding the API key, never the key itself (default: the inventory's api.key_env "
+                    "when --inventory is given, else OPENAI_API_KEY)");
     app->add_option("--max-tokens", s->max_tokens, "most tokens to generate")->capture_default_str()->check(CLI::PositiveNumber);
     app->add_flag("--json", o.json, "print one JSON object (text, usage, timings) instead of streaming");
     app->add_option("message", s->words, "the message (default: \"Hello! Which model are you?\")");
     app->footer("Exit status: 0 answered, 2 invalid input, 3 the server could not be reached or answered with an error.");
     return {app, [s, &o]() {
+                std::optional<dsdeploy::validated_inventory> v;
+                if (!o.inventory_path.empty()) v.emplace(load_validated_inventory(o));
                 dsdeploy::openai::client_options co;
-                co.base_url = resolve_base_url(s->base_url, o);
-                co.api_key_env = s->api_key_env;
+                co.base_url = resolve_base_url(s->base_url, v);
+                co.api_key_env = !s->api_key_env.empty() ? s->api_key_env
+                                 : v && v->inv().api.auth ? v->inv().api.key_env
+                                                          : std::string("OPENAI_API_KEY");
                 co.read_timeout = std::chrono::seconds(300);
                 if (!o.json) co.log = [](std::string_view line) { std::cerr << "dsdeploy: " << line << "\n"; };
                 dsdeploy::openai::client c(co);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Two test hosts for the end-to-end bring-up: network namespaces dsd-h1 (10.77.0.1) and
-# dsd-h2 (10.77.0.2) on a bridge dsd-br0 that the root namespace also joins (10.77.0.254),
+# Two test hosts for the end-to-end bring-up: network namespaces dsd-h1 (10.77.0.1 and
+# fd00:0:77::1) and dsd-h2 (10.77.0.2, fd00:0:77::2) on a bridge dsd-br0 that the root namespace
+# also joins (10.77.0.254, fd00:0:77::fe): dual-stack, as most real hosts are,
 # each running its own sshd on its own address with host keys, config and PID file under
 # STATE_DIR. The operator reaches them with `ssh -F STATE_DIR/ssh_config h1 CMD` (BatchMode,
 # strict host-key checking, nothing written to ~/.ssh).
@@ -9,7 +10,8 @@
 #
 # Environment: DSD_E2E_NO_INSTALL=1 skips the apt-get step (fail instead if a tool is missing);
 # DSD_E2E_NAME (default dsd) and DSD_E2E_SUBNET (default 10.77.0) give a second test bed its own
-# namespace/link names and /24, so two can run at once.
+# namespace/link names and /24, so two can run at once; the IPv6 /64 follows from the /24
+# (10.X.0 -> fd00:0:X::/64) unless DSD_E2E_SUBNET6 gives its prefix (e.g. fd00:0:77:).
 set -euo pipefail
 
 readonly NAME="${DSD_E2E_NAME:-dsd}"
@@ -17,6 +19,8 @@ readonly HOSTS=(h1 h2)
 readonly BRIDGE="$NAME-br0"
 readonly SUBNET_PREFIX="${DSD_E2E_SUBNET:-10.77.0}"
 readonly OPERATOR_ADDR="$SUBNET_PREFIX.254"
+readonly SUBNET6_PREFIX="${DSD_E2E_SUBNET6:-fd00:0:$(cut -d. -f2 <<<"$SUBNET_PREFIX"):}"
+readonly OPERATOR_ADDR6="${SUBNET6_PREFIX}:fe"
 # Debian 12 packages this test bed needs (keep in sync with scripts/lib.sh TEST_PACKAGES).
 readonly PACKAGES=(openssh-server openssh-client iproute2 nftables procps)
 
@@ -25,6 +29,7 @@ die() { printf '[hosts] error: %s\n' "$*" >&2; exit 1; }
 
 host_ns() { printf '%s-%s' "$NAME" "$1"; }
 host_addr() { printf '%s.%s' "$SUBNET_PREFIX" "${1#h}"; }
+host_addr6() { printf '%s:%s' "$SUBNET6_PREFIX" "${1#h}"; }
 host_veth() { printf '%s-%s-br' "$NAME" "$1"; }   # root-namespace end of the host's veth pair
 
 ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
@@ -55,6 +60,8 @@ net_up() {
     ip link add "$BRIDGE" type bridge
   fi
   ip addr replace "$OPERATOR_ADDR/24" dev "$BRIDGE"
+  # nodad: the address is usable at once (no duplicate address detection: nothing else is here).
+  ip addr replace "$OPERATOR_ADDR6/64" dev "$BRIDGE" nodad
   ip link set "$BRIDGE" up
   local h ns veth
   for h in "${HOSTS[@]}"; do
@@ -69,6 +76,7 @@ net_up() {
     ip link set "$veth" up
     ip netns exec "$ns" ip link set lo up
     ip netns exec "$ns" ip addr replace "$(host_addr "$h")/24" dev eth0
+    ip netns exec "$ns" ip addr replace "$(host_addr6 "$h")/64" dev eth0 nodad
     ip netns exec "$ns" ip link set eth0 up
   done
 }
@@ -86,7 +94,7 @@ keys_up() {
     mkdir -p "$hd"
     chmod 700 "$hd"
     [ -s "$hd/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "$NAME-$h" -f "$hd/ssh_host_ed25519_key"
-    printf '%s,%s %s\n' "$h" "$(host_addr "$h")" "$(cut -d' ' -f1,2 "$hd/ssh_host_ed25519_key.pub")" >> "$state/known_hosts.new"
+    printf '%s,%s,%s %s\n' "$h" "$(host_addr "$h")" "$(host_addr6 "$h")" "$(cut -d' ' -f1,2 "$hd/ssh_host_ed25519_key.pub")" >> "$state/known_hosts.new"
   done
   mv "$state/known_hosts.new" "$state/known_hosts"
   {
@@ -123,6 +131,7 @@ sshd_up() {
     hd="$state/$h"; ns="$(host_ns "$h")"
     cat > "$hd/sshd_config" <<EOF
 ListenAddress $(host_addr "$h"):22
+ListenAddress [$(host_addr6 "$h")]:22
 HostKey $hd/ssh_host_ed25519_key
 PidFile $hd/sshd.pid
 AuthorizedKeysFile $state/authorized_keys
@@ -171,6 +180,11 @@ check_ssh() {
       die "ssh to $h failed: $out (sshd log: $state/$h/sshd.log)"
     fi
     grep -q "$(host_addr "$h")/" <<<"$out" || die "ssh $h landed on the wrong host: $out"
+    # And over IPv6, by address (the IPv6 bring-up's inventory names its nodes that way).
+    if ! out="$(ssh -F "$state/ssh_config" "$(host_addr6 "$h")" 'ip -6 -o addr show dev eth0' 2>&1)"; then
+      die "ssh to $h over IPv6 ($(host_addr6 "$h")) failed: $out (sshd log: $state/$h/sshd.log)"
+    fi
+    grep -q "$(host_addr6 "$h")/" <<<"$out" || die "ssh $(host_addr6 "$h") landed on the wrong host: $out"
   done
 }
 
@@ -182,7 +196,7 @@ cmd_up() {
   keys_up "$state"
   sshd_up "$state"
   check_ssh "$state"
-  log "up: h1=$(host_addr h1) h2=$(host_addr h2) operator=$OPERATOR_ADDR; ssh -F $state/ssh_config h1"
+  log "up: h1=$(host_addr h1) $(host_addr6 h1) h2=$(host_addr h2) $(host_addr6 h2) operator=$OPERATOR_ADDR $OPERATOR_ADDR6; ssh -F $state/ssh_config h1"
 }
 
 cmd_down() {

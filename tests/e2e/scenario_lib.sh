@@ -44,8 +44,17 @@ SCENARIO_LOG="$WORK/scenario.log"
 # have a test bed of their own (dsk, 10.79.0.0/24), so either can be brought up alone.
 NS_PREFIX="${DSD_E2E_NAME:-dsd}"
 SUBNET="${DSD_E2E_SUBNET:-10.77.0}"
-HEAD_ADDR="$SUBNET.1"
-API_URL="http://$HEAD_ADDR:8000"
+# DSD_E2E_FAMILY=6: the inventory names the hosts by their IPv6 addresses (hosts.sh gives each
+# host fd00:0:X::N beside 10.X.0.N), so SSH, the launcher's rendezvous, the API and its clients
+# all go over IPv6.
+FAMILY="${DSD_E2E_FAMILY:-4}"
+SUBNET6="${DSD_E2E_SUBNET6:-fd00:0:$(cut -d. -f2 <<<"$SUBNET"):}"
+case "$FAMILY" in
+  4) H1_ADDR="$SUBNET.1"; H2_ADDR="$SUBNET.2"; API_URL="http://$H1_ADDR:8000" ;;
+  6) H1_ADDR="${SUBNET6}:1"; H2_ADDR="${SUBNET6}:2"; API_URL="http://[$H1_ADDR]:8000" ;;
+  *) fail "DSD_E2E_FAMILY must be 4 or 6, not $FAMILY" ;;
+esac
+HEAD_ADDR="$H1_ADDR"
 REMOTE_DIR=/tmp/dsd-e2e          # each host has its own /tmp (hosts.sh)
 MODEL_DIR="$(dirname "$WORK")/model-pp"
 SSH_CONFIG="$HOSTS/ssh_config"
@@ -105,13 +114,13 @@ extra_args = ["--load-format", "dummy", "--dtype", "bfloat16", "--enforce-eager"
 env = { VLLM_CPU_KVCACHE_SPACE = "1", HF_HUB_OFFLINE = "1", VLLM_CACHE_ROOT = "/tmp/dsd-e2e-vllm-cache" }
 [[nodes]]
 name = "h1"
-address = "$SUBNET.1"
+address = "$H1_ADDR"
 role = "head"
 gpu_type = ""
 gpu_count = 0
 [[nodes]]
 name = "h2"
-address = "$SUBNET.2"
+address = "$H2_ADDR"
 role = "worker"
 gpu_type = ""
 gpu_count = 0
@@ -166,6 +175,9 @@ dsd() {
   if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then fail "dsdeploy $cmd did not end within $limit s: $(tail -n 20 "$WORK/$name.out")"; fi
 }
 
+# The text as an extended regular expression that matches only itself (URLs with [v6] and dots).
+# shellcheck disable=SC2001  # one sed bracket expression is clearer than a loop of ${v//x/y}
+re_escape() { sed 's/[][\\.*^$+?(){}|]/\\&/g' <<<"$1"; }
 expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit $1 from $2, got $RC: $(tail -n 30 <<<"$OUT")"; }
 expect_text() { grep -Eq -- "$1" <<<"$OUT" || fail "$2: no /$1/ in the output: $(tail -n 30 <<<"$OUT")"; }
 expect_within() {  # SECONDS WHAT: the last command took at most SECONDS

@@ -18,8 +18,18 @@ write_inventory "$INV" e2e-pp mp
 
 dsd up $((HEALTH_TIMEOUT + 300)) up --health-timeout "$HEALTH_TIMEOUT"
 expect_rc 0 "up (vLLM mp, pipeline parallel 2)"
-expect_text "$API_URL" "up prints the endpoint"
+expect_text "$(re_escape "$API_URL")" "up prints the endpoint"
 T_UP="$SECS"
+
+# Over IPv6 (DSD_E2E_FAMILY=6): h2's vLLM reached the head's rendezvous on its IPv6 address, and
+# the API server listens on every address ("::", which serve.sh derives from the IPv6 head).
+if [ "$FAMILY" = 6 ]; then
+  ip netns exec "$NS_PREFIX-h2" ss -Htn state established dst "[$H1_ADDR]" > "$WORK/h2-v6-conns.txt"
+  [ -s "$WORK/h2-v6-conns.txt" ] || fail "h2 has no TCP connection to the head's IPv6 address $H1_ADDR"
+  log "h2 -> [$H1_ADDR]: $(wc -l < "$WORK/h2-v6-conns.txt") established connections"
+  ip netns exec "$NS_PREFIX-h1" ss -Hltn 'sport = :8000' | grep -Eq '(\*|\[::\]):8000' ||
+    fail "h1's API server does not listen on every address: $(ip netns exec "$NS_PREFIX-h1" ss -Hltn 'sport = :8000')"
+fi
 
 # The model is split: a pipeline worker runs in each namespace, h2's log says PP rank 1.
 for h in h1 h2; do
@@ -29,9 +39,12 @@ hssh h2 "grep -rhao 'rank 1 in world size 2 is assigned as [^,]*, PP rank 1' $RE
   fail "h2's vLLM log does not say it holds pipeline rank 1"
 log "h2: $(head -n 1 "$WORK/h2-rank.txt")"
 
-# dsdeploy chat against the deployment (the key from the environment, as api.key_env says).
-dsd chat 120 chat --base-url "$API_URL" --api-key-env DSDEPLOY_API_KEY --max-tokens 8 "Hello from the e2e test"
+# dsdeploy chat against the deployment, told nothing but the inventory: the URL the deployment
+# advertises and the key from the variable api.key_env names.
+unset OPENAI_BASE_URL OPENAI_API_BASE
+dsd chat 120 chat --max-tokens 8 "Hello from the e2e test"
 expect_rc 0 "dsdeploy chat"
+expect_text "$(re_escape "tiny at $API_URL/v1")" "chat talks to the endpoint the inventory advertises"
 expect_text '--- TTFT [0-9.]+ s, [1-8] tokens' "chat reports its reply"
 
 # A short dsdeploy bench, when this build has the command (it comes from the bench branch).

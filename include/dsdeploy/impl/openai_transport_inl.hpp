@@ -143,61 +143,74 @@ inline http_response httplib_send(const transport_config& cfg, const http_reques
         return out;
     }
 #endif
-    httplib::Client cli(origin);
-    cli.set_connection_timeout(req.connect_timeout);
-    cli.set_read_timeout(req.read_timeout);
-    cli.set_write_timeout(req.write_timeout);
-    cli.set_keep_alive(false);
-    cli.set_follow_location(false);
+    // The client is made from host and port, never from the origin string: the universal
+    // Client(scheme_host_port) of cpp-httplib 0.11.4 (Debian 12's libcpp-httplib-dev) matches a
+    // bracketed host with \[([\d:]+)\] -- digits and colons only -- so "http://[fd00::1]:8000"
+    // fell through to the host "[fd00" and every IPv6 address with a hex letter failed to connect.
+    auto send_with = [&](auto& cli) {
+        cli.set_connection_timeout(req.connect_timeout);
+        cli.set_read_timeout(req.read_timeout);
+        cli.set_write_timeout(req.write_timeout);
+        cli.set_keep_alive(false);
+        cli.set_follow_location(false);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-    cli.enable_server_certificate_verification(cfg.verify_tls);
-    if (!cfg.ca_cert_path.empty()) cli.set_ca_cert_path(cfg.ca_cert_path);
+        cli.enable_server_certificate_verification(cfg.verify_tls);
+        if (!cfg.ca_cert_path.empty()) cli.set_ca_cert_path(cfg.ca_cert_path);
 #endif
-    if (!cli.is_valid()) {
-        out.error = transport_error::other;
-        out.error_message = "cpp-httplib could not set up a client for " + origin;
+        if (!cli.is_valid()) {
+            out.error = transport_error::other;
+            out.error_message = "cpp-httplib could not set up a client for " + origin;
+            return out;
+        }
+        httplib::Request r;
+        r.method = req.method;
+        r.path = req.path;
+        r.body = req.body;
+        for (const auto& h : req.headers) r.headers.emplace(h.first, h.second);
+        auto last_activity = clock::now();
+        auto copy_headers = [&](const httplib::Response& resp) {
+            out.status = resp.status;
+            out.headers.clear();
+            for (const auto& h : resp.headers) out.headers.emplace_back(h.first, h.second);
+        };
+        if (sink) {
+            r.response_handler = [&](const httplib::Response& resp) {
+                last_activity = clock::now();
+                copy_headers(resp);
+                return sink->on_headers ? sink->on_headers(out.status, out.headers) : true;
+            };
+            r.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+                last_activity = clock::now();
+                return sink->on_data ? sink->on_data(std::string_view(data, n)) : true;
+            };
+        }
+        httplib::Response res;
+        httplib::Error err = httplib::Error::Success;
+        const bool ok = cli.send(r, res, err);
+        if (!sink) {
+            copy_headers(res);
+            out.body = std::move(res.body);
+        }
+        if (!ok || err != httplib::Error::Success) {
+            const bool idle = clock::now() - last_activity >= req.read_timeout - std::chrono::milliseconds(20);
+            out.error = map_httplib_error(err == httplib::Error::Success ? httplib::Error::Unknown : err, idle);
+            out.error_message = httplib::to_string(err);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+            if (err == httplib::Error::SSLServerVerification)
+                out.error_message += " (certificate verification failed: set ca_cert_path, or verify_tls = false for a test server)";
+#endif
+            if (!sink) out.status = 0;
+        }
         return out;
-    }
-    httplib::Request r;
-    r.method = req.method;
-    r.path = req.path;
-    r.body = req.body;
-    for (const auto& h : req.headers) r.headers.emplace(h.first, h.second);
-    auto last_activity = clock::now();
-    auto copy_headers = [&](const httplib::Response& resp) {
-        out.status = resp.status;
-        out.headers.clear();
-        for (const auto& h : resp.headers) out.headers.emplace_back(h.first, h.second);
     };
-    if (sink) {
-        r.response_handler = [&](const httplib::Response& resp) {
-            last_activity = clock::now();
-            copy_headers(resp);
-            return sink->on_headers ? sink->on_headers(out.status, out.headers) : true;
-        };
-        r.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
-            last_activity = clock::now();
-            return sink->on_data ? sink->on_data(std::string_view(data, n)) : true;
-        };
-    }
-    httplib::Response res;
-    httplib::Error err = httplib::Error::Success;
-    const bool ok = cli.send(r, res, err);
-    if (!sink) {
-        copy_headers(res);
-        out.body = std::move(res.body);
-    }
-    if (!ok || err != httplib::Error::Success) {
-        const bool idle = clock::now() - last_activity >= req.read_timeout - std::chrono::milliseconds(20);
-        out.error = map_httplib_error(err == httplib::Error::Success ? httplib::Error::Unknown : err, idle);
-        out.error_message = httplib::to_string(err);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-        if (err == httplib::Error::SSLServerVerification)
-            out.error_message += " (certificate verification failed: set ca_cert_path, or verify_tls = false for a test server)";
-#endif
-        if (!sink) out.status = 0;
+    if (cfg.scheme == "https") {
+        httplib::SSLClient cli(cfg.host, cfg.port);
+        return send_with(cli);
     }
-    return out;
+#endif
+    httplib::ClientImpl cli(cfg.host, cfg.port);
+    return send_with(cli);
 }
 
 }  // namespace detail
