@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One gate for every command that reads an inventory (issue 12, item 2): for each inventory
 # render refuses, plan refuses it too, with exit 2 and the same message (file, line, field),
-# and so do up, status, down and chat before they touch anything.
+# and so do up, status, down, netcheck and chat before they touch anything.
 # Usage: cli_gate_test.sh DSDEPLOY_TOOL WORK_DIR
 set -euo pipefail
 tool=$1 work=$2
@@ -34,7 +34,7 @@ case_() {
     [ ! -s "$name-plan.out" ] || { cat "$name-plan.out"; fail "$name: plan printed a plan for an invalid inventory"; }
     run 2 "$name-plan-json" "$tool" --inventory "$name.toml" plan --json
     cmp -s "$name-render.err" "$name-plan-json.err" || fail "$name: plan --json and render disagree"
-    for cmd in up status down; do
+    for cmd in up status down netcheck; do
         run 2 "$name-$cmd" "$tool" --inventory "$name.toml" "$cmd" --local --state-dir "state-$name"
         cmp -s "$name-render.err" "$name-$cmd.err" || { diff "$name-render.err" "$name-$cmd.err" || true; fail "$name: $cmd and render disagree"; }
     done
@@ -63,4 +63,4 @@ cmp -s env-render.err env-plan.err || { diff env-render.err env-plan.err || true
 
 # A command-line override goes through the same gate.
 run 2 override "$tool" --inventory inv.toml plan --model /not/a/model
-echo "dsdeploy plan/render/up/status/down/chat: one gate, all checks passed"
+echo "dsdeploy plan/render/up/status/down/netcheck/chat: one gate, all checks passed"

@@ -52,6 +52,7 @@ command add_up_command(CLI::App& root, options& o);
 command add_status_command(CLI::App& root, options& o);
 command add_down_command(CLI::App& root, options& o);
 command add_logs_command(CLI::App& root, options& o);
+command add_netcheck_command(CLI::App& root, options& o);
 
 // up, status, down, logs: how the nodes are reached and where the state lives.
 struct deploy_args {

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     app.add_option("-i,--inventory", opts.inventory_path, "inventory file (TOML or JSON); default: the built-in two-node DeepSeek-V3 example");
     std::vector<command> commands = {add_init_command(app, opts), add_plan_command(app, opts), add_render_command(app, opts),
                                      add_chat_command(app, opts), add_doctor_command(app, opts),
-                                     add_up_command(app, opts),   add_status_command(app, opts), add_down_command(app, opts),
+                                     add_netcheck_command(app, opts), add_up_command(app, opts), add_status_command(app, opts), add_down_command(app, opts),
                                      add_logs_command(app, opts), add_bench_command(app, opts)};
     try {
         app.parse(argc, argv);

@@ -34,6 +34,7 @@
 #include <dsdeploy/openai_transport.hpp>
 #include <dsdeploy/openai_types.hpp>
 #include <dsdeploy/orchestrate.hpp>
+#include <dsdeploy/netcheck.hpp>
 #include <dsdeploy/perf.hpp>
 #include <dsdeploy/plan.hpp>
 #include <dsdeploy/ssh_executor.hpp>

@@ -164,7 +164,7 @@ dsd() {
   local name="$1" limit="$2" t0 cmd="$3"; shift 3
   local extra=()
   case "$cmd" in
-    up|status|down|logs) extra=(--ssh-config "$SSH_CONFIG" --state-dir "$WORK/state" --remote-dir "$REMOTE_DIR") ;;
+    up|status|down|logs|netcheck) extra=(--ssh-config "$SSH_CONFIG" --state-dir "$WORK/state" --remote-dir "$REMOTE_DIR") ;;
   esac
   t0="$(now)"
   RC=0

@@ -13,6 +13,11 @@ set(fuzz_diagnose_FIXTURE_SEEDS
 set(fuzz_ibv_devinfo_FIXTURE_SEEDS
     gpu/net-probe.txt
 )
+set(fuzz_netcheck_output_FIXTURE_SEEDS
+    netcheck/gloo-clean-h1.out
+    netcheck/gloo-mesh-h2.out
+    netcheck/gloo-mesh-h1.err
+)
 set(fuzz_nccl_log_FIXTURE_SEEDS
     gpu/nccl-badhca.log
     gpu/nccl-ib-requested-absent.log
