@@ -18,10 +18,10 @@ as_root() {
 BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config
   libcpp-httplib-dev nlohmann-json3-dev libfmt-dev libtomlplusplus-dev libcli11-dev catch2)
 
-# What the tests need besides: clang/libFuzzer, shellcheck, sshd, iproute2 and nftables for the
-# network-namespace hosts (tests/e2e/hosts.sh), Node.js for the Compose/CLI validators, Chromium
-# for the report.
-TEST_PACKAGES=(clang libclang-rt-14-dev shellcheck openssh-server openssh-client iproute2 nftables
+# What the tests need besides: clang/libFuzzer, clang-tidy (scripts/clang-tidy.sh), shellcheck,
+# sshd, iproute2 and nftables for the network-namespace hosts (tests/e2e/hosts.sh), Node.js for
+# the Compose/CLI validators, Chromium for the report.
+TEST_PACKAGES=(clang libclang-rt-14-dev clang-tidy shellcheck openssh-server openssh-client iproute2 nftables
   python3-venv python3-dev curl procps psmisc openssl chromium)
 
 # A real Docker engine for the docker-runtime e2e tests (tests/e2e/docker/): Debian's dockerd,

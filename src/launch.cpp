@@ -2,3 +2,4 @@
 // The compiled library's translation unit for the launch room (DSDEPLOY_PRECOMPILED).
 #include <dsdeploy/launch.hpp>
 #include <dsdeploy/impl/launch_inl.hpp>
+#include <dsdeploy/impl/launch_scripts_inl.hpp>

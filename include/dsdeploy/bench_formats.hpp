@@ -22,7 +22,7 @@ namespace bench {
 // character or '-' turned into '-' and runs of '-' collapsed.
 std::string llmperf_stem(const std::string& model, int mean_input_tokens, int mean_output_tokens);
 
-// llmperf's "<stem>_summary.json" object, with its keys in its order (see README "Benchmark").
+// llmperf's "<stem>_summary.json" object, with its keys in its order (see docs/bench.md, "Files").
 // `metadata` are llmperf's --metadata pairs (top-level keys).
 nlohmann::ordered_json llmperf_summary(const run_result& r,
                                        const std::vector<std::pair<std::string, std::string>>& metadata = {});

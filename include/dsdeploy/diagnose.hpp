@@ -51,7 +51,7 @@ enum class severity { error, warning, info };
 std::string_view to_string(severity s);
 
 struct finding {
-    std::string id;         // stable ("nccl.ib_fallback_to_socket"); the README lists them all
+    std::string id;         // stable ("nccl.ib_fallback_to_socket"); docs/findings.md lists them all
     severity level = severity::error;
     std::string node;       // where the evidence came from; empty when it concerns the cluster
     std::string source;     // "nccl_log", "vllm_log", "ray_status", "ray_list_nodes", "ibv_devinfo",

@@ -94,10 +94,11 @@ struct errc_info {
     errc code;
     const char* id;       // stable, dotted: "<room>.<name>"
     error_kind kind;
-    const char* summary;  // one line for the README table
+    const char* summary;  // one line for the table in docs/errors.md
 };
 
-// Every errc with its id; the README's error table is checked against this list.
+// Every errc with its id; the error table of docs/errors.md is checked against this list
+// (error_ids_test).
 const std::vector<errc_info>& all_errors();
 const errc_info& info(errc code);
 std::string_view to_id(errc code);

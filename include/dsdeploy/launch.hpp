@@ -3,7 +3,8 @@
 // version (which knows which flags exist when), each node's environment, and the per-node
 // scripts (start, stop, wait for the cluster, serve, smoke request) for the docker and the
 // process runtimes. Knows nothing of the compose document: the docker scripts only call
-// `docker compose` on the file the bundle puts beside them.
+// `docker compose` on the file the bundle puts beside them. The definitions: impl/launch_inl.hpp
+// (versions, flag table, the launch plan's argv) and impl/launch_scripts_inl.hpp (the scripts).
 #pragma once
 
 #include <dsdeploy/config.hpp>
@@ -145,4 +146,5 @@ DSDEPLOY_NAMESPACE_END
 
 #ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/launch_inl.hpp>
+#include <dsdeploy/impl/launch_scripts_inl.hpp>
 #endif

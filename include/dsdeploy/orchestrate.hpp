@@ -6,7 +6,9 @@
 // says which step, on which node, the command's exit status, its output and log tail, and
 // what diagnose() makes of them; nothing found before is lost. Also status, down and logs. The
 // executors are in executor.hpp and ssh_executor.hpp; what the CLI records about a deployment
-// (state.json) is in deployment_state.hpp.
+// (state.json) is in deployment_state.hpp. The definitions: impl/orchestrate_up_inl.hpp (the
+// bring-up), impl/orchestrate_status_down_logs_inl.hpp, impl/orchestrate_scripts_inl.hpp (the shell
+// snippets and argv sent to the nodes) and impl/orchestrate_inl.hpp (what they share).
 #pragma once
 
 #include <dsdeploy/bundle.hpp>
@@ -225,4 +227,6 @@ DSDEPLOY_NAMESPACE_END
 
 #ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/orchestrate_inl.hpp>
+#include <dsdeploy/impl/orchestrate_status_down_logs_inl.hpp>
+#include <dsdeploy/impl/orchestrate_up_inl.hpp>
 #endif

@@ -136,14 +136,7 @@ dsd down 300 down
 expect_rc 0 "down"
 T_DOWN="$SECS"
 expect_nothing_left "after down"
-for h in h1 h2; do
-  left_all="$(engine "$h" ps -aq | tr '\n' ' ')"
-  [ -z "${left_all// /}" ] || fail "$h: containers left on the engine after down: $left_all"
-  nets="$(engine "$h" network ls -q --filter type=custom | tr '\n' ' ')"
-  [ -z "${nets// /}" ] || fail "$h: networks left on the engine after down: $nets"
-  vols="$(engine "$h" volume ls -q | tr '\n' ' ')"
-  [ -z "${vols// /}" ] || fail "$h: volumes left on the engine after down: $vols"
-done
+expect_engines_empty "after down"
 dsd down_again 120 down
 expect_rc 0 "down a second time"
 TEARDOWN_DONE=1

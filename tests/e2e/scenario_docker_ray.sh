@@ -37,11 +37,6 @@ dsd down 240 down
 expect_rc 0 "down"
 T_DOWN="$SECS"
 expect_nothing_left "after down"
-for h in h1 h2; do
-  left="$(engine "$h" ps -aq | tr '\n' ' ')"
-  [ -z "${left// /}" ] || fail "$h: containers left after down: $left"
-  nets="$(engine "$h" network ls -q --filter type=custom | tr '\n' ' ')"
-  [ -z "${nets// /}" ] || fail "$h: networks left after down: $nets"
-done
+expect_engines_empty "after down"
 TEARDOWN_DONE=1
 log "timings (docker, ray): up --until cluster $T_UP s, down $T_DOWN s"

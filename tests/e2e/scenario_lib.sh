@@ -157,6 +157,20 @@ PY
 # engine HOST ARGS...: the docker CLI against that test host's own engine (from the root namespace).
 engine() { local h="$1"; shift; DOCKER_HOST="unix://$HOSTS/$h/docker/docker.sock" timeout 120 docker "$@"; }
 
+# expect_engines_empty WHEN: nothing of a deployment is left on either host's engine: no
+# container (running or stopped), no user-defined network, no volume.
+expect_engines_empty() {
+  local h left nets vols
+  for h in h1 h2; do
+    left="$(engine "$h" ps -aq | tr '\n' ' ')"
+    [ -z "${left// /}" ] || fail "$h: containers left on the engine $1: $left"
+    nets="$(engine "$h" network ls -q --filter type=custom | tr '\n' ' ')"
+    [ -z "${nets// /}" ] || fail "$h: networks left on the engine $1: $nets"
+    vols="$(engine "$h" volume ls -q | tr '\n' ' ')"
+    [ -z "${vols// /}" ] || fail "$h: volumes left on the engine $1: $vols"
+  done
+}
+
 # dsd NAME LIMIT ARGS...: runs `dsdeploy -i INV ARGS` with the test bed's SSH config, remote
 # folder and state folder, bounded by LIMIT seconds; output in WORK/NAME.out. Sets RC (exit
 # code), SECS (wall time) and OUT (the output). Never fails by itself.

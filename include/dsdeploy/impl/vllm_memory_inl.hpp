@@ -97,7 +97,8 @@ DSDEPLOY_INLINE std::int64_t vllm_kv_tokens(double available_gib, double kv_byte
 
 DSDEPLOY_INLINE double vllm_max_concurrency(std::int64_t kv_tokens, int max_model_len, int block_size) {
     if (max_model_len <= 0 || block_size < 1) return 0;
-    const double blocks = double(kv_tokens / block_size);
+    // Whole blocks: vLLM's block manager hands out no partial block, so the division truncates on purpose.
+    const double blocks = double(kv_tokens / block_size);  // NOLINT(bugprone-integer-division)
     const double per_request = std::ceil(double(max_model_len) / block_size);
     return blocks / per_request;
 }
