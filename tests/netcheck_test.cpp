@@ -6,6 +6,7 @@
 // that rely on that say "NCCL log" in their names. The real Gloo runs through the orchestrator are
 // the e2e test e2e_netcheck (tests/e2e/scenario_netcheck.sh).
 #include <dsdeploy/netcheck.hpp>
+#include <dsdeploy/orchestrate.hpp>
 #include <dsdeploy/validated_inventory.hpp>
 
 #include "test_support.hpp"

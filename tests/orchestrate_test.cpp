@@ -5,6 +5,7 @@
 // sleeps for `start`, prints a canned `ray status`), and the state.json the CLI keeps.
 #include <dsdeploy/deployment_state.hpp>
 #include <dsdeploy/detail/process.hpp>
+#include <dsdeploy/netcheck.hpp>
 #include <dsdeploy/orchestrate.hpp>
 #include <dsdeploy/detail/text.hpp>
 
@@ -95,7 +96,26 @@ int free_port() {
 fs::path fake_python_env(const fs::path& root) {
     const fs::path env = root / "pyenv";
     const auto exec_mode = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec;
-    write_file(env / "bin" / "python", "#!/bin/sh\necho ray=2.50.1\necho vllm=0.11.0\n", exec_mode);
+    // bin/python -c <netcheck worker> ...: a FAKE of the worker (no torch here), one rank per node,
+    // the rank from --node-rank; when the file netcheck-fails exists, node rank 1 never joins.
+    write_file(env / "bin" / "python",
+               "#!/bin/sh\n"
+               "if [ \"$1\" = -c ]; then\n"
+               "  rank=0; prev=''; for a in \"$@\"; do [ \"$prev\" = --node-rank ] && rank=$a; prev=$a; done\n"
+               "  if [ -e \"$(dirname \"$0\")/../netcheck-fails\" ] && [ \"$rank\" = 1 ]; then\n"
+               "    echo '{\"event\":\"start\",\"rank\":1,\"local_rank\":0,\"backend\":\"gloo\"}'\n"
+               "    echo '{\"event\":\"error\",\"rank\":1,\"stage\":\"join\",\"message\":\"RuntimeError: fake: no rendezvous\"}'\n"
+               "    exit 3\n"
+               "  fi\n"
+               "  echo '{\"event\":\"node\",\"interface\":\"lo\",\"interface_exists\":true,\"link_mbps\":null,\"addresses\":{\"lo\":[\"127.0.0.1\"]}}'\n"
+               "  echo \"{\\\"event\\\":\\\"start\\\",\\\"rank\\\":$rank,\\\"local_rank\\\":0,\\\"backend\\\":\\\"gloo\\\"}\"\n"
+               "  echo \"{\\\"event\\\":\\\"joined\\\",\\\"rank\\\":$rank,\\\"seconds\\\":0.1}\"\n"
+               "  echo \"{\\\"event\\\":\\\"result\\\",\\\"rank\\\":$rank,\\\"bytes\\\":1048576,\\\"time_us\\\":1000,\\\"algbw_gbs\\\":1.0,\\\"busbw_gbs\\\":1.0}\"\n"
+               "  echo \"{\\\"event\\\":\\\"done\\\",\\\"rank\\\":$rank}\"\n"
+               "  exit 0\n"
+               "fi\n"
+               "echo ray=2.50.1\necho vllm=0.11.0\n",
+               exec_mode);
     write_file(env / "bin" / "ray",
                "#!/bin/bash\n"
                "here=$(cd \"$(dirname \"$0\")/..\" && pwd)\n"
@@ -313,14 +333,22 @@ TEST_CASE("ssh executor: an unreachable node is ssh exit 255, reported as unreac
 TEST_CASE("step plan, process runtime, launcher ray", "[orchestrate][plan]") {
     inventory inv = dsdeploy_test::cluster_inventory(3, fabric::infiniband, runtime_kind::process);
     const deployment d = make_deployment(inv, "~/dd");
-    const auto cmds = plan_commands(d);
+    auto cmds = plan_commands(d);
     std::vector<std::string> order;
     for (const auto& c : cmds) order.push_back(std::string(to_string(c.step)) + ":" + d.inv.cluster.nodes[c.node].name);
     const std::vector<std::string> want = {"preflight:node1",     "preflight:node2",     "preflight:node3",   "copy:node1",
-                                           "copy:node2",          "copy:node3",          "start-head:node1",  "wait-head:node1",
+                                           "copy:node2",          "copy:node3",          "netcheck:node1",    "netcheck:node2",
+                                           "netcheck:node3",      "start-head:node1",    "wait-head:node1",
                                            "reach-head:node2",    "reach-head:node3",    "start-workers:node2", "start-workers:node3",
                                            "wait-cluster:node1",  "serve:node1"};
     CHECK(order == want);
+    // The network is proven before anything starts: the runtime's interpreter runs the worker.
+    CHECK(contains(cmds[7].argv, "/opt/vllm-env/bin/python"));
+    CHECK(contains(cmds[7].argv, netcheck_worker_program()));
+    up_options no_check;
+    no_check.netcheck = false;
+    CHECK(plan_commands(d, no_check).size() == want.size() - 3);
+    cmds.erase(cmds.begin() + 6, cmds.begin() + 9);
     // Scripts run inside the node's folder; the folder travels as an argument.
     const auto& head = cmds[6].argv;
     CHECK(head[0] == "bash");
@@ -338,6 +366,8 @@ TEST_CASE("step plan, process runtime, launcher ray", "[orchestrate][plan]") {
     CHECK(plan_commands(d, o).back().step == step::wait_cluster);
     o.until = step::copy;
     CHECK(plan_commands(d, o).back().step == step::copy);
+    o.until = step::netcheck;
+    CHECK(plan_commands(d, o).back().step == step::netcheck);
     o.until = step::preflight;
     CHECK(plan_commands(d, o).size() == 3);
 
@@ -345,6 +375,7 @@ TEST_CASE("step plan, process runtime, launcher ray", "[orchestrate][plan]") {
     CHECK(parse_until("serve") == step::health);
     CHECK(parse_until("smoke") == step::smoke);
     CHECK(parse_until("preflight") == step::preflight);
+    CHECK(parse_until("netcheck") == step::netcheck);
     CHECK_FALSE(parse_until("everything"));
 }
 
@@ -356,9 +387,10 @@ TEST_CASE("step plan, launcher mp: vLLM's master port, no Ray cluster wait, no s
     const auto cmds = plan_commands(d);
     std::vector<std::string> steps;
     for (const auto& c : cmds) steps.push_back(std::string(to_string(c.step)));
-    CHECK(steps == std::vector<std::string>{"preflight", "preflight", "copy", "copy", "start-head", "wait-head", "reach-head", "start-workers"});
-    CHECK(contains(cmds[6].argv, std::to_string(inv.ports.master)));
-    CHECK(contains(cmds[6].argv, "10.0.0.1"));
+    CHECK(steps == std::vector<std::string>{"preflight", "preflight", "copy", "copy", "netcheck", "netcheck", "start-head", "wait-head",
+                                            "reach-head", "start-workers"});
+    CHECK(contains(cmds[8].argv, std::to_string(inv.ports.master)));
+    CHECK(contains(cmds[8].argv, "10.0.0.1"));
 }
 
 TEST_CASE("step plan, docker runtime (fake: no engine here): compose exec ray status, same scripts", "[orchestrate][plan][docker]") {
@@ -475,6 +507,7 @@ TEST_CASE("up on the local executor with a fake Ray: every step to the cluster, 
     REQUIRE(rep.ok());
     CHECK(rep.exit_code() == 0);
     CHECK(rep.reached == step::wait_cluster);
+    CHECK(std::count_if(rep.steps.begin(), rep.steps.end(), [](const step_record& st) { return st.step == step::netcheck && st.ok; }) == 2);
     CHECK(rep.cluster_nodes == 2);
     CHECK(rep.cluster_cpus == 4.0);
     CHECK(fake_ray_alive(d, 0));
@@ -623,6 +656,45 @@ TEST_CASE("up (fake Ray): a Ray that dies is caught at the next poll, not at the
     CHECK(rep.failure->node == "h2");
     CHECK_THAT(rep.failure->message, Catch::Matchers::Contains("is no longer running on h2"));
     stop_everything(d);
+    clean_up(root);
+}
+
+TEST_CASE("up (fake netcheck worker): a rank that never joins stops the bring-up at netcheck, before anything starts", "[orchestrate][fake]") {
+    const fs::path root = temp_dir("netcheck");
+    ::setenv("DSDEPLOY_SETTLE_SECONDS", "0", 1);
+    listener gcs;
+    const deployment d = local_deployment(root, gcs.port);
+    write_file(root / "pyenv" / "netcheck-fails", "");
+    local_executor ex;
+    up_options o = quick_options();
+    const auto rep = up(d, ex, o);
+    INFO(to_text(rep));
+    REQUIRE(rep.failure);
+    CHECK(rep.failure->step == step::netcheck);
+    CHECK(rep.failure->node == "h2");
+    CHECK(rep.exit_code() == 1);
+    CHECK_THAT(rep.failure->message, Catch::Matchers::Contains("step netcheck failed on h2: rank 1 on h2 never joined"));
+    REQUIRE_FALSE(rep.failure->findings.empty());
+    CHECK(rep.failure->findings.front().id == "netcheck.rank_missing");
+    CHECK(rep.reached == step::copy);
+    for (const auto& st : rep.steps) CHECK(st.step != step::start_head);
+    CHECK_FALSE(fake_ray_alive(d, 0));
+    // The step was recorded for every node, h1 ok.
+    int recorded = 0;
+    for (const auto& st : rep.steps)
+        if (st.step == step::netcheck) {
+            ++recorded;
+            CHECK(st.ok == (st.node == "h1"));
+        }
+    CHECK(recorded == 2);
+    // --until netcheck with a healthy fake: stops right after it.
+    fs::remove(root / "pyenv" / "netcheck-fails");
+    o.until = step::netcheck;
+    const auto ok = up(d, ex, o);
+    INFO(to_text(ok));
+    REQUIRE(ok.ok());
+    CHECK(ok.reached == step::netcheck);
+    CHECK_FALSE(fake_ray_alive(d, 0));
     clean_up(root);
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // dsdeploy up: renders the bundle and brings the deployment up over SSH, step by step
-// (preflight, copy, Ray head, workers, cluster, serve, /health, smoke), stopping at the first
+// (preflight, copy, netcheck, Ray head, workers, cluster, serve, /health, smoke), stopping at the first
 // failing step with the step, the node, the exit status, the log tail and a diagnosis.
 #include "cli.hpp"
 
@@ -18,13 +18,23 @@ command add_up_command(CLI::App& root, options& o) {
         int health_timeout = 3600;
         int cluster_timeout = 600;
         bool no_port_check = false;
+        bool skip_netcheck = false;
+        double netcheck_min_link_fraction = 0.25;
     };
     auto a = std::make_shared<args>();
     CLI::App* app = root.add_subcommand("up", "render the bundle and bring the deployment up on every node over SSH");
     add_deploy_options(app, a->deploy, true);
-    app->add_option("--until", a->until, "stop after this step: preflight, copy, cluster (Ray up, no vLLM), serve (/health answers), smoke")
+    app->add_option("--until", a->until,
+                    "stop after this step: preflight, copy, netcheck (the network proven), cluster (Ray up, no vLLM), serve (/health "
+                    "answers), smoke")
         ->capture_default_str()
-        ->check(CLI::IsMember({"preflight", "copy", "cluster", "serve", "smoke"}));
+        ->check(CLI::IsMember({"preflight", "copy", "netcheck", "cluster", "serve", "smoke"}));
+    app->add_flag("--skip-netcheck", a->skip_netcheck,
+                  "do not run the netcheck step (one all-reduce across every planned rank, on deployments of two nodes or more)");
+    app->add_option("--netcheck-min-link-fraction", a->netcheck_min_link_fraction,
+                    "netcheck: bus bandwidth below this fraction of the slowest link rate is netcheck.low_bandwidth")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
     app->add_option("--health-timeout", a->health_timeout, "seconds to wait for /health (loading the weights can take long)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
@@ -43,6 +53,8 @@ command add_up_command(CLI::App& root, options& o) {
                 uo.health_timeout = std::chrono::seconds(a->health_timeout);
                 uo.cluster_timeout = std::chrono::seconds(a->cluster_timeout);
                 uo.check_ports = !a->no_port_check;
+                uo.netcheck = !a->skip_netcheck;
+                uo.netcheck_min_link_fraction = a->netcheck_min_link_fraction;
                 const bool json = o.json;
                 uo.progress = [json](const std::string& line) { (json ? std::cerr : std::cout) << "[up] " << line << std::endl; };
                 if (!json)

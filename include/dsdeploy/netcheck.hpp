@@ -16,7 +16,7 @@
 #include <dsdeploy/config.hpp>
 #include <dsdeploy/diagnose.hpp>
 #include <dsdeploy/executor.hpp>
-#include <dsdeploy/orchestrate.hpp>
+#include <dsdeploy/inventory.hpp>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -30,6 +30,8 @@
 #include <vector>
 
 DSDEPLOY_NAMESPACE_BEGIN
+
+struct deployment;  // dsdeploy/orchestrate.hpp (whose `up` runs netcheck as a step)
 
 struct netcheck_options {
     std::vector<std::uint64_t> sizes = {4, 1u << 20, 16u << 20, 64u << 20};  // bytes per all-reduce

@@ -37,6 +37,7 @@ DSDEPLOY_NAMESPACE_BEGIN
 enum class step {
     preflight,      // every node: runtime/env versions, GPUs, model config.json, interface, ports, /dev/shm
     copy,           // every node: its bundle folder, as a tar stream over stdin
+    netcheck,       // every node at once: one all-reduce across every planned rank (dsdeploy/netcheck.hpp)
     start_head,     // the head's start.sh (Ray head; with launcher mp: vLLM rank 0)
     wait_head,      // the head's Ray GCS port (mp: vLLM's master port) accepts connections
     reach_head,     // from every worker: a 5 s TCP connect to that port
@@ -78,6 +79,11 @@ struct up_options {
     std::chrono::seconds progress_interval{15};  // at least one progress line this often while waiting
     std::uint64_t min_shm_bytes = std::uint64_t{1} << 30;  // /dev/shm below this: error with GPUs, warning without
     bool check_ports = true;
+    // The netcheck step (deployments of two nodes or more): the network proven before anything
+    // loads. netcheck_min_link_fraction: see netcheck_options::min_link_fraction.
+    bool netcheck = true;
+    std::chrono::seconds netcheck_join_timeout{60};
+    double netcheck_min_link_fraction = 0.25;
     std::function<void(const std::string&)> progress;  // one line per event; never sees the API key
 };
 

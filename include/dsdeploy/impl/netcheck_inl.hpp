@@ -9,6 +9,7 @@
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/diagnose_nccl.hpp>
 #include <dsdeploy/network.hpp>
+#include <dsdeploy/orchestrate.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <dsdeploy/impl/orchestrate_scripts_inl.hpp>
+#include <dsdeploy/netcheck.hpp>
 #include <dsdeploy/orchestrate.hpp>
 
 #include <map>
@@ -124,6 +125,7 @@ DSDEPLOY_INLINE std::string_view to_string(step s) {
     switch (s) {
         case step::preflight: return "preflight";
         case step::copy: return "copy";
+        case step::netcheck: return "netcheck";
         case step::start_head: return "start-head";
         case step::wait_head: return "wait-head";
         case step::reach_head: return "reach-head";
@@ -139,6 +141,7 @@ DSDEPLOY_INLINE std::string_view to_string(step s) {
 DSDEPLOY_INLINE std::optional<step> parse_until(std::string_view s) {
     if (s == "preflight") return step::preflight;
     if (s == "copy") return step::copy;
+    if (s == "netcheck") return step::netcheck;
     if (s == "cluster") return step::wait_cluster;
     if (s == "serve") return step::health;
     if (s == "smoke") return step::smoke;
@@ -172,6 +175,12 @@ DSDEPLOY_INLINE std::vector<planned_command> plan_commands(const deployment& d, 
     if (o.until == step::preflight) return r;
     for (std::size_t i = 0; i < n; ++i) add(step::copy, i, copy_argv(d));
     if (o.until == step::copy) return r;
+    if (o.netcheck && n > 1) {
+        netcheck_options no;
+        no.join_timeout = o.netcheck_join_timeout;
+        for (std::size_t i = 0; i < n; ++i) add(step::netcheck, i, netcheck_command(d, i, no).argv);
+    }
+    if (o.until == step::netcheck) return r;
     add(step::start_head, h, script_argv(d, h, "start.sh"));
     const auto& head_addr = d.inv.cluster.nodes.at(h).address;
     add(step::wait_head, h, port_check_argv(head_addr, head_port(d), seconds(2)));

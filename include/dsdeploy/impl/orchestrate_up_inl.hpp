@@ -8,9 +8,11 @@
 #include <dsdeploy/detail/shell.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/impl/orchestrate_inl.hpp>
+#include <dsdeploy/netcheck.hpp>
 #include <dsdeploy/openai.hpp>
 #include <dsdeploy/orchestrate.hpp>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -117,6 +119,7 @@ private:
 
     bool preflight();
     bool copy();
+    bool netcheck();
     bool start_script(step s, const std::vector<std::size_t>& nodes, const std::string& script, const std::string& log);
     bool wait_head();
     bool reach_head();
@@ -342,7 +345,7 @@ inline bool runner::wait_head() {
     const int port = head_port(d_);
     const auto limit = ray(d_) ? o_.head_port_timeout : std::max(o_.head_port_timeout, seconds(600));
     auto last_progress = t0;
-    say("wait-head: waiting for " + addr + ":" + std::to_string(port) + " on " + name(h));
+    say("wait-head: waiting for " + host_port_text(addr, port) + " on " + name(h));
     while (true) {
         const auto r = exec(h, port_check_argv(addr, port, seconds(2)), milliseconds(15000));
         if (r.ok()) break;
@@ -357,19 +360,19 @@ inline bool runner::wait_head() {
         }
         if (clock::now() - t0 > limit) {
             fail_timeout(step::wait_head, h,
-                         addr + ":" + std::to_string(port) + " did not accept connections within " + std::to_string(limit.count()) + " s",
+                         host_port_text(addr, port) + " did not accept connections within " + std::to_string(limit.count()) + " s",
                          ray(d_) ? "ray" : "vllm");
             return false;
         }
         if (clock::now() - last_progress >= o_.progress_interval) {
             last_progress = clock::now();
-            say("wait-head: " + fixed1(secs_since(t0)) + " s, " + addr + ":" + std::to_string(port) + " not open yet" +
+            say("wait-head: " + fixed1(secs_since(t0)) + " s, " + host_port_text(addr, port) + " not open yet" +
                 (last.empty() ? "" : "; " + name(h) + ": " + last));
         }
         std::this_thread::sleep_for(std::min<milliseconds>(o_.poll_interval, milliseconds(2000)));
     }
-    record(step::wait_head, name(h), true, secs_since(t0), addr + ":" + std::to_string(port) + " accepts connections");
-    say("wait-head: " + addr + ":" + std::to_string(port) + " is open (" + fixed1(secs_since(t0)) + " s)");
+    record(step::wait_head, name(h), true, secs_since(t0), host_port_text(addr, port) + " accepts connections");
+    say("wait-head: " + host_port_text(addr, port) + " is open (" + fixed1(secs_since(t0)) + " s)");
     return true;
 }
 
@@ -385,7 +388,7 @@ inline bool runner::reach_head() {
     });
     for (std::size_t k = 0; k < ws.size(); ++k) {
         const auto& r = results[k];
-        const std::string target = addr + ":" + std::to_string(port);
+        const std::string target = host_port_text(addr, port);
         record(step::reach_head, name(ws[k]), r.ok(), ms_to_s(r.elapsed), r.ok() ? "reaches " + target : describe_exit(r));
         if (r.ok()) continue;
         if (r.unreachable) {
@@ -400,7 +403,7 @@ inline bool runner::reach_head() {
         }
         return false;
     }
-    say("reach-head: every worker reaches " + addr + ":" + std::to_string(port));
+    say("reach-head: every worker reaches " + host_port_text(addr, port));
     return true;
 }
 
@@ -572,6 +575,55 @@ inline bool runner::smoke() {
 #endif
 }
 
+// Two nodes or more: one all-reduce across every planned rank before anything starts. A finding
+// with severity error fails the step on its node (the cluster's first node when it names none),
+// with every netcheck finding attached.
+inline bool runner::netcheck() {
+    if (!o_.netcheck || d_.inv.cluster.nodes.size() < 2) return true;
+    netcheck_options no;
+    no.join_timeout = o_.netcheck_join_timeout;
+    no.min_link_fraction = o_.netcheck_min_link_fraction;
+    no.progress = [this](const std::string& line) { say(line); };
+    const netcheck_report r = run_netcheck(d_, ex_, no);
+    const auto bw = r.min_busbw_gbs();
+    for (const auto& n : r.nodes) {
+        bool ok = n.reached;
+        for (const auto& f : r.findings)
+            if (f.level == severity::error && (f.node == n.name || f.node.empty())) ok = false;
+        std::map<std::string, std::string> facts = {{"transport", n.transport}, {"interface", n.interface}};
+        if (n.link_mbps) facts["link_mbps"] = std::to_string(*n.link_mbps);
+        if (bw) facts["min_busbw_gbs"] = fmt::format("{:.4g}", *bw);
+        record(step::netcheck, n.name, ok, r.seconds,
+               n.transport + (bw ? fmt::format(", bus bandwidth {:.3g} GB/s", *bw) : std::string()), std::move(facts));
+    }
+    if (r.exit_code() == 0) {
+        say("netcheck: " + std::to_string(r.world) + " ranks joined" + (bw ? fmt::format(", bus bandwidth {:.3g} GB/s", *bw) : std::string()) +
+            " (" + fixed1(r.seconds) + " s)");
+        return true;
+    }
+    const finding* first = nullptr;
+    for (const auto& f : r.findings)
+        if (f.level == severity::error) {
+            first = &f;
+            break;
+        }
+    std::size_t at = 0;
+    for (std::size_t i = 0; first && i < d_.inv.cluster.nodes.size(); ++i)
+        if (d_.inv.cluster.nodes[i].name == first->node) at = i;
+    step_failure f;
+    f.step = step::netcheck;
+    f.node = name(at);
+    f.field = "nodes[" + std::to_string(at) + "]";
+    if (r.exit_code() == 3) f.code = errc::orchestrate_ssh;
+    f.message = "step netcheck failed on " + f.node + ": " + (first ? first->message : std::string("the collective did not complete"));
+    for (const auto& n : r.nodes)
+        if (n.name == f.node) f.output_tail = tail_lines(n.stderr_tail, 30);
+    f.findings = r.findings;
+    say("FAILED " + f.message);
+    rep_.failure = std::move(f);
+    return false;
+}
+
 inline up_report runner::run() {
     const auto t0 = clock::now();
     rep_.api_url = d_.bundle.launch.api_url + "/v1";
@@ -588,6 +640,7 @@ inline up_report runner::run() {
     const bool ray_head = ray(d_);
     if (!preflight() || done(step::preflight)) return finish();
     if (!copy() || done(step::copy)) return finish();
+    if (!netcheck() || done(step::netcheck)) return finish();
     if (!start_script(step::start_head, {h}, "start.sh", ray_head ? "ray" : "vllm")) return finish();
     rep_.reached = step::start_head;
     if (!wait_head()) return finish();
