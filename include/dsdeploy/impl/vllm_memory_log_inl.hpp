@@ -595,8 +595,9 @@ inline std::string fmt_value(const std::optional<double>& v, const std::string& 
     return fmt::format("{:.2f} GiB", *v);
 }
 
-inline std::string fmt_diff(const std::optional<double>& v, const std::string& unit) {
+inline std::string fmt_diff(std::optional<double> v, const std::string& unit) {
     if (!v) return "-";
+    if (std::fabs(*v) < 0.005) v = 0.0;  // no "-0.00"
     if (unit == "tokens") return (*v >= 0 ? "+" : "-") + grouped(std::llabs(std::llround(*v)));
     if (unit == "x") return fmt::format("{:+.2f}x", *v);
     return fmt::format("{:+.2f} GiB", *v);
