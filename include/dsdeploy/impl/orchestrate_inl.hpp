@@ -252,6 +252,32 @@ else
 fi
 )SH";
 
+// The memory lines of the node's vLLM log (and the line after each: a terminal may have cut it).
+// Arguments: dir runtime project service.
+inline constexpr const char* memory_lines_script = R"SH(set -u
+d=$1; runtime=$2; project=$3; service=$4
+case $d in "~") d=$HOME ;; "~/"*) d=$HOME/${d#"~/"} ;; esac
+if [ ! -d "$d" ]; then echo "dsdeploy: $d does not exist on $(hostname)" >&2; exit 66; fi
+cd "$d" || exit 1
+pattern='Model loading|model weights t|non_torch_memory|non-torch|activation peak|torch peak|Peak activation|KV cache|KV Cache|Maximum concurrency|CUDA graph|Graph capturing|CUDAGraph|Free memory on device|Initial free memory|Requested memory|total_gpu_memory|gpu_memory_utilization|instance can use|GPU blocks|cuda blocks|API server version|LLM engine \(v|Memory after warmup|tensor_parallel_size|max_num_batched_tokens|max_model_len'
+if [ "$runtime" = process ]; then
+    log=logs/vllm.log
+elif [ -f ray/dsdeploy-vllm.log ]; then
+    log=ray/dsdeploy-vllm.log
+else
+    log=
+fi
+if [ -n "$log" ]; then
+    [ -f "$log" ] || { echo "dsdeploy: no $d/$log yet" >&2; exit 67; }
+    grep -E -A1 -- "$pattern" "$log" | head -n 4000
+elif docker compose version >/dev/null 2>&1; then
+    docker compose --project-name "$project" --file compose.yaml logs --no-color --no-log-prefix "$service" 2>&1 | grep -E -A1 -- "$pattern" | head -n 4000
+else
+    docker-compose --project-name "$project" --file compose.yaml logs --no-color --no-log-prefix "$service" 2>&1 | grep -E -A1 -- "$pattern" | head -n 4000
+fi
+exit 0
+)SH";
+
 inline std::vector<std::string> port_check_argv(const std::string& host, int port, seconds limit) {
     return {"timeout", std::to_string(limit.count()), "bash", "-c", "exec 3<>\"/dev/tcp/$1/$2\"", "dsdeploy-reach", host,
             std::to_string(port)};
@@ -288,6 +314,11 @@ DSDEPLOY_INLINE std::vector<std::string> status_argv(const deployment& d, std::s
 DSDEPLOY_INLINE std::vector<std::string> logs_argv(const deployment& d, std::size_t i, int lines) {
     return {"bash", "-c", logs_script, "dsdeploy-logs", d.node_dir(i), std::to_string(lines),
             std::string(to_string(d.inv.runtime.kind)), docker(d) ? project_of(d, i) : std::string()};
+}
+
+DSDEPLOY_INLINE std::vector<std::string> memory_lines_argv(const deployment& d, std::size_t i) {
+    return {"bash", "-c", memory_lines_script, "dsdeploy-memory-lines", d.node_dir(i), std::string(to_string(d.inv.runtime.kind)),
+            docker(d) ? project_of(d, i) : std::string(), docker(d) ? service_of(d, i) : std::string()};
 }
 
 inline std::vector<std::string> ray_status_argv(const deployment& d) {
@@ -1169,6 +1200,25 @@ DSDEPLOY_INLINE cluster_status status(const deployment& d, const executor_fn& ex
             s.problems.push_back("ray: no cluster answers at " + d.bundle.launch.ray_address + " (" + s.ray_error + ")");
         }
     }
+    // The head's vLLM log: its memory lines beside the plan (issue 17 item 4). Best effort.
+    if (want_vllm && s.nodes[h].reachable && s.nodes[h].deployed) {
+        s.memory_checked = true;
+        command_spec c;
+        c.argv = memory_lines_argv(d, h);
+        c.timeout = timeout;
+        const auto r = ex(d.target(h), c);
+        if (!r.ok()) {
+            s.memory_error = describe_exit(r) + ": " + last_line(combined(r));
+        } else {
+            auto m = parse_vllm_memory_log(r.out);
+            if (!m.recognised) {
+                s.memory_error = "no memory lines in the head's vLLM log yet";
+            } else {
+                if (d.bundle.plan.memory_checked) s.vllm_memory_vs_plan = reconcile_vllm_memory(m, d.bundle.plan);
+                s.vllm_memory = std::move(m);
+            }
+        }
+    }
 #if DSDEPLOY_ENABLE_HTTPLIB
     if (want_vllm) {
         s.health_checked = true;
@@ -1236,6 +1286,13 @@ DSDEPLOY_INLINE std::string to_text(const cluster_status& s) {
             out += "\n";
         }
     }
+    if (s.memory_checked) {
+        if (s.vllm_memory_vs_plan) out += to_text(*s.vllm_memory_vs_plan);
+        else if (s.vllm_memory) out += to_text(*s.vllm_memory);
+        else out += "vLLM memory: " + s.memory_error + "\n";
+        if (s.vllm_memory_vs_plan && s.vllm_memory_vs_plan->differs)
+            out += "  (vllm.memory_differs_from_plan: `dsdeploy doctor --vllm-log` with the whole log says what to change)\n";
+    }
     if (s.problems.empty()) out += "everything is up\n";
     else {
         out += "down:\n";
@@ -1259,6 +1316,11 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const cluster_status& s) {
     else j["ray"] = nullptr;
     if (s.health_checked) j["api"] = {{"healthy", s.healthy}, {"error", s.health_error}, {"metrics", s.metrics}};
     else j["api"] = nullptr;
+    if (s.memory_checked)
+        j["vllm_memory"] = {{"logged", s.vllm_memory ? nlohmann::json(*s.vllm_memory) : nlohmann::json(nullptr)},
+                            {"plan", s.vllm_memory_vs_plan ? nlohmann::json(*s.vllm_memory_vs_plan) : nlohmann::json(nullptr)},
+                            {"error", s.memory_error}};
+    else j["vllm_memory"] = nullptr;
     j["problems"] = s.problems;
 }
 
