@@ -254,6 +254,24 @@ TEST_CASE("each release's format, from its source's format strings") {
         CHECK_FALSE(parse_vllm_memory_log("INFO hello\nModel loading took lots of time\nAvailable KV cache memory: ? GiB\n").recognised);
         CHECK_FALSE(parse_vllm_memory_log("").recognised);
     }
+    SECTION("timestamped and Compose-prefixed lines are records of their own, not continuations") {
+        const auto k = parse_vllm_memory_log(
+            "2026-12-03T07:00:10.123456Z (EngineCore_0 pid=2) INFO [gpu_model_runner.py:2653] Model loading took 14.9889 GiB and 3.6 seconds\n"
+            "2026-12-03T07:00:20.123456Z (EngineCore_0 pid=2) INFO [gpu_worker.py:298] Available KV cache memory: 51.38 GiB\n"
+            "12-03 07:00:21 INFO [kv_cache_utils.py:1087] GPU KV cache size: 420,912 tokens\n");
+        REQUIRE(k.weights_gib);
+        CHECK(k.weights_gib->line.number == 1);
+        REQUIRE(k.available_kv_gib);
+        CHECK(k.available_kv_gib->line.number == 2);
+        REQUIRE(k.kv_tokens);
+        CHECK(k.kv_tokens->line.number == 3);
+        const auto c = parse_vllm_memory_log(
+            "node1-vllm-1  | INFO 12-03 07:00:10 [gpu_model_runner.py:2653] Model loading took 14.9889 GiB and 3.6 seconds\n"
+            "node1-vllm-1  | INFO 12-03 07:00:20 [gpu_worker.py:298] Available KV cache memory: 51.38 GiB\n");
+        REQUIRE(c.available_kv_gib);
+        CHECK(c.available_kv_gib->line.number == 2);
+        CHECK(c.weights_gib->line.number == 1);
+    }
     SECTION("ranks that disagree: the smallest KV cache, the heaviest weights") {
         const auto m = parse_vllm_memory_log(
             "(Worker_PP0 pid=1) INFO [gpu_model_runner.py:1] Model loading took 40.1 GiB memory and 1.0 seconds\n"

@@ -37,10 +37,25 @@ inline bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)
 
 // A line that continues the previous one: a terminal or a copy cut the record ("Model loading \n
 // took 7.12 GiB", "Available KV cache me\nmory: 11.03 GiB", "finished in 11\n secs, took 1.00 GiB").
+// Not a continuation although it starts with a digit or a lower-case letter: a timestamp
+// ("2026-12-03T07:00:00Z ...", "12-03 07:00:00 ...", "07:00:00 ...") or a Compose prefix
+// ("vllm-1  | INFO ...").
+inline bool starts_record(std::string_view l) {
+    std::size_t i = 0;
+    while (i < l.size() && i < 4 && is_digit(l[i])) ++i;
+    if (i > 0 && i + 2 < l.size() && (l[i] == '-' || l[i] == '/' || l[i] == ':') && is_digit(l[i + 1])) {
+        std::size_t j = i + 1;
+        while (j < l.size() && j - i <= 2 && is_digit(l[j])) ++j;
+        if (j < l.size() && (l[j] == '-' || l[j] == '/' || l[j] == ':' || l[j] == ' ' || l[j] == 'T')) return true;
+    }
+    const auto bar = l.find(" | ");
+    return bar != std::string_view::npos && bar < 80 && l.substr(0, bar).find_first_of("()[]") == std::string_view::npos;
+}
+
 inline bool continues(std::string_view l) {
     if (l.empty()) return false;
     const char c = l.front();
-    return (c >= 'a' && c <= 'z') || is_digit(c) || c == ' ' || c == '\t';
+    return ((c >= 'a' && c <= 'z') || is_digit(c) || c == ' ' || c == '\t') && !starts_record(l);
 }
 
 // "**Weight memory:** 13.47 GiB" -> "Weight memory: 13.47 GiB"; "- x" -> "x" (Markdown restatements).
