@@ -283,10 +283,31 @@ TEST_CASE("each release's format, from its source's format strings") {
         CHECK(m.weights_gib->line.number == 2);
         CHECK(m.available_kv_gib->value == Approx(1.25));
         CHECK(m.available_kv_gib->line.number == 4);
+        // The mp executor's prefixes name the stage: each stage's figures on their own.
+        REQUIRE(m.stages.size() == 2);
+        CHECK(m.stages[0].pp_rank == 0);
+        CHECK(m.stages[0].weights_gib->value == Approx(40.1));
+        CHECK(m.stages[0].available_kv_gib->value == Approx(2.5));
+        CHECK(m.stages[0].available_kv_gib->line.number == 3);
+        CHECK(m.stages[1].pp_rank == 1);
+        CHECK(m.stages[1].weights_gib->value == Approx(41.5));
+        CHECK_FALSE(m.stages[1].weights_gib->varies);
     }
 }
 
 namespace {
+// Two stages' workers of the mp executor (vLLM 0.11+ prefixes), stage 2 heavier by 0.5 GiB than planned.
+std::string fmt_log(double w0, double w1) {
+    std::ostringstream o;
+    o.setf(std::ios::fixed);
+    o.precision(4);
+    o << "(Worker_PP0_TP0 pid=11) INFO 12-03 07:00:10 [gpu_model_runner.py:2653] Model loading took " << w0 << " GiB and 90.0 seconds\n"
+      << "(Worker_PP1_TP0 pid=19) INFO 12-03 07:00:11 [gpu_model_runner.py:2653] Model loading took " << w1 + 0.5 << " GiB and 91.0 seconds\n"
+      << "(Worker_PP0_TP0 pid=11) INFO 12-03 07:01:10 [gpu_worker.py:298] Available KV cache memory: -4.00 GiB\n"
+      << "(Worker_PP1_TP0 pid=19) INFO 12-03 07:01:11 [gpu_worker.py:298] Available KV cache memory: -6.50 GiB\n";
+    return o.str();
+}
+
 // The inventory of dennislee22's run: Qwen2-7B-Instruct, TP 2 on one node of 2 x A100-80GB, util 0.25, 16,384 tokens.
 inventory qwen2_7b_tp2() {
     inventory inv = default_inventory();
@@ -397,4 +418,37 @@ TEST_CASE("the log's configuration where it is not the plan's") {
     const nlohmann::json j = parse_vllm_memory_log(body_of("dl-a100-qwen2-7b-tp2-u025"));
     CHECK(j.at("weights").at("value") == Approx(7.1217));
     CHECK(j.at("non_torch").is_null());
+}
+
+TEST_CASE("pipeline parallelism: the compared stage's own lines when the workers name their stage") {
+    // The built-in default: DeepSeek-V3 on 2 x 8 L20, TP 8 x PP 2; the last stage holds the fewest tokens.
+    const plan p = plan_for(default_inventory());
+    REQUIRE(p.memory.stages.size() == 2);
+    REQUIRE(p.memory.limiting_stage == 1);
+    const double w0 = p.memory.stages[0].weights_gib, w1 = p.memory.stages[1].weights_gib;
+    const std::string log = fmt_log(w0, w1);
+    const vllm_memory_log m = parse_vllm_memory_log(log);
+    REQUIRE(m.stages.size() == 2);
+    const vllm_memory_reconciliation r = reconcile_vllm_memory(m, p);
+    CHECK(r.stage == 1);
+    std::map<std::string, const memory_comparison*> rows;
+    for (const auto& c : r.rows) rows[c.name] = &c;
+    // stage 2's own lines (Worker_PP1_*), not the heaviest or smallest over both stages
+    CHECK(rows.at("weights")->logged.value() == Approx(w1 + 0.5));
+    CHECK(rows.at("weights")->logged_from.find("Worker_PP1_TP0") != std::string::npos);
+    CHECK(rows.at("available_kv")->logged.value() == Approx(-6.5));
+    CHECK(rows.at("weights")->predicted.value() == Approx(w1));
+    std::string notes;
+    for (const auto& n : r.notes) notes += n + "\n";
+    CHECK(notes.find("from the lines of its own workers (Worker_PP1_...)") != std::string::npos);
+    CHECK(notes.find("stage 1: available KV -4.00 GiB logged") != std::string::npos);
+    CHECK(to_text(m).find("pipeline stage 2 (Worker_PP1)") != std::string::npos);
+    const nlohmann::json j = m;
+    CHECK(j.at("stages").size() == 2);
+    CHECK(j.at("stages").at(1).at("pp_rank") == 1);
+    // Without the stage in the prefix (the Ray executor), the note says what was compared.
+    const vllm_memory_reconciliation ray = reconcile_vllm_memory(parse_vllm_memory_log("Model loading took 40.0 GiB memory and 1.0 seconds\n"), p);
+    std::string ray_notes;
+    for (const auto& n : ray.notes) ray_notes += n;
+    CHECK(ray_notes.find("do not say which stage printed them") != std::string::npos);
 }

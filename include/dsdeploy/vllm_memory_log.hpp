@@ -60,6 +60,10 @@ struct vllm_memory_log {
     std::optional<logged_figure> kv_tokens;          // "GPU KV cache size: N tokens", V0 "# GPU blocks: N" x block size, "stored in KV cache (N)"
     std::optional<logged_figure> concurrency_tokens; // "Maximum concurrency for N tokens per request"
     std::optional<logged_figure> max_concurrency;    //   ... ": X x"
+    // The same figures per pipeline stage, when the lines name their stage (the mp executor's
+    // "(Worker_PP1_TP0 pid=...)" prefix, 0.11+); empty otherwise (the Ray executor, one stage).
+    int pp_rank = -1;                                 // set in the entries of `stages`
+    std::vector<vllm_memory_log> stages;
 };
 
 // Reads every memory figure it recognises; never throws. Lines cut by a terminal or a copy

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -211,21 +212,64 @@ inline std::vector<std::string> cells(std::string_view s) {
 }  // namespace memlog
 }  // namespace detail
 
-DSDEPLOY_INLINE vllm_memory_log parse_vllm_memory_log(std::string_view text) {
-    namespace m = detail::memlog;
-    namespace d = detail::diag;
-    vllm_memory_log r;
+namespace detail {
+namespace memlog {
+
+// One logical line: its first line's number, the lines a terminal cut joined, and the pipeline
+// stage its process prefix names.
+struct record {
+    std::size_t number = 0;
+    std::string text;
+    int pp_rank = -1;
+};
+
+// "(Worker_PP1_TP0 pid=12) INFO ..." -> 1 (the mp executor's worker prefix, vllm/v1/executor/
+// multiproc_executor.py setup_proc_title_and_log_prefix, 0.11+); -1 when the prefix names no stage
+// (the Ray executor's "(RayWorkerWrapper pid=..., ip=...)", the engine core, a single stage).
+inline int pp_rank_of(std::string_view s) {
+    const std::string_view head = s.substr(0, 160);
+    std::size_t from = 0;
+    while (true) {
+        const auto w = head.find("Worker", from);
+        if (w == std::string_view::npos) return -1;
+        const auto close = head.find_first_of(" )", w);
+        const std::string_view name = head.substr(w, close == std::string_view::npos ? std::string_view::npos : close - w);
+        const auto pp = name.find("_PP");
+        if (pp != std::string_view::npos) {
+            std::size_t i = pp + 3;
+            int v = 0, digits = 0;
+            while (i < name.size() && is_digit(name[i]) && digits < 6) v = v * 10 + (name[i++] - '0'), ++digits;
+            if (digits > 0) return v;
+        }
+        from = w + 6;
+    }
+}
+
+inline std::vector<record> records_of(std::string_view text) {
     const auto raw = d::clean_lines(text);
+    std::vector<record> out;
+    std::size_t n = 0;
+    while (n < raw.size()) {
+        record r;
+        r.number = n + 1;
+        r.text = raw[n++];
+        while (n < raw.size() && continues(raw[n]) && r.text.size() < max_record_chars) r.text += raw[n++];
+        r.pp_rank = pp_rank_of(r.text);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+inline vllm_memory_log parse_records(const std::vector<record>& records) {
+    namespace m = detail::memlog;
+    vllm_memory_log r;
     std::optional<logged_figure> blocks, pool_actual;
     double block_size = 16;
     std::optional<logged_figure> peak_torch;  // V0 <= 0.6.4: weights included
     std::vector<std::string> table_header;
-    std::size_t n = 0;
-    while (n < raw.size()) {
-        const std::size_t number = n + 1;
-        std::string record = raw[n++];
-        while (n < raw.size() && m::continues(raw[n]) && record.size() < m::max_record_chars) record += raw[n++];
-        const std::string s = m::normalise(record);
+    for (const record& rec : records) {
+        const std::size_t number = rec.number;
+        const std::string s = m::normalise(rec.text);
         if (s.empty()) continue;
         auto put = [&](std::optional<logged_figure>& slot, std::optional<double> v, bool smallest = false) {
             if (!v) return false;
@@ -384,6 +428,27 @@ DSDEPLOY_INLINE vllm_memory_log parse_vllm_memory_log(std::string_view text) {
     return r;
 }
 
+}  // namespace memlog
+}  // namespace detail
+
+DSDEPLOY_INLINE vllm_memory_log parse_vllm_memory_log(std::string_view text) {
+    namespace m = detail::memlog;
+    const auto records = m::records_of(text);
+    vllm_memory_log r = m::parse_records(records);
+    // The lines each pipeline stage's workers printed, read on their own.
+    std::map<int, std::vector<m::record>> by_stage;
+    for (const auto& rec : records)
+        if (rec.pp_rank >= 0 && by_stage.size() < 256) by_stage[rec.pp_rank].push_back(rec);
+    for (const auto& [rank, recs] : by_stage) {
+        vllm_memory_log st = m::parse_records(recs);
+        if (!st.recognised) continue;
+        st.pp_rank = rank;
+        st.version = r.version;
+        r.stages.push_back(std::move(st));
+    }
+    return r;
+}
+
 // --- reconciliation ------------------------------------------------------------------------------
 
 namespace detail {
@@ -443,6 +508,12 @@ DSDEPLOY_INLINE vllm_memory_reconciliation reconcile_vllm_memory(const vllm_memo
     r.stage = a.limiting_stage;
     r.stages = a.stages.size();
     const stage_memory& st = a.stages[r.stage];
+    // With pipeline parallelism, the lines of the compared stage's own workers when they say which they are.
+    const vllm_memory_log* own = nullptr;
+    if (r.stages > 1)
+        for (const auto& sl : log.stages)
+            if (sl.pp_rank == static_cast<int>(r.stage)) own = &sl;
+    const vllm_memory_log& src = own ? *own : log;
     const vllm_era log_era = log.version.empty() ? a.era : vllm_era_of(log.version);
     auto predicted_term = [&](std::string_view name) -> const memory_term* { return m::term_named(st.terms, name); };
     auto add = [&](std::string name, std::string unit, bool term, const std::optional<logged_figure>& logged, std::optional<double> predicted,
@@ -463,20 +534,20 @@ DSDEPLOY_INLINE vllm_memory_reconciliation reconcile_vllm_memory(const vllm_memo
         add(name, "GiB", true, logged, t ? std::optional<double>(t->gib) : std::nullopt, t ? t->source : std::string());
     };
 
-    term_row("weights", log.weights_gib);
+    term_row("weights", src.weights_gib);
     const memory_term* nt = predicted_term("non_torch");
     const memory_term* act = predicted_term("activation");
     const memory_term* cg = predicted_term("cuda_graphs");
-    if (log.non_torch_gib || log.activation_gib) {
-        term_row("non_torch", log.non_torch_gib);
-        term_row("activation", log.activation_gib);
+    if (src.non_torch_gib || src.activation_gib) {
+        term_row("non_torch", src.non_torch_gib);
+        term_row("activation", src.activation_gib);
     } else {
         // V1 prints neither at INFO: only their sum is observable, as requested - weights - available KV (- the CUDA-graph
         // estimate where the release subtracts it).
         std::optional<double> derived;
         std::string how;
         const bool v1_budget = log_era == vllm_era::v1 || log_era == vllm_era::v1_cudagraph;
-        if (v1_budget && log.weights_gib && log.available_kv_gib) {
+        if (v1_budget && src.weights_gib && src.available_kv_gib) {
             double requested = 0;
             std::string req_from;
             if (log.requested_gib) {
@@ -491,10 +562,10 @@ DSDEPLOY_INLINE vllm_memory_reconciliation reconcile_vllm_memory(const vllm_memo
             }
             double cg_applied = 0;
             if (log_era == vllm_era::v1_cudagraph && !a.enforce_eager)
-                cg_applied = log.cuda_graph_estimate_gib ? log.cuda_graph_estimate_gib->value : (cg ? cg->gib : 0.0);
-            derived = requested - log.weights_gib->value - log.available_kv_gib->value - cg_applied;
-            how = fmt::format("derived: {} - weights {:.2f} - available KV {:.2f}{}", req_from, log.weights_gib->value,
-                              log.available_kv_gib->value, cg_applied > 0 ? fmt::format(" - CUDA-graph estimate {:.2f}", cg_applied) : std::string());
+                cg_applied = src.cuda_graph_estimate_gib ? src.cuda_graph_estimate_gib->value : (cg ? cg->gib : 0.0);
+            derived = requested - src.weights_gib->value - src.available_kv_gib->value - cg_applied;
+            how = fmt::format("derived: {} - weights {:.2f} - available KV {:.2f}{}", req_from, src.weights_gib->value,
+                              src.available_kv_gib->value, cg_applied > 0 ? fmt::format(" - CUDA-graph estimate {:.2f}", cg_applied) : std::string());
         }
         memory_comparison c;
         c.name = "non_torch_and_activation";
@@ -509,7 +580,7 @@ DSDEPLOY_INLINE vllm_memory_reconciliation reconcile_vllm_memory(const vllm_memo
         r.rows.push_back(std::move(c));
     }
     {
-        const auto& graphs = log.cuda_graph_gib ? log.cuda_graph_gib : log.cuda_graph_estimate_gib;
+        const auto& graphs = src.cuda_graph_gib ? src.cuda_graph_gib : src.cuda_graph_estimate_gib;
         term_row("cuda_graphs", graphs);
     }
     {
@@ -524,7 +595,7 @@ DSDEPLOY_INLINE vllm_memory_reconciliation reconcile_vllm_memory(const vllm_memo
             if (pre) row->logged_from = "total - free at the init snapshot, " + row->logged_from;
         }
     }
-    add("available_kv", "GiB", false, log.available_kv_gib, st.available_gib,
+    add("available_kv", "GiB", false, src.available_kv_gib, st.available_gib,
         "budget - in-budget terms (vllm_rank_account), before serving.headroom_gib");
     // vLLM's pool: the fewest blocks over all ranks, before dsdeploy's headroom.
     std::int64_t tokens = -1;
@@ -574,10 +645,24 @@ DSDEPLOY_INLINE vllm_memory_reconciliation reconcile_vllm_memory(const vllm_memo
     if (log.total_gib && std::fabs(log.total_gib->value - a.usable_gib) > 0.5)
         r.notes.push_back(fmt::format("the GPU's CUDA total is {:.2f} GiB, the plan's {} has {:.2f} GiB", log.total_gib->value, p.gpu.name,
                                       a.usable_gib));
-    if (r.stages > 1)
-        r.notes.push_back(fmt::format("compared with stage {} of {} (the one with the fewest KV tokens); with pipeline parallelism each stage "
-                                      "logs its own weights and KV memory, and the figures above are the heaviest rank's and the smallest KV",
+    if (r.stages > 1 && own) {
+        r.notes.push_back(fmt::format("compared with stage {} of {} (the one with the fewest KV tokens), from the lines of its own workers "
+                                      "(Worker_PP{}_...)",
+                                      r.stage + 1, r.stages, r.stage));
+        for (const auto& sl : log.stages) {
+            if (sl.pp_rank < 0 || static_cast<std::size_t>(sl.pp_rank) >= a.stages.size() || &sl == own || !sl.available_kv_gib) continue;
+            const stage_memory& other = a.stages[static_cast<std::size_t>(sl.pp_rank)];
+            r.notes.push_back(fmt::format("stage {}: available KV {:.2f} GiB logged, {:.2f} GiB planned ({:+.2f} GiB){}", sl.pp_rank + 1,
+                                          sl.available_kv_gib->value, other.available_gib, sl.available_kv_gib->value - other.available_gib,
+                                          sl.weights_gib ? fmt::format("; weights {:.2f} logged, {:.2f} planned", sl.weights_gib->value,
+                                                                       other.weights_gib)
+                                                         : std::string()));
+        }
+    } else if (r.stages > 1) {
+        r.notes.push_back(fmt::format("compared with stage {} of {} (the one with the fewest KV tokens); the log's lines do not say which "
+                                      "stage printed them (the Ray executor), so the figures above are the heaviest rank's and the smallest KV",
                                       r.stage + 1, r.stages));
+    }
     return r;
 }
 
@@ -667,6 +752,13 @@ DSDEPLOY_INLINE std::string to_text(const vllm_memory_log& log) {
         out += fmt::format("  {:<22} {:>14}  line {}{}\n", f.name, shown, v->line.number,
                            v->varies ? fmt::format(" ({} lines, values differ)", v->lines) : std::string());
     }
+    for (const auto& st : log.stages) {
+        out += fmt::format("  pipeline stage {} (Worker_PP{}):", st.pp_rank + 1, st.pp_rank);
+        if (st.weights_gib) out += fmt::format(" weights {}", m::fmt_value(st.weights_gib->value, "GiB"));
+        if (st.available_kv_gib) out += fmt::format(", available_kv {}", m::fmt_value(st.available_kv_gib->value, "GiB"));
+        if (st.cuda_graph_gib) out += fmt::format(", cuda_graphs {}", m::fmt_value(st.cuda_graph_gib->value, "GiB"));
+        out += "\n";
+    }
     return out;
 }
 
@@ -700,6 +792,15 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const vllm_memory_log& log) {
     j["recognised"] = log.recognised;
     j["version"] = log.version;
     for (const auto& f : m::figures()) j[f.name] = m::figure_json(log.*(f.slot));
+    if (log.pp_rank >= 0) j["pp_rank"] = log.pp_rank;
+    else {
+        j["stages"] = nlohmann::json::array();
+        for (const auto& st : log.stages) {
+            nlohmann::json sj;
+            to_json(sj, st);
+            j["stages"].push_back(std::move(sj));
+        }
+    }
 }
 
 DSDEPLOY_INLINE void to_json(nlohmann::json& j, const vllm_memory_reconciliation& r) {
