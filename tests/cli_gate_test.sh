@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One gate for every command that reads an inventory (issue 12, item 2): for each inventory
 # render refuses, plan refuses it too, with exit 2 and the same message (file, line, field),
-# and so do up, status, down, netcheck and chat before they touch anything.
+# and so do up, status, down, netcheck and chat before they touch anything, and doctor when it
+# compares a vLLM log with the inventory's plan.
 # Usage: cli_gate_test.sh DSDEPLOY_TOOL WORK_DIR
 set -euo pipefail
 tool=$1 work=$2
@@ -19,6 +20,8 @@ run() {
 
 run 0 init "$tool" init --out inv.toml
 run 1 plan-ok "$tool" --inventory inv.toml plan   # valid, but does not fit: 1, not 2
+printf '%s\n' "INFO [gpu_model_runner.py:2653] Model loading took 40.8800 GiB and 100.000000 seconds" >mem.log
+run 0 doctor-ok "$tool" --inventory inv.toml doctor --vllm-log mem.log
 
 # case NAME SED-EXPRESSION EXPECTED-FRAGMENT: an invalid inventory made from the valid one.
 case_() {
@@ -42,6 +45,9 @@ case_() {
     # chat takes its URL and key variable from the inventory: the same gate, before any request.
     run 2 "$name-chat" "$tool" --inventory "$name.toml" chat --max-tokens 1 hello
     cmp -s "$name-render.err" "$name-chat.err" || { diff "$name-render.err" "$name-chat.err" || true; fail "$name: chat and render disagree"; }
+    # doctor compares a vLLM log's memory lines with the inventory's plan: the same gate
+    run 2 "$name-doctor" "$tool" --inventory "$name.toml" doctor --vllm-log mem.log
+    cmp -s "$name-render.err" "$name-doctor.err" || { diff "$name-render.err" "$name-doctor.err" || true; fail "$name: doctor and render disagree"; }
 }
 
 case_ port_collision 's/^api = 8000/api = 6379/' 'inventory.ports] port_collision.toml:'
@@ -63,4 +69,4 @@ cmp -s env-render.err env-plan.err || { diff env-render.err env-plan.err || true
 
 # A command-line override goes through the same gate.
 run 2 override "$tool" --inventory inv.toml plan --model /not/a/model
-echo "dsdeploy plan/render/up/status/down/netcheck/chat: one gate, all checks passed"
+echo "dsdeploy plan/render/up/status/down/netcheck/chat/doctor: one gate, all checks passed"

@@ -533,12 +533,35 @@ TEST_CASE("up on the local executor with a fake Ray: every step to the cluster, 
     CHECK(s.nodes[1].processes.at(0).name == "ray");
     CHECK(s.nodes[1].processes.at(0).alive);
 
-    // Expecting vLLM (a full bring-up) makes the same cluster "down", naming the head.
+    CHECK_FALSE(s.memory_checked);  // vLLM is not expected before serve
+
+    // Expecting vLLM (a full bring-up) makes the same cluster "down", naming the head. The head's
+    // vLLM log (left by an earlier start) is read for its memory lines, a line cut in two joined;
+    // they do not change the exit code. This cluster has no GPUs: no plan to set them beside.
+    write_file(fs::path(d.node_dir(0)) / "logs" / "vllm.log",
+               "(APIServer pid=1) INFO 12-03 07:00:00 [api_server.py:1805] vLLM API server version 0.11.0\n"
+               "(EngineCore_0 pid=2) INFO 12-03 07:00:10 [gpu_model_runner.py:2653] Model loading \n"
+               "took 14.9889 GiB and 3.652170 seconds\n"
+               "(EngineCore_0 pid=2) INFO 12-03 07:00:10 [core.py:1] something else\n"
+               "(EngineCore_0 pid=2) INFO 12-03 07:00:20 [gpu_worker.py:298] Available KV cache memory: 51.38 GiB\n"
+               "(EngineCore_0 pid=2) INFO 12-03 07:00:21 [kv_cache_utils.py:1087] GPU KV cache size: 420,912 tokens\n");
     so.until = step::smoke;
     so.timeout = 20s;
     s = status(d, ex, so);
     CHECK(s.exit_code() == 1);
     CHECK_THAT(to_text(s), Catch::Matchers::Contains("h1: vllm is not running"));
+    CHECK(s.memory_checked);
+    REQUIRE(s.vllm_memory);
+    CHECK(s.vllm_memory->version == "0.11.0");
+    REQUIRE(s.vllm_memory->weights_gib);
+    CHECK(s.vllm_memory->weights_gib->value == Approx(14.9889));
+    CHECK(s.vllm_memory->available_kv_gib->value == Approx(51.38));
+    CHECK(s.vllm_memory->kv_tokens->value == 420912);
+    CHECK_FALSE(s.vllm_memory_vs_plan);
+    CHECK_THAT(to_text(s), Catch::Matchers::Contains("vLLM memory lines (vLLM 0.11.0)"));
+    const nlohmann::json sj = s;
+    CHECK(sj.at("vllm_memory").at("logged").at("available_kv").at("value") == Approx(51.38));
+    CHECK(sj.at("vllm_memory").at("plan").is_null());
 
     const auto first = down(d, ex);
     REQUIRE(first.size() == 2);

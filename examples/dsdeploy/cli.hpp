@@ -28,7 +28,8 @@ struct options {
 };
 
 // The inventory named on the command line (TOML or JSON), or the built-in default, read but not
-// validated: for chat and doctor, which only take addresses and expectations from it.
+// validated: for chat and doctor, which only take addresses and expectations from it (doctor
+// goes through the gate below when it compares a vLLM log with the inventory's plan).
 dsdeploy::inventory load_inventory(const options& o);
 // The same, with `adjust` (command-line overrides) applied, through the one gate: every check
 // render applies, errors as "file:line: field" (config_error, exit 2). plan, render, up,

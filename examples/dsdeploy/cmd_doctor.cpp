@@ -57,7 +57,8 @@ command add_doctor_command(CLI::App& root, options& o) {
         ->allow_extra_args(false)
         ->type_name("NAME");
     file_option("--nccl-log", d->nccl_logs, "NCCL log (NCCL_DEBUG=INFO); repeat for several ranks");
-    file_option("--vllm-log", d->vllm_logs, "vllm serve log");
+    file_option("--vllm-log", d->vllm_logs,
+                "vllm serve log; its memory lines are printed, and with --inventory FILE compared with the plan for that rank");
     file_option("--ray-status", d->ray_statuses, "`ray status` output");
     file_option("--ray-list-nodes", d->ray_list_nodes, "`ray list nodes` output");
     file_option("--ibv-devinfo", d->ibv_devinfos, "`ibv_devinfo` output");
@@ -86,8 +87,13 @@ command add_doctor_command(CLI::App& root, options& o) {
     return {app, [app, d, &o]() {
                 // expectations
                 dsdeploy::expectations ex;
+                // With --inventory FILE and a vLLM log, the log's memory lines are compared with the plan for that
+                // inventory: it goes through the one gate (an invalid inventory exits 2, as for plan and render).
+                std::optional<dsdeploy::validated_inventory> validated;
+                if (!o.inventory_path.empty() && (!d->vllm_logs.empty() || !d->outputs.empty()))
+                    validated.emplace(load_validated_inventory(o));
                 if (d->expect_inventory || !o.inventory_path.empty()) {
-                    const dsdeploy::inventory inv = load_inventory(o);
+                    const dsdeploy::inventory inv = validated ? validated->inv() : load_inventory(o);
                     ex = dsdeploy::expectations_for(inv.cluster, inv.network);
                     if (inv.serving.max_model_len > 0) ex.max_model_len = inv.serving.max_model_len;
                 }
@@ -183,7 +189,24 @@ command add_doctor_command(CLI::App& root, options& o) {
                                             "); its per-node checks (GPU count, VLLM_HOST_IP) are skipped - name it with --node");
                     }
                 }
-                const auto findings = dsdeploy::diagnose(ev, ex);
+                auto findings = dsdeploy::diagnose(ev, ex);
+                // vLLM's memory lines, and beside them what the plan predicted for that rank
+                struct memory_section {
+                    std::string node;
+                    dsdeploy::vllm_memory_log logged;
+                    std::optional<dsdeploy::vllm_memory_reconciliation> reconciled;
+                };
+                std::vector<memory_section> memory;
+                for (const auto& n : ev.nodes) {
+                    if (!n.vllm_log) continue;
+                    memory_section m{n.name, dsdeploy::parse_vllm_memory_log(*n.vllm_log), std::nullopt};
+                    if (!m.logged.recognised) continue;
+                    if (validated) {
+                        m.reconciled = dsdeploy::reconcile_vllm_memory(m.logged, validated->plan());
+                        if (auto f = dsdeploy::memory_finding(*m.reconciled, n.name)) findings.push_back(std::move(*f));
+                    }
+                    memory.push_back(std::move(m));
+                }
                 int errors = 0, warnings = 0;
                 for (const auto& f : findings) {
                     if (f.level == dsdeploy::severity::error) ++errors;
@@ -198,6 +221,11 @@ command add_doctor_command(CLI::App& root, options& o) {
                     for (const auto& n : ev.nodes) j["nodes"].push_back(n.name);
                     j["unavailable_probes"] = unavailable;
                     j["notes"] = notes;
+                    j["vllm_memory"] = nlohmann::json::array();
+                    for (const auto& m : memory)
+                        j["vllm_memory"].push_back({{"node", m.node},
+                                                    {"logged", m.logged},
+                                                    {"plan", m.reconciled ? nlohmann::json(*m.reconciled) : nlohmann::json(nullptr)}});
                     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
                 } else {
                     std::string names;
@@ -206,6 +234,11 @@ command add_doctor_command(CLI::App& root, options& o) {
                               << findings.size() << " finding(s): " << errors << " error(s), " << warnings << " warning(s)\n";
                     for (const auto& u : unavailable) std::cout << "  not probed: " << u << "\n";
                     for (const auto& n : notes) std::cout << "  note: " << n << "\n";
+                    for (const auto& m : memory) {
+                        std::cout << "\n[" << m.node << "] " << dsdeploy::to_text(m.logged);
+                        if (m.reconciled) std::cout << "[" << m.node << "] " << dsdeploy::to_text(*m.reconciled);
+                        else std::cout << "  (give the deployment's inventory with --inventory FILE to see them beside the plan)\n";
+                    }
                     std::cout << "\n" << dsdeploy::to_text(findings);
                 }
                 return dsdeploy::has_errors(findings) ? exit_check_failed : exit_ok;

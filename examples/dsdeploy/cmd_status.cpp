@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // dsdeploy status: per node, whether the bundle's processes are alive; the Ray cluster's
-// nodes, GPUs and CPUs; /health and vLLM's key metrics.
+// nodes, GPUs and CPUs; /health and vLLM's key metrics; the head's vLLM memory lines beside the plan.
 #include "cli.hpp"
 
 #include <nlohmann/json.hpp>

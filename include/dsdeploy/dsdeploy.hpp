@@ -40,3 +40,5 @@
 #include <dsdeploy/ssh_executor.hpp>
 #include <dsdeploy/validated_inventory.hpp>
 #include <dsdeploy/version.hpp>
+#include <dsdeploy/vllm_memory.hpp>
+#include <dsdeploy/vllm_memory_log.hpp>

@@ -18,6 +18,7 @@
 #include <dsdeploy/executor.hpp>
 #include <dsdeploy/inventory.hpp>
 #include <dsdeploy/ssh_executor.hpp>
+#include <dsdeploy/vllm_memory_log.hpp>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -185,6 +186,12 @@ struct cluster_status {
     bool healthy = false;
     std::string health_error;
     std::map<std::string, double> metrics;  // requests_running, requests_waiting, kv_cache_usage, prompt_tokens, generation_tokens
+    // The head's vLLM log, read for its memory lines (vllm_memory_log.hpp) and set beside the plan
+    // (d.bundle.plan); informational: it does not change the exit code.
+    bool memory_checked = false;
+    std::optional<vllm_memory_log> vllm_memory;                  // when the log has memory lines
+    std::optional<vllm_memory_reconciliation> vllm_memory_vs_plan;
+    std::string memory_error;                                     // why the log could not be read
     std::vector<std::string> problems;      // everything down, "node: what"
     bool any_unreachable() const;
     // 0 everything up, 1 something down, 3 nodes unreachable.
@@ -227,6 +234,9 @@ namespace detail::orch {
 // `lines` log lines (runtime-specific; tests check them without an executor).
 std::vector<std::string> status_argv(const deployment& d, std::size_t i);
 std::vector<std::string> logs_argv(const deployment& d, std::size_t i, int lines);
+// The memory lines of node i's vLLM log (process: logs/vllm.log; docker: ray/dsdeploy-vllm.log,
+// else the service's compose logs), each with the line after it (a terminal may have cut it).
+std::vector<std::string> memory_lines_argv(const deployment& d, std::size_t i);
 }  // namespace detail::orch
 
 DSDEPLOY_NAMESPACE_END

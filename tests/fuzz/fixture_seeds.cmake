@@ -78,3 +78,35 @@ set(fuzz_vllm_log_FIXTURE_SEEDS
     vllm/vllm-0.11.0-cpu-startup.log
     vllm/vllm-0.11.0-placement-group-timeout.log
 )
+set(fuzz_vllm_memory_log_FIXTURE_SEEDS
+    vllm-memory/dl-a100-gpt-oss-120b-tp4-3nodes-u080.log
+    vllm-memory/dl-a100-qwen2-7b-tp1-u025.log
+    vllm-memory/dl-a100-qwen2-7b-tp1-u050.log
+    vllm-memory/dl-a100-qwen2-7b-tp2-u025.log
+    vllm-memory/dl-a100-qwen2-7b-tp2-u050.log
+    vllm-memory/dl-a10040-qwen2-7b-tp2-2nodes-u050.log
+    vllm-memory/i10517-3090-llama31-8b-20k.log
+    vllm-memory/i10517-3090-llama31-8b-29k.log
+    vllm-memory/i12529-8gb-qwen2-1.5b-v0.log
+    vllm-memory/i13061-4090x2-r1-distill-qwen14b.log
+    vllm-memory/i23278-h100-gpt-oss-120b.log
+    vllm-memory/llmd-h100-gpt-oss-120b.log
+    vllm-memory/llmd-h100-gpt-oss-20b.log
+    vllm-memory/llmd-h100-llama31-8b.log
+    vllm-memory/llmd-h100-llama33-70b-fp8-tp1.log
+    vllm-memory/llmd-h100-llama33-70b-fp8-tp2.log
+    vllm-memory/llmd-h100-mistral-small-3.2-24b.log
+    vllm-memory/llmd-h100-qwen3-0.6b.log
+    vllm-memory/llmd-h100-qwen3-32b-tp1.log
+    vllm-memory/llmd-h100-qwen3-32b-tp2.log
+    vllm-memory/lmcache3430-a5000-qwen3-8b-v021.log
+    vllm-memory/myoceane-a100-gpt-oss-20b.log
+    vllm-memory/pr10511-h100-llama3-8b-tp1.log
+    vllm-memory/pr10511-h100-llama3-8b-tp2.log
+    vllm-memory/pr14447-3090-deepseek-r1-awq-16gpu.log
+    vllm-memory/pr17122-l40s-llama31-8b.log
+    vllm-memory/recipes12-h20-qwen3-coder-480b-fp8-dp8-u090.log
+    vllm-memory/recipes12-h20-qwen3-coder-480b-fp8-dp8-u095.log
+    vllm/public-vllm-10517-v0-kv-cache.log
+    vllm/public-vllm-25350-v1-kv-cache.log
+)

@@ -187,6 +187,33 @@ else
 fi
 )SH";
 
+// The memory lines of the node's vLLM log (and the line after each: a terminal may have cut it).
+// Arguments: dir runtime project service.
+inline constexpr const char* memory_lines_script = R"SH(set -u
+d=$1; runtime=$2; project=$3; service=$4
+case $d in "~") d=$HOME ;; "~/"*) d=$HOME/${d#"~/"} ;; esac
+if [ ! -d "$d" ]; then echo "dsdeploy: $d does not exist on $(hostname)" >&2; exit 66; fi
+cd "$d" || exit 1
+pattern='Model loading|model weights t|non_torch_memory|non-torch|activation peak|torch peak|Peak activation|KV cache|KV Cache|Maximum concurrency|CUDA graph|Graph capturing|CUDAGraph|Free memory on device|Initial free memory|Requested memory|total_gpu_memory|gpu_memory_utilization|instance can use|GPU blocks|cuda blocks|API server version|LLM engine \(v|Memory after warmup|tensor_parallel_size|max_num_batched_tokens|max_model_len'
+if [ "$runtime" = process ]; then
+    log=logs/vllm.log
+elif [ -f ray/dsdeploy-vllm.log ]; then
+    log=ray/dsdeploy-vllm.log
+else
+    log=
+fi
+if [ -n "$log" ]; then
+    [ -f "$log" ] || { echo "dsdeploy: no $d/$log yet" >&2; exit 67; }
+    grep -E -A1 -- "$pattern" "$log" | head -n 4000
+elif docker compose version >/dev/null 2>&1; then
+    docker compose --project-name "$project" --file compose.yaml logs --no-color --no-log-prefix "$service" 2>&1 | grep -E -A1 -- "$pattern" | head -n 4000
+else
+    docker-compose --project-name "$project" --file compose.yaml logs --no-color --no-log-prefix "$service" 2>&1 | grep -E -A1 -- "$pattern" | head -n 4000
+fi
+exit 0
+)SH";
+
+
 // "10.0.0.1:6379", "[fd00::1]:29501": an address and port as people and URLs write them.
 inline std::string host_port_text(const std::string& host, int port) {
     const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
@@ -230,6 +257,12 @@ DSDEPLOY_INLINE std::vector<std::string> logs_argv(const deployment& d, std::siz
     return {"bash", "-c", logs_script, "dsdeploy-logs", d.node_dir(i), std::to_string(lines),
             std::string(to_string(d.inv.runtime.kind)), docker(d) ? project_of(d, i) : std::string()};
 }
+
+DSDEPLOY_INLINE std::vector<std::string> memory_lines_argv(const deployment& d, std::size_t i) {
+    return {"bash", "-c", memory_lines_script, "dsdeploy-memory-lines", d.node_dir(i), std::string(to_string(d.inv.runtime.kind)),
+            docker(d) ? project_of(d, i) : std::string(), docker(d) ? service_of(d, i) : std::string()};
+}
+
 
 inline std::vector<std::string> ray_status_argv(const deployment& d) {
     const std::size_t h = d.head();

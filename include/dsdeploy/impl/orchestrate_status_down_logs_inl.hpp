@@ -93,6 +93,25 @@ DSDEPLOY_INLINE cluster_status status(const deployment& d, const executor_fn& ex
             s.problems.push_back("ray: no cluster answers at " + d.bundle.launch.ray_address + " (" + s.ray_error + ")");
         }
     }
+    // The head's vLLM log: its memory lines beside the plan (issue 17 item 4). Best effort.
+    if (want_vllm && s.nodes[h].reachable && s.nodes[h].deployed) {
+        s.memory_checked = true;
+        command_spec c;
+        c.argv = memory_lines_argv(d, h);
+        c.timeout = timeout;
+        const auto r = ex(d.target(h), c);
+        if (!r.ok()) {
+            s.memory_error = describe_exit(r) + ": " + last_line(combined(r));
+        } else {
+            auto m = parse_vllm_memory_log(r.out);
+            if (!m.recognised) {
+                s.memory_error = "no memory lines in the head's vLLM log yet";
+            } else {
+                if (d.bundle.plan.memory_checked) s.vllm_memory_vs_plan = reconcile_vllm_memory(m, d.bundle.plan);
+                s.vllm_memory = std::move(m);
+            }
+        }
+    }
 #if DSDEPLOY_ENABLE_HTTPLIB
     if (want_vllm) {
         s.health_checked = true;
@@ -160,6 +179,13 @@ DSDEPLOY_INLINE std::string to_text(const cluster_status& s) {
             out += "\n";
         }
     }
+    if (s.memory_checked) {
+        if (s.vllm_memory_vs_plan) out += to_text(*s.vllm_memory_vs_plan);
+        else if (s.vllm_memory) out += to_text(*s.vllm_memory);
+        else out += "vLLM memory: " + s.memory_error + "\n";
+        if (s.vllm_memory_vs_plan && s.vllm_memory_vs_plan->differs)
+            out += "  (vllm.memory_differs_from_plan: `dsdeploy doctor --vllm-log` with the whole log says what to change)\n";
+    }
     if (s.problems.empty()) out += "everything is up\n";
     else {
         out += "down:\n";
@@ -183,6 +209,11 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const cluster_status& s) {
     else j["ray"] = nullptr;
     if (s.health_checked) j["api"] = {{"healthy", s.healthy}, {"error", s.health_error}, {"metrics", s.metrics}};
     else j["api"] = nullptr;
+    if (s.memory_checked)
+        j["vllm_memory"] = {{"logged", s.vllm_memory ? nlohmann::json(*s.vllm_memory) : nlohmann::json(nullptr)},
+                            {"plan", s.vllm_memory_vs_plan ? nlohmann::json(*s.vllm_memory_vs_plan) : nlohmann::json(nullptr)},
+                            {"error", s.memory_error}};
+    else j["vllm_memory"] = nullptr;
     j["problems"] = s.problems;
 }
 
