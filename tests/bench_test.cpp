@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <thread>
 
@@ -405,8 +406,8 @@ TEST_CASE("llmperf: file stem, summary keys in order, individual responses", "[l
     }
     for (const char* k : {"results_num_requests_started", "results_error_rate", "results_number_errors",
                           "results_error_code_frequency", "results_mean_output_throughput_token_per_s",
-                          "results_num_completed_requests", "results_num_completed_requests_per_min", "gpu", "nodes",
-                          "timestamp"})
+                          "results_num_completed_requests", "results_num_completed_requests_per_min",
+                          "output_token_source", "prompt_token_source", "gpu", "nodes", "timestamp"})
         want.push_back(k);
     std::vector<std::string> got;
     for (auto it = j.begin(); it != j.end(); ++it) got.push_back(it.key());
@@ -431,7 +432,13 @@ TEST_CASE("llmperf: file stem, summary keys in order, individual responses", "[l
     for (auto it = a[0].begin(); it != a[0].end(); ++it) keys.push_back(it.key());
     CHECK(keys == std::vector<std::string>{"error_code", "error_msg", "inter_token_latency_s", "ttft_s", "end_to_end_latency_s",
                                            "request_output_throughput_token_per_s", "number_total_tokens",
-                                           "number_output_tokens", "number_input_tokens"});
+                                           "number_output_tokens", "number_input_tokens", "scheduled_time_s", "send_time_s",
+                                           "send_lag_s", "ttft_from_scheduled_s", "end_to_end_latency_from_scheduled_s",
+                                           "output_token_source"});
+    CHECK(j["output_token_source"] == "server usage (stream_options.include_usage)");
+    CHECK_FALSE(j.contains("request_rate"));  // closed loop: llmperf's keys only (and the token sources)
+    CHECK(a[1]["send_time_s"] == 0.5);
+    CHECK(a[1]["output_token_source"] == "server usage");
     CHECK(a[0]["error_code"].is_null());
     CHECK(a[3]["error_code"] == 500);
     CHECK(a[1]["number_total_tokens"] == 60 + 21);
@@ -452,6 +459,104 @@ TEST_CASE("files: llmperf's pair written atomically, unwritable places are bench
     CHECK_DSDEPLOY_ERROR(b::write_file(dir + "/no/such/folder/x.json", "{}"), errc::bench_write, dir + "/no/such/folder/x.json",
                          "cannot create the file");
     CHECK_DSDEPLOY_ERROR(b::write_llmperf_files(paths[0] + "/sub", r), errc::bench_write, paths[0] + "/sub", "is not a folder");
+}
+
+namespace {
+// An open-loop run whose client fell behind its schedule: request i was due at 0.2 i s and sent
+// `lag` s late, so its latency from the scheduled send is the lag longer.
+b::run_result late_open_loop(double lag) {
+    b::run_result r = sample_result();
+    r.requests.resize(3);
+    r.closed_loop = false;
+    r.request_rate = 5;
+    r.max_concurrency = 0;
+    for (std::size_t i = 0; i < r.requests.size(); ++i) r.requests[i].scheduled = r.requests[i].sent - lag;
+    return r;
+}
+}  // namespace
+
+TEST_CASE("open loop: --request-rate alone is not capped, as in vLLM; a cap only when one is given", "[open-loop]") {
+    const double inf = std::numeric_limits<double>::infinity();
+    CHECK(b::concurrency_cap(inf, std::nullopt, std::nullopt) == 10);  // llmperf's 10 users
+    CHECK(b::concurrency_cap(inf, std::nullopt, 3) == 3);
+    CHECK(b::concurrency_cap(inf, 7, 3) == 7);
+    CHECK(b::concurrency_cap(8, std::nullopt, std::nullopt) == 0);  // no cap: the schedule alone
+    CHECK(b::concurrency_cap(8, 16, std::nullopt) == 16);
+    CHECK(b::concurrency_cap(8, std::nullopt, 4) == 4);
+}
+
+TEST_CASE("open loop: latency from the send and from the scheduled time (coordinated omission) in every output", "[open-loop]") {
+    const auto r = late_open_loop(0.25);
+    b::summary_options o;
+    o.metric_percentiles = {50, 99};
+    const auto s = b::summarize(r, o);
+    REQUIRE(s.ttft.n == 3);
+    CHECK(s.ttft.mean == Approx(200));                              // from the send
+    CHECK(s.ttft_from_scheduled.mean == Approx(200 + 250));         // from the schedule
+    CHECK(s.e2el_from_scheduled.max == Approx(s.e2el.max + 250));
+    CHECK(s.queue.mean == Approx(250));
+
+    const auto text = b::to_text(r, s);
+    CHECK_THAT(text, Catch::Matchers::Contains("Mean TTFT from scheduled (ms):           450.00"));
+    CHECK_THAT(text, Catch::Matchers::Contains("P99 E2EL from scheduled (ms):"));
+    CHECK_THAT(text, Catch::Matchers::Contains("Request rate configured (RPS):           5.00"));
+    CHECK_THAT(text, Catch::Matchers::Contains("Send lag (ms):        mean 250.00"));
+
+    const auto j = b::to_json(r, s);
+    CHECK(j["request_rate"] == 5.0);
+    CHECK(j["max_concurrency"].is_null());  // no cap
+    CHECK(j["dsdeploy"]["mean_ttft_from_scheduled_ms"].get<double>() == Approx(450));
+    CHECK(j["dsdeploy"]["p99_e2el_from_scheduled_ms"].get<double>() == Approx(s.e2el.at(99) + 250));
+
+    const auto sum = b::llmperf_summary(r);
+    CHECK(sum["request_rate"] == 5.0);  // the open-loop summary records its rate
+    CHECK(sum["burstiness"] == 1.0);
+    CHECK(sum["max_concurrency"].is_null());
+    CHECK(sum["results_send_lag_s_mean"].get<double>() == Approx(0.25));
+    CHECK(sum["results_ttft_from_scheduled_s_mean"].get<double>() == Approx(0.45));
+    CHECK(sum["results_end_to_end_latency_from_scheduled_s_max"].get<double>() ==
+          Approx(sum["results_end_to_end_latency_s_max"].get<double>() + 0.25));
+    const auto ind = b::llmperf_individual_responses(r);
+    REQUIRE(ind.size() == 3);
+    CHECK(ind[2]["scheduled_time_s"].get<double>() == Approx(0.75));
+    CHECK(ind[2]["send_time_s"].get<double>() == Approx(1.0));
+    CHECK(ind[2]["ttft_from_scheduled_s"].get<double>() == Approx(ind[2]["ttft_s"].get<double>() + 0.25));
+
+    const auto html = b::html_report({{"5 req/s, no cap", &r, &s}});
+    CHECK_THAT(html, Catch::Matchers::Contains("mean TTFT from scheduled ms"));
+    CHECK_THAT(html, Catch::Matchers::Contains("<td>450"));
+}
+
+TEST_CASE("throughput over time: a last partial second is not counted as a whole one", "[summary]") {
+    // 10 tokens a second, evenly, for 2.5 s: the last bucket holds 5 tokens in half a second.
+    b::run_result r;
+    r.workload.model = "m";
+    r.duration = 2.5;
+    b::request_record q;
+    q.status = b::request_status::ok;
+    q.sent = q.scheduled = 0;
+    for (int k = 0; k < 25; ++k) q.token_times.push_back(0.05 + 0.1 * k);
+    q.first_token = q.token_times.front();
+    q.last_token = q.token_times.back();
+    q.end = 2.5;
+    q.output_tokens = 25;
+    q.tokens_from_usage = true;
+    r.requests = {q};
+    const auto s = b::summarize(r);
+    REQUIRE(s.output_tokens_per_second.size() == 3);
+    CHECK(s.last_bucket_seconds == Approx(0.5));
+    CHECK(s.output_tokens_per_second[0] == Approx(10));
+    CHECK(s.output_tokens_per_second[2] == Approx(10));  // 5 tokens / 0.5 s, not 5 tokens/s
+    CHECK(s.peak_output_throughput == Approx(10));
+    // a burst in the last 0.1 s does not make a peak no whole second had
+    r.duration = 2.1;
+    r.requests[0].token_times.resize(20);
+    for (int k = 0; k < 5; ++k) r.requests[0].token_times.push_back(2.05 + 0.001 * k);
+    r.requests[0].output_tokens = 25;
+    const auto s2 = b::summarize(r);
+    REQUIRE(s2.output_tokens_per_second.size() == 3);
+    CHECK(s2.output_tokens_per_second[2] == Approx(5 / 0.1));
+    CHECK(s2.peak_output_throughput == Approx(10));
 }
 
 TEST_CASE("report: one HTML page with inline SVG plots, a sweep adds latency vs concurrency", "[report]") {

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 
 namespace dsdeploy_cli {
 
@@ -48,6 +49,13 @@ std::vector<std::size_t> parse_sweep(const std::string& text) {
     return out;
 }
 
+// "concurrency 8", "4 req/s, at most 8 in flight", "4 req/s, no cap".
+std::string point_label(const b::run_result& r) {
+    if (r.closed_loop) return "concurrency " + std::to_string(r.max_concurrency);
+    return fmt::format("{:g} req/s, {}", r.request_rate,
+                       r.max_concurrency ? "at most " + std::to_string(r.max_concurrency) + " in flight" : std::string("no cap"));
+}
+
 }  // namespace
 
 command add_bench_command(CLI::App& root, options& o) {
@@ -79,7 +87,9 @@ command add_bench_command(CLI::App& root, options& o) {
     app->add_option("--stddev-output-tokens", s->sd_out, "standard deviation of max_tokens")->capture_default_str();
     app->add_option("--max-num-completed-requests", s->max_completed, "requests to send (per sweep point)")
         ->capture_default_str();
-    app->add_option("--num-concurrent-requests", s->concurrent, "concurrent users (closed loop)")->capture_default_str();
+    CLI::Option* concurrent_opt =
+        app->add_option("--num-concurrent-requests", s->concurrent,
+                        "concurrent users (closed loop; default 10); with --request-rate, the cap on requests in flight");
     app->add_option("--timeout,--time-limit", s->timeout,
                     "seconds after which no request is started (llmperf's --timeout); the results so far are written")
         ->capture_default_str();
@@ -96,8 +106,9 @@ command add_bench_command(CLI::App& root, options& o) {
                     "open loop: requests per second with Poisson/gamma gaps on absolute times (inf: closed loop)")
         ->capture_default_str();
     app->add_option("--burstiness", s->burstiness, "gamma shape of the gaps (1: Poisson)")->capture_default_str();
-    app->add_option("--max-concurrency", s->max_concurrency,
-                    "open loop: most requests in flight (default: --num-concurrent-requests)");
+    CLI::Option* max_conc_opt =
+        app->add_option("--max-concurrency", s->max_concurrency,
+                        "most requests in flight (vLLM's); an open loop has no cap unless this or --num-concurrent-requests is given");
     app->add_option("--num-warmups", s->warmups, "warm-up requests sent first and not counted")->capture_default_str();
     app->add_option("--seed", s->seed, "seed of prompts, lengths and arrivals")->capture_default_str();
     app->add_flag("--ignore-eos", s->ignore_eos, "ask vLLM to generate exactly max_tokens (ignore_eos)");
@@ -118,7 +129,7 @@ command add_bench_command(CLI::App& root, options& o) {
         "Ctrl-C or --timeout writes the results gathered so far.\n"
         "Exit status: 0 every request succeeded, 1 some failed or the run was interrupted, 2 invalid input, 3 the "
         "server could not be reached or the results not written.");
-    return {app, [s, &o]() {
+    return {app, [s, &o, concurrent_opt, max_conc_opt]() {
                 if (s->llm_api != "openai")
                     dsdeploy::raise(dsdeploy::errc::bench_config, "llm_api",
                                     "\"" + s->llm_api + "\" is not supported; dsdeploy bench speaks the OpenAI API (openai)");
@@ -142,11 +153,11 @@ command add_bench_command(CLI::App& root, options& o) {
                     if (*end != '\0' || !(rate > 0))
                         dsdeploy::raise(dsdeploy::errc::bench_config, "request_rate", "\"" + s->rate + "\" is not a positive number or inf");
                 }
-                const std::vector<std::size_t> points =
-                    s->sweep.empty() ? std::vector<std::size_t>{rate < std::numeric_limits<double>::infinity() && s->max_concurrency
-                                                                    ? s->max_concurrency
-                                                                    : s->concurrent}
-                                     : parse_sweep(s->sweep);
+                // As vLLM: --request-rate alone sends on its schedule with no cap on requests in flight.
+                const std::size_t cap = b::concurrency_cap(
+                    rate, max_conc_opt->count() ? std::optional<std::size_t>(s->max_concurrency) : std::nullopt,
+                    concurrent_opt->count() ? std::optional<std::size_t>(s->concurrent) : std::nullopt);
+                const std::vector<std::size_t> points = s->sweep.empty() ? std::vector<std::size_t>{cap} : parse_sweep(s->sweep);
 
                 dsdeploy::openai::client_options co;
                 co.base_url = bench_base_url(s->base_url);
@@ -225,7 +236,7 @@ command add_bench_command(CLI::App& root, options& o) {
                 if (!report.empty() && !results.empty()) {
                     std::vector<b::report_point> rp;
                     for (std::size_t i = 0; i < results.size(); ++i)
-                        rp.push_back({"concurrency " + std::to_string(results[i]->max_concurrency), results[i].get(), summaries[i].get()});
+                        rp.push_back({point_label(*results[i]), results[i].get(), summaries[i].get()});
                     b::write_file(report, b::html_report(rp, "dsdeploy bench: " + wo.model));
                     std::cerr << "dsdeploy bench: wrote " << report << "\n";
                 }

@@ -67,6 +67,17 @@ inline llmperf_row llmperf_values(const request_record& q) {
     return r;
 }
 
+// How the run's tokens were counted, for the files: output tokens from the server's usage or
+// from counting events, prompt tokens as the workload sized them.
+inline std::string output_token_source(const run_result& r) {
+    std::size_t usage = 0, chunks = 0;
+    for (const auto& q : r.requests)
+        if (q.status == request_status::ok) (q.tokens_from_usage ? usage : chunks) += 1;
+    if (usage && chunks) return "mixed (server usage where the server sent it, else chunk count)";
+    if (chunks) return "chunk count (the server sent no usage)";
+    return "server usage (stream_options.include_usage)";
+}
+
 inline std::string python_float_repr(double v) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -160,6 +171,34 @@ DSDEPLOY_INLINE nlohmann::ordered_json llmperf_summary(const run_result& r,
     j["results_mean_output_throughput_token_per_s"] = r.duration > 0 ? static_cast<double>(out_tokens) / r.duration : 0.0;
     j["results_num_completed_requests"] = completed;
     j["results_num_completed_requests_per_min"] = r.duration > 0 ? static_cast<double>(completed) / r.duration * 60.0 : 0.0;
+    // dsdeploy's own keys (llmperf has no open loop and does not say how it counted tokens).
+    if (!r.closed_loop) {
+        j["request_rate"] = r.request_rate;
+        j["burstiness"] = r.burstiness;
+        j["max_concurrency"] = r.max_concurrency ? oj(r.max_concurrency) : oj();  // null: no cap
+        std::vector<double> lag, ttft_s, e2e_s;
+        for (const auto& q : r.requests) {
+            if (q.status != request_status::ok) continue;
+            lag.push_back(q.sent - q.scheduled);
+            if (q.first_token >= 0) ttft_s.push_back(q.first_token - q.scheduled);
+            e2e_s.push_back(q.end - q.scheduled);
+        }
+        // Coordinated omission: latency from the scheduled send, beside llmperf's from the send.
+        static const char* co[3] = {"send_lag_s", "ttft_from_scheduled_s", "end_to_end_latency_from_scheduled_s"};
+        const std::vector<double>* cols_co[3] = {&lag, &ttft_s, &e2e_s};
+        for (int m = 0; m < 3; ++m) {
+            const distribution d = describe(*cols_co[m], {50, 90, 99});
+            const bool have = d.n > 0;
+            const std::string p = std::string("results_") + co[m] + "_";
+            j[p + "quantiles_p50"] = detail::number_or_null(have ? d.percentiles[0].second : 0, have);
+            j[p + "quantiles_p90"] = detail::number_or_null(have ? d.percentiles[1].second : 0, have);
+            j[p + "quantiles_p99"] = detail::number_or_null(have ? d.percentiles[2].second : 0, have);
+            j[p + "mean"] = detail::number_or_null(d.mean, have);
+            j[p + "max"] = detail::number_or_null(d.max, have);
+        }
+    }
+    j["output_token_source"] = detail::output_token_source(r);
+    j["prompt_token_source"] = r.prompt_token_source;
     for (const auto& [k, v] : metadata) j[k] = v;
     j["timestamp"] = r.started_unix + static_cast<std::int64_t>(r.duration);
     return j;
@@ -180,6 +219,15 @@ DSDEPLOY_INLINE nlohmann::ordered_json llmperf_individual_responses(const run_re
         e["number_total_tokens"] = v.in + v.out;
         e["number_output_tokens"] = v.out;
         e["number_input_tokens"] = v.in;
+        // dsdeploy's: seconds from the run's start on a steady clock; the latencies from the
+        // scheduled send count the wait for a slot (coordinated omission).
+        const bool ok = q.status == request_status::ok;
+        e["scheduled_time_s"] = q.scheduled;
+        e["send_time_s"] = q.sent;
+        e["send_lag_s"] = q.sent >= 0 ? q.sent - q.scheduled : 0.0;
+        e["ttft_from_scheduled_s"] = ok && q.first_token >= 0 ? q.first_token - q.scheduled : 0.0;
+        e["end_to_end_latency_from_scheduled_s"] = ok ? q.end - q.scheduled : 0.0;
+        e["output_token_source"] = !ok ? "" : q.tokens_from_usage ? "server usage" : "chunk count";
         a.push_back(std::move(e));
     }
     return a;
@@ -331,6 +379,14 @@ DSDEPLOY_INLINE std::string to_text(const run_result& r, const run_summary& s) {
         line((std::string("Median ") + x.name + " (ms):").c_str(), f2(d.median));
         for (const auto& [p, v] : d.percentiles) line(("P" + detail::p_word(p) + " " + x.name + " (ms):").c_str(), f2(v));
     }
+    // Coordinated omission: the same latencies from the scheduled send time.
+    banner("Latency from the scheduled send", '-');
+    for (const auto& [name, d] : {std::pair<const char*, const distribution*>{"TTFT", &s.ttft_from_scheduled},
+                                  std::pair<const char*, const distribution*>{"E2EL", &s.e2el_from_scheduled}}) {
+        line((std::string("Mean ") + name + " from scheduled (ms):").c_str(), f2(d->mean));
+        line((std::string("Median ") + name + " from scheduled (ms):").c_str(), f2(d->median));
+        for (const auto& [p, v] : d->percentiles) line(("P" + detail::p_word(p) + " " + name + " from scheduled (ms):").c_str(), f2(v));
+    }
     o += std::string(50, '=') + "\n";
     // dsdeploy's own lines: where the numbers come from, and what the client itself cost.
     o += "Output tokens from:   " + s.output_token_source + "\n";
@@ -342,6 +398,10 @@ DSDEPLOY_INLINE std::string to_text(const run_result& r, const run_summary& s) {
          "\n";
     if (!r.closed_loop && s.queue.n)
         o += "Send lag (ms):        mean " + f2(s.queue.mean) + ", max " + f2(s.queue.max) + " (send time - scheduled time)\n";
+    o += std::string("Scheduled send:       ") +
+         (r.closed_loop ? "when a user is free (closed loop: latency from scheduled = from send)"
+                        : "the arrival schedule (open loop: latency from scheduled includes the send lag)") +
+         "\n";
     if (s.empty_outputs) o += "Empty outputs:        " + std::to_string(s.empty_outputs) + " completed request(s) streamed no text\n";
     if (!s.errors.empty()) {
         o += "Errors:              ";
@@ -380,6 +440,16 @@ DSDEPLOY_INLINE nlohmann::ordered_json to_json(const run_result& r, const run_su
         d["mean_send_lag_ms"] = s.queue.mean;
         d["max_send_lag_ms"] = s.queue.max;
     }
+    // Coordinated omission: TTFT and E2EL from the scheduled send, as vLLM's keys are named.
+    for (const auto& [m, dist] : {std::pair<const char*, const distribution*>{"ttft_from_scheduled", &s.ttft_from_scheduled},
+                                  std::pair<const char*, const distribution*>{"e2el_from_scheduled", &s.e2el_from_scheduled}}) {
+        d[std::string("mean_") + m + "_ms"] = dist->mean;
+        d[std::string("median_") + m + "_ms"] = dist->median;
+        d[std::string("std_") + m + "_ms"] = dist->std;
+        for (const auto& [p, v] : dist->percentiles) d["p" + detail::p_word(p) + "_" + m + "_ms"] = v;
+    }
+    d["output_tokens_per_second"] = s.output_tokens_per_second;
+    d["last_bucket_seconds"] = s.last_bucket_seconds;
     j["dsdeploy"] = std::move(d);
     return j;
 }
