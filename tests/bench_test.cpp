@@ -388,6 +388,126 @@ TEST_CASE("summary: vLLM bench's definitions of TTFT, TPOT, ITL, E2EL, throughpu
     CHECK(b::parse_metric_percentiles("50, 99.9") == std::vector<double>{50, 99.9});
 }
 
+namespace {
+// An open-loop run whose client fell behind its schedule: request i was due at 0.2 i s and sent
+// `lag` s late, so its latency from the scheduled send is the lag longer.
+b::run_result late_open_loop(double lag) {
+    b::run_result r = sample_result();
+    r.requests.resize(3);
+    r.closed_loop = false;
+    r.request_rate = 5;
+    r.max_concurrency = 0;
+    for (std::size_t i = 0; i < r.requests.size(); ++i) r.requests[i].scheduled = r.requests[i].sent - lag;
+    return r;
+}
+}  // namespace
+
+TEST_CASE("vLLM: --save-result key for key as vllm/benchmarks/serve.py (commit 009e6d4), types as it writes them", "[vllm]") {
+    const auto r = sample_result();  // closed loop of 2 users: rate inf, --max-concurrency 2
+    const auto s = b::summarize(r);  // vLLM's defaults: ttft, tpot, itl; p99
+    std::vector<std::string> head = {"date", "endpoint_type", "backend", "label", "model_id", "tokenizer_id", "num_prompts",
+                                     "request_rate", "burstiness", "max_concurrency", "duration", "completed", "failed",
+                                     "total_input_tokens", "total_output_tokens", "request_throughput", "request_goodput",
+                                     "output_throughput", "total_token_throughput"};
+    std::vector<std::string> tail = {"max_output_tokens_per_s", "max_concurrent_requests", "rtfx"};
+    for (const char* m : {"ttft", "tpot", "itl"})
+        for (const char* k : {"mean_", "median_", "std_", "p99_"}) tail.push_back(std::string(k) + m + "_ms");
+    auto keys = [](const nlohmann::ordered_json& j) {
+        std::vector<std::string> out;
+        for (auto it = j.begin(); it != j.end(); ++it) out.push_back(it.key());
+        return out;
+    };
+    // --save-result alone: vLLM drops the per-request arrays but keeps latencies and queue_times
+    auto want = head;
+    want.insert(want.end(), {"latencies", "queue_times"});
+    want.insert(want.end(), tail.begin(), tail.end());
+    const auto plain = b::vllm_result(r, s, "dsdeploy", {}, false);
+    CHECK(keys(plain) == want);
+    // --save-detailed
+    want = head;
+    want.insert(want.end(), {"input_lens", "output_lens", "ttfts", "itls", "latencies", "start_times", "queue_times",
+                             "generated_texts", "errors"});
+    want.insert(want.end(), tail.begin(), tail.end());
+    const auto detailed = b::vllm_result(r, s, "dsdeploy", {}, true);
+    CHECK(keys(detailed) == want);
+    CHECK(detailed["max_concurrent_requests"].is_number_integer());  // an int in vLLM
+    CHECK(detailed["rtfx"].is_number_float());
+    CHECK(detailed["max_concurrency"].is_number_integer());
+    CHECK(detailed["request_goodput"].is_null());
+    CHECK(detailed["num_prompts"].is_number_integer());
+    CHECK(detailed["latencies"].size() == 4);  // returned requests, the failed one with 0.0
+    CHECK(detailed["latencies"][3] == 0.0);
+    CHECK(detailed["latencies"][1].get<double>() == Approx(0.2 + 0.02 * 20));
+    CHECK(detailed["errors"][3] == "HTTP 500: boom");
+    CHECK(detailed["itls"][0].size() == 10u);
+    CHECK_THAT(detailed["tokenizer_id"].get<std::string>(), Catch::Matchers::Contains("server usage"));
+    // vLLM's order of the metrics whatever the option's order, e2el only when asked for
+    b::summary_options o;
+    o.percentile_metrics = {"e2el", "ttft"};
+    const auto v2 = b::vllm_result(r, b::summarize(r, o), "x", {}, false);
+    auto k2 = keys(v2);
+    CHECK(std::find(k2.begin(), k2.end(), "mean_ttft_ms") < std::find(k2.begin(), k2.end(), "mean_e2el_ms"));
+    CHECK_FALSE(v2.contains("mean_tpot_ms"));
+    // vLLM's queue metrics: only named, and only under a cap (E2EL with the queue: finite rates)
+    o.percentile_metrics = b::parse_percentile_metrics("ttft,client_queue_time,e2el_including_client_queue");
+    auto open = late_open_loop(0.25);
+    CHECK_FALSE(b::vllm_result(open, b::summarize(open, o)).contains("mean_client_queue_time_ms"));  // no cap
+    open.max_concurrency = 4;
+    const auto capped = b::vllm_result(open, b::summarize(open, o));
+    CHECK(capped["mean_client_queue_time_ms"].get<double>() == Approx(250));
+    CHECK(capped["mean_e2el_including_client_queue_ms"].get<double>() == Approx(b::summarize(open, o).e2el.mean + 250));
+    CHECK(capped["queue_times"][0].get<double>() == Approx(0.25));
+    CHECK(b::vllm_result(r, b::summarize(r, o)).contains("mean_client_queue_time_ms"));  // closed loop, capped: zeros
+    CHECK_FALSE(b::vllm_result(r, b::summarize(r, o)).contains("mean_e2el_including_client_queue_ms"));
+    // --json has neither per-request arrays
+    const auto j = b::to_json(r, s);
+    for (const char* k : {"input_lens", "itls", "latencies", "queue_times", "start_times", "errors"}) CHECK_FALSE(j.contains(k));
+}
+
+TEST_CASE("AIPerf: profile_export_aiperf.json as AIPerf 0.13.0 writes it (schema 1.4)", "[aiperf]") {
+    const auto r = sample_result();
+    const auto s = b::summarize(r);
+    const auto a = b::aiperf_export(r, s);
+    CHECK(a["schema_version"] == "1.4");
+    // a record metric: AIPerf's JsonMetricResult fields, percentiles as numpy
+    const std::vector<std::string> dist = {"unit", "avg", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99",
+                                           "min", "max", "std", "count", "sum"};
+    std::vector<std::string> got;
+    for (auto it = a["time_to_first_token"].begin(); it != a["time_to_first_token"].end(); ++it) got.push_back(it.key());
+    CHECK(got == dist);
+    CHECK(a["time_to_first_token"]["unit"] == "ms");
+    CHECK(a["time_to_first_token"]["avg"].get<double>() == Approx(200));
+    CHECK(a["time_to_first_token"]["p50"].get<double>() == Approx(200));
+    CHECK(a["time_to_first_token"]["count"] == 3);
+    CHECK(a["time_to_first_token"]["sum"].get<double>() == Approx(600));
+    // a run total: unit and avg only
+    CHECK(a["request_count"] == nlohmann::ordered_json({{"unit", "requests"}, {"avg", 3.0}}));
+    CHECK(a["request_throughput"]["unit"] == "requests/sec");
+    CHECK(a["request_throughput"]["avg"].get<double>() == Approx(3 / 4.0));
+    CHECK(a["output_token_throughput"]["unit"] == "tokens/sec");
+    CHECK(a["benchmark_duration"] == nlohmann::ordered_json({{"unit", "sec"}, {"avg", 4.0}}));
+    CHECK(a["total_osl"]["avg"].get<double>() == 63);
+    CHECK(a["output_sequence_length"]["max"].get<double>() == 31);
+    // AIPerf's ITL is (request latency - TTFT) / (OSL - 1); its per-user throughput is 1 / ITL
+    const double lat0 = (0.1 + 0.01 * 10 + 0.001) * 1000;
+    CHECK(a["inter_token_latency"]["min"].get<double>() == Approx((lat0 - 100) / 10));
+    CHECK(a["output_token_throughput_per_user"]["unit"] == "tokens/sec/user");
+    CHECK(a["output_token_throughput_per_user"]["max"].get<double>() == Approx(1000 / ((lat0 - 100) / 10)));
+    CHECK(a["error_request_count"]["avg"].get<double>() == 1);
+    REQUIRE(a["error_summary"].size() == 1);
+    CHECK(a["error_summary"][0]["count"] == 1);
+    CHECK(a["error_summary"][0]["error_details"]["code"] == 500);
+    CHECK(a["error_summary"][0]["error_details"]["message"] == "HTTP 500: boom");
+    CHECK(a["was_cancelled"] == false);
+    CHECK(a["start_time"].get<std::string>().size() == 26);  // 2026-11-25T01:47:54.000000
+    CHECK(a["dsdeploy"]["output_token_source"] == "server usage (stream_options.include_usage)");
+    CHECK(a["dsdeploy"]["from_scheduled"]["time_to_first_token_from_scheduled"]["avg"].get<double>() == Approx(200));
+    const auto dir = temp_dir("aiperf");
+    const auto path = b::write_aiperf_export(dir, r, s);
+    CHECK(path == dir + "/profile_export_aiperf.json");
+    CHECK(nlohmann::json::parse(dsdeploy_test::read_file(path))["request_count"]["avg"] == 3.0);
+}
+
 TEST_CASE("llmperf: file stem, summary keys in order, individual responses", "[llmperf]") {
     CHECK(b::llmperf_stem("meta-llama/Llama-2-7b-chat-hf", 550, 150) == "meta-llama-Llama-2-7b-chat-hf_550_150");
     CHECK(b::llmperf_stem("01-ai/Yi-1.5-34B-Chat", 550, 150) == "01-ai-Yi-1-5-34B-Chat_550_150");
@@ -461,19 +581,6 @@ TEST_CASE("files: llmperf's pair written atomically, unwritable places are bench
     CHECK_DSDEPLOY_ERROR(b::write_llmperf_files(paths[0] + "/sub", r), errc::bench_write, paths[0] + "/sub", "is not a folder");
 }
 
-namespace {
-// An open-loop run whose client fell behind its schedule: request i was due at 0.2 i s and sent
-// `lag` s late, so its latency from the scheduled send is the lag longer.
-b::run_result late_open_loop(double lag) {
-    b::run_result r = sample_result();
-    r.requests.resize(3);
-    r.closed_loop = false;
-    r.request_rate = 5;
-    r.max_concurrency = 0;
-    for (std::size_t i = 0; i < r.requests.size(); ++i) r.requests[i].scheduled = r.requests[i].sent - lag;
-    return r;
-}
-}  // namespace
 
 TEST_CASE("open loop: --request-rate alone is not capped, as in vLLM; a cap only when one is given", "[open-loop]") {
     const double inf = std::numeric_limits<double>::infinity();

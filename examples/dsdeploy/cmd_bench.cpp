@@ -70,7 +70,7 @@ command add_bench_command(CLI::App& root, options& o) {
         double burstiness = 1.0, progress_interval = 1.0;
         std::size_t max_concurrency = 0;
         std::uint64_t seed = 11111;
-        bool ignore_eos = false, no_tokenize = false, save_result = false, quiet = false;
+        bool ignore_eos = false, no_tokenize = false, save_result = false, save_detailed = false, quiet = false;
     };
     auto s = std::make_shared<settings>();
     CLI::App* app = root.add_subcommand(
@@ -96,7 +96,8 @@ command add_bench_command(CLI::App& root, options& o) {
     app->add_option("--request-timeout", s->request_timeout, "seconds one request may take before it counts as a timeout")
         ->capture_default_str();
     app->add_option("--results-dir", s->results_dir,
-                    "folder for <stem>_summary.json, <stem>_individual_responses.json and report.html (empty: none)");
+                    "folder for <stem>_summary.json, <stem>_individual_responses.json, profile_export_aiperf.json and "
+                    "report.html (empty: none)");
     app->add_option("--additional-sampling-params", s->sampling, "JSON object merged into every request body")
         ->capture_default_str();
     app->add_option("--metadata", s->metadata, "k=v,k2=v2 pairs added to the summary");
@@ -121,6 +122,8 @@ command add_bench_command(CLI::App& root, options& o) {
     app->add_option("--sweep", s->sweep, "concurrency sweep, e.g. 1,4,16,64 (one run per value)");
     app->add_option("--report", s->report, "HTML report path (default: <results-dir>/report.html)");
     app->add_flag("--save-result", s->save_result, "also write vLLM bench serve's result JSON into --results-dir");
+    app->add_flag("--save-detailed", s->save_detailed,
+                  "with --save-result: also the per-request arrays (input_lens, output_lens, ttfts, itls, start_times, ...)");
     app->add_option("--progress-interval", s->progress_interval, "seconds between progress lines (0: none)")
         ->capture_default_str();
     app->add_flag("--json", o.json, "print one JSON object per run instead of the text summary");
@@ -221,9 +224,10 @@ command add_bench_command(CLI::App& root, options& o) {
                     if (!s->results_dir.empty()) {
                         const std::string dir = points.size() > 1 ? s->results_dir + "/concurrency-" + std::to_string(conc) : s->results_dir;
                         for (const auto& f : b::write_llmperf_files(dir, *res, metadata)) std::cerr << "dsdeploy bench: wrote " << f << "\n";
+                        std::cerr << "dsdeploy bench: wrote " << b::write_aiperf_export(dir, *res, *sum) << "\n";
                         if (s->save_result) {
                             const std::string f = dir + "/" + b::vllm_result_filename(*res);
-                            b::write_file(f, b::vllm_result(*res, *sum, "dsdeploy", metadata).dump(2) + "\n");
+                            b::write_file(f, b::vllm_result(*res, *sum, "dsdeploy", metadata, s->save_detailed).dump(2) + "\n");
                             std::cerr << "dsdeploy bench: wrote " << f << "\n";
                         }
                     }

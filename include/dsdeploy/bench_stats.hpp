@@ -41,11 +41,13 @@ struct slo {
 slo parse_goodput(std::string_view text);
 
 struct summary_options {
-    std::vector<std::string> percentile_metrics = {"ttft", "tpot", "itl"};  // + "e2el"
+    // + "e2el"; vLLM's "client_queue_time" and "e2el_including_client_queue" (with a cap) go to its file only
+    std::vector<std::string> percentile_metrics = {"ttft", "tpot", "itl"};
     std::vector<double> metric_percentiles = {99};
     bench::slo goodput;
 };
-// Parses vLLM's "ttft,tpot,itl,e2el" and "50,90,99"; bench.config on unknown names or values.
+// Parses vLLM's "ttft,tpot,itl,e2el" (and its client_queue_time, e2el_including_client_queue)
+// and "50,90,99"; bench.config on unknown names or values.
 std::vector<std::string> parse_percentile_metrics(std::string_view text);
 std::vector<double> parse_metric_percentiles(std::string_view text);
 

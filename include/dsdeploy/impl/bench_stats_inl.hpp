@@ -79,8 +79,9 @@ DSDEPLOY_INLINE std::vector<std::string> parse_percentile_metrics(std::string_vi
     for (auto item : dsdeploy::detail::split(text, ',')) {
         const std::string m(dsdeploy::detail::trim(item));
         if (m.empty()) continue;
-        if (m != "ttft" && m != "tpot" && m != "itl" && m != "e2el")
-            raise(errc::bench_config, "percentile_metrics", "unknown metric \"" + m + "\"; use ttft, tpot, itl, e2el");
+        if (m != "ttft" && m != "tpot" && m != "itl" && m != "e2el" && m != "client_queue_time" && m != "e2el_including_client_queue")
+            raise(errc::bench_config, "percentile_metrics",
+                  "unknown metric \"" + m + "\"; use ttft, tpot, itl, e2el, client_queue_time, e2el_including_client_queue");
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     }
     if (out.empty()) raise(errc::bench_config, "percentile_metrics", "names no metric; e.g. ttft,tpot,itl");
