@@ -3,6 +3,8 @@
 // llmperf's and vLLM's documents, file writing, the report, and the runner (with an
 // in-process fake transport: interruption, time limit, per-request errors).
 #include <dsdeploy/bench.hpp>
+#include <dsdeploy/inventory.hpp>
+#include <dsdeploy/validated_inventory.hpp>
 #include <dsdeploy/detail/chunk_scan.hpp>
 #include <dsdeploy/detail/text.hpp>
 
@@ -664,6 +666,89 @@ TEST_CASE("throughput over time: a last partial second is not counted as a whole
     REQUIRE(s2.output_tokens_per_second.size() == 3);
     CHECK(s2.output_tokens_per_second[2] == Approx(5 / 0.1));
     CHECK(s2.peak_output_throughput == Approx(10));
+}
+
+TEST_CASE("reconcile: predicted beside measured, the error of each, in text, JSON and the report", "[reconcile]") {
+    const auto r = sample_result();
+    const auto s = b::summarize(r);
+    // the workload the run sent: its mean prompt and output tokens, its users
+    const auto w = b::perf_workload_for(r, s);
+    CHECK(w.input_len == Approx((50 + 60 + 70) / 3.0));
+    CHECK(w.output_len == Approx(63 / 3.0));
+    CHECK(w.load == dsdeploy::load_kind::closed);
+    CHECK(w.concurrency == 2);
+    const auto open = late_open_loop(0.25);
+    const auto wo = b::perf_workload_for(open, b::summarize(open));
+    CHECK(wo.load == dsdeploy::load_kind::open);
+    CHECK(wo.request_rate == 5);
+
+    dsdeploy::perf_prediction p;
+    auto est = [](double v, double lo, double hi) {
+        dsdeploy::estimate e;
+        e.value = v;
+        e.low = lo;
+        e.high = hi;
+        e.source = dsdeploy::provenance::calibrated;
+        return e;
+    };
+    p.ttft_ms = est(100, 50, 200);
+    p.tpot_ms = est(20, 10, 40);
+    p.output_tok_s = est(100, 50, 150);
+    p.requests_s = est(2, 1, 3);
+    p.fits = true;
+    const auto rec = b::reconcile(p, w, s, "M on 2 x 8 <GPU>, TP 8 x PP 2");
+    REQUIRE(rec.metrics.size() == 5);
+    CHECK(rec.metrics[0].key == "ttft_ms");
+    CHECK(rec.metrics[0].measured == Approx(200));
+    CHECK(rec.metrics[0].error == Approx(1.0));  // measured twice the prediction
+    CHECK(rec.metrics[0].within_range);           // at the top of the range
+    CHECK(rec.metrics[1].error == Approx(0.0).margin(1e-9));  // TPOT 20 ms as predicted
+    CHECK(rec.metrics[2].key == "itl_ms");
+    CHECK(rec.metrics[2].predicted.value == 20);  // the model's ITL is its TPOT
+    CHECK(rec.metrics[2].measured == Approx(s.itl.mean));
+    CHECK(rec.metrics[3].measured == Approx(63 / 4.0));
+    CHECK(rec.metrics[3].error == Approx((63 / 4.0 - 100) / 100));
+    CHECK_FALSE(rec.metrics[3].within_range);
+    CHECK(rec.metrics[4].measured == Approx(0.75));
+    const auto text = b::to_text(rec);
+    CHECK_THAT(text, Catch::Matchers::Contains("Predicted beside measured"));
+    CHECK_THAT(text, Catch::Matchers::Contains("+100%"));
+    CHECK_THAT(text, Catch::Matchers::Contains("-84%"));
+    const nlohmann::json j = rec;
+    CHECK(j["metrics"][0]["error"].get<double>() == Approx(1.0));
+    CHECK(j["metrics"][0]["predicted"]["provenance"] == "calibrated");
+    CHECK(j["workload"] == "in=60,out=21,concurrency=2");
+    const auto html = b::to_html(rec);
+    CHECK_THAT(html, Catch::Matchers::Contains("&lt;GPU&gt;"));
+    CHECK_THAT(html, !Catch::Matchers::Contains("<GPU>"));
+    const auto page = b::html_report({{"concurrency 2", &r, &s, html}});
+    CHECK_THAT(page, Catch::Matchers::Contains("<h2>Predicted beside measured</h2>"));
+    // nothing measured (every request failed): no error, no range claim
+    b::run_summary none;
+    const auto empty = b::reconcile(p, w, none, "x");
+    CHECK_FALSE(empty.metrics[0].have_measured);
+    CHECK(empty.metrics[0].error == 0);
+    CHECK_FALSE(empty.metrics[0].within_range);
+    CHECK(nlohmann::json(empty)["metrics"][0]["measured"].is_null());
+}
+
+TEST_CASE("reconcile: a deployment's plan from the inventory gate, predicted for a run's workload", "[reconcile]") {
+    auto inv = dsdeploy::default_inventory();
+    inv.serving.model = "meta-llama/Llama-3.1-70B-Instruct";
+    const auto v = dsdeploy::validate_inventory(inv);
+    const auto r = sample_result();
+    const auto s = b::summarize(r);
+    const auto w = b::perf_workload_for(r, s);
+    const auto p = dsdeploy::predict_performance(v.plan(), dsdeploy::perf_network_for(inv.network), w);
+    const auto label = b::deployment_label(v.plan());
+    CHECK(label == "meta-llama/Llama-3.1-70B-Instruct on 2 x 8 L20, TP 8 x PP 2");
+    const auto rec = b::reconcile(p, w, s, label);
+    for (const auto& m : rec.metrics) {
+        CHECK(m.predicted.value > 0);
+        CHECK(m.predicted.low <= m.predicted.value);
+        CHECK(m.predicted.high >= m.predicted.value);
+        CHECK(m.error == Approx((m.measured - m.predicted.value) / m.predicted.value));
+    }
 }
 
 TEST_CASE("report: one HTML page with inline SVG plots, a sweep adds latency vs concurrency", "[report]") {

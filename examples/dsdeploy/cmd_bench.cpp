@@ -69,6 +69,7 @@ command add_bench_command(CLI::App& root, options& o) {
         std::string rate = "inf", percentile_metrics = "ttft,tpot,itl,e2el", metric_percentiles = "50,90,95,99", goodput;
         double burstiness = 1.0, progress_interval = 1.0;
         std::size_t max_concurrency = 0;
+        double link_gbit = 0;
         std::uint64_t seed = 11111;
         bool ignore_eos = false, no_tokenize = false, save_result = false, save_detailed = false, quiet = false;
     };
@@ -129,10 +130,23 @@ command add_bench_command(CLI::App& root, options& o) {
     app->add_flag("--json", o.json, "print one JSON object per run instead of the text summary");
     app->footer(
         "Environment: OPENAI_API_BASE (llmperf's) or OPENAI_BASE_URL, and OPENAI_API_KEY (or --api-key-env).\n"
+        "With -i/--inventory (the deployment's), the performance model's prediction for the same workload is printed\n"
+        "beside the measurement (text, --json, report.html, <results-dir>/reconciliation.json).\n"
         "Ctrl-C or --timeout writes the results gathered so far.\n"
         "Exit status: 0 every request succeeded, 1 some failed or the run was interrupted, 2 invalid input, 3 the "
         "server could not be reached or the results not written.");
+    app->add_option("--link-gbit", s->link_gbit,
+                    "with --inventory: inter-node bandwidth per GPU in Gbit/s for the prediction (default: by fabric and GPU)");
     return {app, [s, &o, concurrent_opt, max_conc_opt]() {
+                // -i/--inventory: the deployment's plan through the one gate (a bad inventory is exit
+                // 2 before any request), to put the performance model's prediction beside the run.
+                std::optional<dsdeploy::plan> plan;
+                dsdeploy::perf_network net;
+                if (!o.inventory_path.empty()) {
+                    const dsdeploy::validated_inventory v = load_validated_inventory(o);
+                    plan = v.plan();
+                    net = dsdeploy::perf_network_for(v.inv().network, s->link_gbit);
+                }
                 if (s->llm_api != "openai")
                     dsdeploy::raise(dsdeploy::errc::bench_config, "llm_api",
                                     "\"" + s->llm_api + "\" is not supported; dsdeploy bench speaks the OpenAI API (openai)");
@@ -162,6 +176,15 @@ command add_bench_command(CLI::App& root, options& o) {
                     concurrent_opt->count() ? std::optional<std::size_t>(s->concurrent) : std::nullopt);
                 const std::vector<std::size_t> points = s->sweep.empty() ? std::vector<std::size_t>{cap} : parse_sweep(s->sweep);
 
+                if (plan) {  // the model must be able to predict this plan (a GPU with a datasheet): exit 2 before the run
+                    dsdeploy::workload asked;
+                    asked.input_len = std::max(1, s->mean_in);
+                    asked.output_len = std::max(1, s->mean_out);
+                    asked.load = std::isinf(rate) ? dsdeploy::load_kind::closed : dsdeploy::load_kind::open;
+                    asked.concurrency = static_cast<double>(std::max<std::size_t>(1, points.front()));
+                    asked.request_rate = std::isinf(rate) ? 0 : rate;
+                    (void)dsdeploy::predict_performance(*plan, net, asked);
+                }
                 dsdeploy::openai::client_options co;
                 co.base_url = bench_base_url(s->base_url);
                 co.api_key_env = s->api_key_env;
@@ -189,6 +212,7 @@ command add_bench_command(CLI::App& root, options& o) {
                 b::interrupt_guard guard;
                 std::vector<std::unique_ptr<b::run_result>> results;
                 std::vector<std::unique_ptr<b::run_summary>> summaries;
+                std::vector<std::string> reconciled;  // report fragments, one per point
                 bool any_failed = false;
                 for (const std::size_t conc : points) {
                     if (guard.interrupted()) break;
@@ -218,13 +242,30 @@ command add_bench_command(CLI::App& root, options& o) {
                     }
                     auto sum = std::make_unique<b::run_summary>(b::summarize(*res, so));
                     any_failed = any_failed || sum->failed > 0 || res->interrupted;
-                    if (o.json) std::cout << b::to_json(*res, *sum).dump(2) << "\n";
-                    else std::cout << (points.size() > 1 ? fmt::format("\nConcurrency {}\n", conc) : std::string()) << b::to_text(*res, *sum);
+                    std::optional<b::reconciliation> rec;  // predicted beside measured, for the same workload
+                    if (plan) {
+                        const dsdeploy::workload w = b::perf_workload_for(*res, *sum);
+                        rec = b::reconcile(dsdeploy::predict_performance(*plan, net, w), w, *sum, b::deployment_label(*plan));
+                        rec->notes.push_back("measured: " + wo.model + " at " + c.url().to_string());
+                    }
+                    if (o.json) {
+                        auto j = b::to_json(*res, *sum);
+                        if (rec) j["reconciliation"] = nlohmann::json(*rec);
+                        std::cout << j.dump(2) << "\n";
+                    } else {
+                        std::cout << (points.size() > 1 ? fmt::format("\nConcurrency {}\n", conc) : std::string()) << b::to_text(*res, *sum);
+                        if (rec) std::cout << b::to_text(*rec);
+                    }
                     std::cout.flush();
                     if (!s->results_dir.empty()) {
                         const std::string dir = points.size() > 1 ? s->results_dir + "/concurrency-" + std::to_string(conc) : s->results_dir;
                         for (const auto& f : b::write_llmperf_files(dir, *res, metadata)) std::cerr << "dsdeploy bench: wrote " << f << "\n";
                         std::cerr << "dsdeploy bench: wrote " << b::write_aiperf_export(dir, *res, *sum) << "\n";
+                        if (rec) {
+                            const std::string f = dir + "/reconciliation.json";
+                            b::write_file(f, nlohmann::json(*rec).dump(2) + "\n");
+                            std::cerr << "dsdeploy bench: wrote " << f << "\n";
+                        }
                         if (s->save_result) {
                             const std::string f = dir + "/" + b::vllm_result_filename(*res);
                             b::write_file(f, b::vllm_result(*res, *sum, "dsdeploy", metadata, s->save_detailed).dump(2) + "\n");
@@ -233,6 +274,7 @@ command add_bench_command(CLI::App& root, options& o) {
                     }
                     results.push_back(std::move(res));
                     summaries.push_back(std::move(sum));
+                    reconciled.push_back(rec ? b::to_html(*rec) : std::string());
                 }
                 const std::string report = !s->report.empty() ? s->report
                                            : !s->results_dir.empty() ? s->results_dir + "/report.html"
@@ -240,7 +282,7 @@ command add_bench_command(CLI::App& root, options& o) {
                 if (!report.empty() && !results.empty()) {
                     std::vector<b::report_point> rp;
                     for (std::size_t i = 0; i < results.size(); ++i)
-                        rp.push_back({point_label(*results[i]), results[i].get(), summaries[i].get()});
+                        rp.push_back({point_label(*results[i]), results[i].get(), summaries[i].get(), reconciled[i]});
                     b::write_file(report, b::html_report(rp, "dsdeploy bench: " + wo.model));
                     std::cerr << "dsdeploy bench: wrote " << report << "\n";
                 }

@@ -217,6 +217,11 @@ DSDEPLOY_INLINE std::string html_report(const std::vector<report_point>& points,
              "</td></tr>\n";
     }
     o += "</table>\n";
+    for (const auto& p : points) {
+        if (p.reconciliation_html.empty()) continue;
+        if (points.size() > 1) o += "<h3>" + esc(p.label) + "</h3>\n";
+        o += p.reconciliation_html;  // built escaped by its maker
+    }
     std::vector<std::pair<std::string, std::vector<double>>> ttfts, itls;
     std::vector<detail::series> tput;
     for (const auto& p : points) {
