@@ -584,7 +584,7 @@ TEST_CASE("files: llmperf's pair written atomically, unwritable places are bench
 }
 
 
-TEST_CASE("open loop: --request-rate alone is not capped, as in vLLM; a cap only when one is given", "[open-loop]") {
+TEST_CASE("open loop: --request-rate alone is not capped, as in vLLM, a cap only when one is given", "[open-loop]") {
     const double inf = std::numeric_limits<double>::infinity();
     CHECK(b::concurrency_cap(inf, std::nullopt, std::nullopt) == 10);  // llmperf's 10 users
     CHECK(b::concurrency_cap(inf, std::nullopt, 3) == 3);
