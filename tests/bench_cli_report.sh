@@ -38,7 +38,7 @@ for m in metrics:
     want += [f"results_{m}_{k}" for k in ("mean", "min", "max", "stddev")]
 want += ["results_num_requests_started", "results_error_rate", "results_number_errors", "results_error_code_frequency",
          "results_mean_output_throughput_token_per_s", "results_num_completed_requests",
-         "results_num_completed_requests_per_min", "run", "timestamp"]
+         "results_num_completed_requests_per_min", "output_token_source", "prompt_token_source", "run", "timestamp"]
 for c in (1, 2):
     d = f"{out}/concurrency-{c}"
     s = json.load(open(f"{d}/{stem}_summary.json"))
@@ -61,6 +61,38 @@ chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1
   --user-data-dir="$work/chromium-profile" --screenshot="$work/report.png" "file://$report" > "$work/chromium.log" 2>&1 || {
   cat "$work/chromium.log"; exit 1; }
 python3 "$(dirname "$0")/png_ink.py" "$work/report.png" --min-ink 0.02 --min-colors 4
+
+# Open loop, --request-rate alone: no cap on requests in flight (as vLLM; it was 10 before), per-
+# request scheduled and actual send times kept, the rate in the summary, tokens from server usage.
+"$exe" bench --model "$model" --mean-input-tokens 30 --stddev-input-tokens 0 --mean-output-tokens 8 \
+  --stddev-output-tokens 0 --max-num-completed-requests 24 --request-rate 2000 --timeout 600 \
+  --additional-sampling-params '{"ignore_eos": true}' --results-dir "$work/open" --save-result \
+  --progress-interval 0 > "$work/open-stdout.txt" 2> "$work/open-stderr.txt" || {
+  echo "open-loop dsdeploy bench failed:"; cat "$work/open-stderr.txt"; exit 1; }
+cat "$work/open-stdout.txt"
+grep -q "Mean TTFT from scheduled (ms):" "$work/open-stdout.txt"
+grep -q "Request rate configured (RPS):           2000.00" "$work/open-stdout.txt"
+if grep -q "Maximum request concurrency:" "$work/open-stdout.txt"; then echo "an uncapped open loop printed a cap"; exit 1; fi
+python3 - "$work/open" <<'PY'
+import glob, json, sys
+d = sys.argv[1]
+s = json.load(open(glob.glob(f"{d}/*_summary.json")[0]))
+assert s["request_rate"] == 2000 and s["max_concurrency"] is None, s
+assert s["output_token_source"].startswith("server usage"), s["output_token_source"]
+assert s["results_num_completed_requests"] == 24, s
+ind = json.load(open(glob.glob(f"{d}/*_individual_responses.json")[0]))
+assert len(ind) == 24
+for r in ind:
+    assert r["send_time_s"] >= r["scheduled_time_s"] - 1e-9, r
+    assert abs(r["ttft_from_scheduled_s"] - (r["ttft_s"] + r["send_lag_s"])) < 1e-6, r
+    assert r["output_token_source"] == "server usage", r
+# 24 requests scheduled within ~12 ms, each taking far longer on a CPU server: with no cap more
+# than the old silent 10 are in flight at once
+v = json.load(open(glob.glob(f"{d}/dsdeploy-2000.0qps-*.json")[0]))
+assert v["max_concurrency"] is None, v["max_concurrency"]
+assert v["max_concurrent_requests"] > 10, v["max_concurrent_requests"]
+print(f"open loop: {v['max_concurrent_requests']} in flight at once, rate {s['request_rate']} req/s, no cap")
+PY
 
 # Ctrl-C mid-run: the results gathered so far are written, exit status 1.
 "$exe" bench --model "$model" --mean-input-tokens 30 --stddev-input-tokens 0 --mean-output-tokens 8 \

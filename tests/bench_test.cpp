@@ -3,6 +3,8 @@
 // llmperf's and vLLM's documents, file writing, the report, and the runner (with an
 // in-process fake transport: interruption, time limit, per-request errors).
 #include <dsdeploy/bench.hpp>
+#include <dsdeploy/inventory.hpp>
+#include <dsdeploy/validated_inventory.hpp>
 #include <dsdeploy/detail/chunk_scan.hpp>
 #include <dsdeploy/detail/text.hpp>
 
@@ -14,6 +16,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <thread>
 
@@ -387,6 +390,126 @@ TEST_CASE("summary: vLLM bench's definitions of TTFT, TPOT, ITL, E2EL, throughpu
     CHECK(b::parse_metric_percentiles("50, 99.9") == std::vector<double>{50, 99.9});
 }
 
+namespace {
+// An open-loop run whose client fell behind its schedule: request i was due at 0.2 i s and sent
+// `lag` s late, so its latency from the scheduled send is the lag longer.
+b::run_result late_open_loop(double lag) {
+    b::run_result r = sample_result();
+    r.requests.resize(3);
+    r.closed_loop = false;
+    r.request_rate = 5;
+    r.max_concurrency = 0;
+    for (std::size_t i = 0; i < r.requests.size(); ++i) r.requests[i].scheduled = r.requests[i].sent - lag;
+    return r;
+}
+}  // namespace
+
+TEST_CASE("vLLM: --save-result key for key as vllm/benchmarks/serve.py (commit 009e6d4), types as it writes them", "[vllm]") {
+    const auto r = sample_result();  // closed loop of 2 users: rate inf, --max-concurrency 2
+    const auto s = b::summarize(r);  // vLLM's defaults: ttft, tpot, itl; p99
+    std::vector<std::string> head = {"date", "endpoint_type", "backend", "label", "model_id", "tokenizer_id", "num_prompts",
+                                     "request_rate", "burstiness", "max_concurrency", "duration", "completed", "failed",
+                                     "total_input_tokens", "total_output_tokens", "request_throughput", "request_goodput",
+                                     "output_throughput", "total_token_throughput"};
+    std::vector<std::string> tail = {"max_output_tokens_per_s", "max_concurrent_requests", "rtfx"};
+    for (const char* m : {"ttft", "tpot", "itl"})
+        for (const char* k : {"mean_", "median_", "std_", "p99_"}) tail.push_back(std::string(k) + m + "_ms");
+    auto keys = [](const nlohmann::ordered_json& j) {
+        std::vector<std::string> out;
+        for (auto it = j.begin(); it != j.end(); ++it) out.push_back(it.key());
+        return out;
+    };
+    // --save-result alone: vLLM drops the per-request arrays but keeps latencies and queue_times
+    auto want = head;
+    want.insert(want.end(), {"latencies", "queue_times"});
+    want.insert(want.end(), tail.begin(), tail.end());
+    const auto plain = b::vllm_result(r, s, "dsdeploy", {}, false);
+    CHECK(keys(plain) == want);
+    // --save-detailed
+    want = head;
+    want.insert(want.end(), {"input_lens", "output_lens", "ttfts", "itls", "latencies", "start_times", "queue_times",
+                             "generated_texts", "errors"});
+    want.insert(want.end(), tail.begin(), tail.end());
+    const auto detailed = b::vllm_result(r, s, "dsdeploy", {}, true);
+    CHECK(keys(detailed) == want);
+    CHECK(detailed["max_concurrent_requests"].is_number_integer());  // an int in vLLM
+    CHECK(detailed["rtfx"].is_number_float());
+    CHECK(detailed["max_concurrency"].is_number_integer());
+    CHECK(detailed["request_goodput"].is_null());
+    CHECK(detailed["num_prompts"].is_number_integer());
+    CHECK(detailed["latencies"].size() == 4);  // returned requests, the failed one with 0.0
+    CHECK(detailed["latencies"][3] == 0.0);
+    CHECK(detailed["latencies"][1].get<double>() == Approx(0.2 + 0.02 * 20));
+    CHECK(detailed["errors"][3] == "HTTP 500: boom");
+    CHECK(detailed["itls"][0].size() == 10u);
+    CHECK_THAT(detailed["tokenizer_id"].get<std::string>(), Catch::Matchers::Contains("server usage"));
+    // vLLM's order of the metrics whatever the option's order, e2el only when asked for
+    b::summary_options o;
+    o.percentile_metrics = {"e2el", "ttft"};
+    const auto v2 = b::vllm_result(r, b::summarize(r, o), "x", {}, false);
+    auto k2 = keys(v2);
+    CHECK(std::find(k2.begin(), k2.end(), "mean_ttft_ms") < std::find(k2.begin(), k2.end(), "mean_e2el_ms"));
+    CHECK_FALSE(v2.contains("mean_tpot_ms"));
+    // vLLM's queue metrics: only named, and only under a cap (E2EL with the queue: finite rates)
+    o.percentile_metrics = b::parse_percentile_metrics("ttft,client_queue_time,e2el_including_client_queue");
+    auto open = late_open_loop(0.25);
+    CHECK_FALSE(b::vllm_result(open, b::summarize(open, o)).contains("mean_client_queue_time_ms"));  // no cap
+    open.max_concurrency = 4;
+    const auto capped = b::vllm_result(open, b::summarize(open, o));
+    CHECK(capped["mean_client_queue_time_ms"].get<double>() == Approx(250));
+    CHECK(capped["mean_e2el_including_client_queue_ms"].get<double>() == Approx(b::summarize(open, o).e2el.mean + 250));
+    CHECK(capped["queue_times"][0].get<double>() == Approx(0.25));
+    CHECK(b::vllm_result(r, b::summarize(r, o)).contains("mean_client_queue_time_ms"));  // closed loop, capped: zeros
+    CHECK_FALSE(b::vllm_result(r, b::summarize(r, o)).contains("mean_e2el_including_client_queue_ms"));
+    // --json has neither per-request arrays
+    const auto j = b::to_json(r, s);
+    for (const char* k : {"input_lens", "itls", "latencies", "queue_times", "start_times", "errors"}) CHECK_FALSE(j.contains(k));
+}
+
+TEST_CASE("AIPerf: profile_export_aiperf.json as AIPerf 0.13.0 writes it (schema 1.4)", "[aiperf]") {
+    const auto r = sample_result();
+    const auto s = b::summarize(r);
+    const auto a = b::aiperf_export(r, s);
+    CHECK(a["schema_version"] == "1.4");
+    // a record metric: AIPerf's JsonMetricResult fields, percentiles as numpy
+    const std::vector<std::string> dist = {"unit", "avg", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99",
+                                           "min", "max", "std", "count", "sum"};
+    std::vector<std::string> got;
+    for (auto it = a["time_to_first_token"].begin(); it != a["time_to_first_token"].end(); ++it) got.push_back(it.key());
+    CHECK(got == dist);
+    CHECK(a["time_to_first_token"]["unit"] == "ms");
+    CHECK(a["time_to_first_token"]["avg"].get<double>() == Approx(200));
+    CHECK(a["time_to_first_token"]["p50"].get<double>() == Approx(200));
+    CHECK(a["time_to_first_token"]["count"] == 3);
+    CHECK(a["time_to_first_token"]["sum"].get<double>() == Approx(600));
+    // a run total: unit and avg only
+    CHECK(a["request_count"] == nlohmann::ordered_json({{"unit", "requests"}, {"avg", 3.0}}));
+    CHECK(a["request_throughput"]["unit"] == "requests/sec");
+    CHECK(a["request_throughput"]["avg"].get<double>() == Approx(3 / 4.0));
+    CHECK(a["output_token_throughput"]["unit"] == "tokens/sec");
+    CHECK(a["benchmark_duration"] == nlohmann::ordered_json({{"unit", "sec"}, {"avg", 4.0}}));
+    CHECK(a["total_osl"]["avg"].get<double>() == 63);
+    CHECK(a["output_sequence_length"]["max"].get<double>() == 31);
+    // AIPerf's ITL is (request latency - TTFT) / (OSL - 1); its per-user throughput is 1 / ITL
+    const double lat0 = (0.1 + 0.01 * 10 + 0.001) * 1000;
+    CHECK(a["inter_token_latency"]["min"].get<double>() == Approx((lat0 - 100) / 10));
+    CHECK(a["output_token_throughput_per_user"]["unit"] == "tokens/sec/user");
+    CHECK(a["output_token_throughput_per_user"]["max"].get<double>() == Approx(1000 / ((lat0 - 100) / 10)));
+    CHECK(a["error_request_count"]["avg"].get<double>() == 1);
+    REQUIRE(a["error_summary"].size() == 1);
+    CHECK(a["error_summary"][0]["count"] == 1);
+    CHECK(a["error_summary"][0]["error_details"]["code"] == 500);
+    CHECK(a["error_summary"][0]["error_details"]["message"] == "HTTP 500: boom");
+    CHECK(a["was_cancelled"] == false);
+    CHECK(a["start_time"].get<std::string>().size() == 26);  // 2026-11-25T01:47:54.000000
+    CHECK(a["dsdeploy"]["output_token_source"] == "server usage (stream_options.include_usage)");
+    CHECK(a["dsdeploy"]["from_scheduled"]["time_to_first_token_from_scheduled"]["avg"].get<double>() == Approx(200));
+    const auto dir = temp_dir("aiperf");
+    const auto path = b::write_aiperf_export(dir, r, s);
+    CHECK(path == dir + "/profile_export_aiperf.json");
+    CHECK(nlohmann::json::parse(dsdeploy_test::read_file(path))["request_count"]["avg"] == 3.0);
+}
+
 TEST_CASE("llmperf: file stem, summary keys in order, individual responses", "[llmperf]") {
     CHECK(b::llmperf_stem("meta-llama/Llama-2-7b-chat-hf", 550, 150) == "meta-llama-Llama-2-7b-chat-hf_550_150");
     CHECK(b::llmperf_stem("01-ai/Yi-1.5-34B-Chat", 550, 150) == "01-ai-Yi-1-5-34B-Chat_550_150");
@@ -405,8 +528,8 @@ TEST_CASE("llmperf: file stem, summary keys in order, individual responses", "[l
     }
     for (const char* k : {"results_num_requests_started", "results_error_rate", "results_number_errors",
                           "results_error_code_frequency", "results_mean_output_throughput_token_per_s",
-                          "results_num_completed_requests", "results_num_completed_requests_per_min", "gpu", "nodes",
-                          "timestamp"})
+                          "results_num_completed_requests", "results_num_completed_requests_per_min",
+                          "output_token_source", "prompt_token_source", "gpu", "nodes", "timestamp"})
         want.push_back(k);
     std::vector<std::string> got;
     for (auto it = j.begin(); it != j.end(); ++it) got.push_back(it.key());
@@ -431,7 +554,13 @@ TEST_CASE("llmperf: file stem, summary keys in order, individual responses", "[l
     for (auto it = a[0].begin(); it != a[0].end(); ++it) keys.push_back(it.key());
     CHECK(keys == std::vector<std::string>{"error_code", "error_msg", "inter_token_latency_s", "ttft_s", "end_to_end_latency_s",
                                            "request_output_throughput_token_per_s", "number_total_tokens",
-                                           "number_output_tokens", "number_input_tokens"});
+                                           "number_output_tokens", "number_input_tokens", "scheduled_time_s", "send_time_s",
+                                           "send_lag_s", "ttft_from_scheduled_s", "end_to_end_latency_from_scheduled_s",
+                                           "output_token_source"});
+    CHECK(j["output_token_source"] == "server usage (stream_options.include_usage)");
+    CHECK_FALSE(j.contains("request_rate"));  // closed loop: llmperf's keys only (and the token sources)
+    CHECK(a[1]["send_time_s"] == 0.5);
+    CHECK(a[1]["output_token_source"] == "server usage");
     CHECK(a[0]["error_code"].is_null());
     CHECK(a[3]["error_code"] == 500);
     CHECK(a[1]["number_total_tokens"] == 60 + 21);
@@ -452,6 +581,174 @@ TEST_CASE("files: llmperf's pair written atomically, unwritable places are bench
     CHECK_DSDEPLOY_ERROR(b::write_file(dir + "/no/such/folder/x.json", "{}"), errc::bench_write, dir + "/no/such/folder/x.json",
                          "cannot create the file");
     CHECK_DSDEPLOY_ERROR(b::write_llmperf_files(paths[0] + "/sub", r), errc::bench_write, paths[0] + "/sub", "is not a folder");
+}
+
+
+TEST_CASE("open loop: --request-rate alone is not capped, as in vLLM, a cap only when one is given", "[open-loop]") {
+    const double inf = std::numeric_limits<double>::infinity();
+    CHECK(b::concurrency_cap(inf, std::nullopt, std::nullopt) == 10);  // llmperf's 10 users
+    CHECK(b::concurrency_cap(inf, std::nullopt, 3) == 3);
+    CHECK(b::concurrency_cap(inf, 7, 3) == 7);
+    CHECK(b::concurrency_cap(8, std::nullopt, std::nullopt) == 0);  // no cap: the schedule alone
+    CHECK(b::concurrency_cap(8, 16, std::nullopt) == 16);
+    CHECK(b::concurrency_cap(8, std::nullopt, 4) == 4);
+}
+
+TEST_CASE("open loop: latency from the send and from the scheduled time (coordinated omission) in every output", "[open-loop]") {
+    const auto r = late_open_loop(0.25);
+    b::summary_options o;
+    o.metric_percentiles = {50, 99};
+    const auto s = b::summarize(r, o);
+    REQUIRE(s.ttft.n == 3);
+    CHECK(s.ttft.mean == Approx(200));                              // from the send
+    CHECK(s.ttft_from_scheduled.mean == Approx(200 + 250));         // from the schedule
+    CHECK(s.e2el_from_scheduled.max == Approx(s.e2el.max + 250));
+    CHECK(s.queue.mean == Approx(250));
+
+    const auto text = b::to_text(r, s);
+    CHECK_THAT(text, Catch::Matchers::Contains("Mean TTFT from scheduled (ms):           450.00"));
+    CHECK_THAT(text, Catch::Matchers::Contains("P99 E2EL from scheduled (ms):"));
+    CHECK_THAT(text, Catch::Matchers::Contains("Request rate configured (RPS):           5.00"));
+    CHECK_THAT(text, Catch::Matchers::Contains("Send lag (ms):        mean 250.00"));
+
+    const auto j = b::to_json(r, s);
+    CHECK(j["request_rate"] == 5.0);
+    CHECK(j["max_concurrency"].is_null());  // no cap
+    CHECK(j["dsdeploy"]["mean_ttft_from_scheduled_ms"].get<double>() == Approx(450));
+    CHECK(j["dsdeploy"]["p99_e2el_from_scheduled_ms"].get<double>() == Approx(s.e2el.at(99) + 250));
+
+    const auto sum = b::llmperf_summary(r);
+    CHECK(sum["request_rate"] == 5.0);  // the open-loop summary records its rate
+    CHECK(sum["burstiness"] == 1.0);
+    CHECK(sum["max_concurrency"].is_null());
+    CHECK(sum["results_send_lag_s_mean"].get<double>() == Approx(0.25));
+    CHECK(sum["results_ttft_from_scheduled_s_mean"].get<double>() == Approx(0.45));
+    CHECK(sum["results_end_to_end_latency_from_scheduled_s_max"].get<double>() ==
+          Approx(sum["results_end_to_end_latency_s_max"].get<double>() + 0.25));
+    const auto ind = b::llmperf_individual_responses(r);
+    REQUIRE(ind.size() == 3);
+    CHECK(ind[2]["scheduled_time_s"].get<double>() == Approx(0.75));
+    CHECK(ind[2]["send_time_s"].get<double>() == Approx(1.0));
+    CHECK(ind[2]["ttft_from_scheduled_s"].get<double>() == Approx(ind[2]["ttft_s"].get<double>() + 0.25));
+
+    const auto html = b::html_report({{"5 req/s, no cap", &r, &s}});
+    CHECK_THAT(html, Catch::Matchers::Contains("mean TTFT from scheduled ms"));
+    CHECK_THAT(html, Catch::Matchers::Contains("<td>450"));
+}
+
+TEST_CASE("throughput over time: a last partial second is not counted as a whole one", "[summary]") {
+    // 10 tokens a second, evenly, for 2.5 s: the last bucket holds 5 tokens in half a second.
+    b::run_result r;
+    r.workload.model = "m";
+    r.duration = 2.5;
+    b::request_record q;
+    q.status = b::request_status::ok;
+    q.sent = q.scheduled = 0;
+    for (int k = 0; k < 25; ++k) q.token_times.push_back(0.05 + 0.1 * k);
+    q.first_token = q.token_times.front();
+    q.last_token = q.token_times.back();
+    q.end = 2.5;
+    q.output_tokens = 25;
+    q.tokens_from_usage = true;
+    r.requests = {q};
+    const auto s = b::summarize(r);
+    REQUIRE(s.output_tokens_per_second.size() == 3);
+    CHECK(s.last_bucket_seconds == Approx(0.5));
+    CHECK(s.output_tokens_per_second[0] == Approx(10));
+    CHECK(s.output_tokens_per_second[2] == Approx(10));  // 5 tokens / 0.5 s, not 5 tokens/s
+    CHECK(s.peak_output_throughput == Approx(10));
+    // a burst in the last 0.1 s does not make a peak no whole second had
+    r.duration = 2.1;
+    r.requests[0].token_times.resize(20);
+    for (int k = 0; k < 5; ++k) r.requests[0].token_times.push_back(2.05 + 0.001 * k);
+    r.requests[0].output_tokens = 25;
+    const auto s2 = b::summarize(r);
+    REQUIRE(s2.output_tokens_per_second.size() == 3);
+    CHECK(s2.output_tokens_per_second[2] == Approx(5 / 0.1));
+    CHECK(s2.peak_output_throughput == Approx(10));
+}
+
+TEST_CASE("reconcile: predicted beside measured, the error of each, in text, JSON and the report", "[reconcile]") {
+    const auto r = sample_result();
+    const auto s = b::summarize(r);
+    // the workload the run sent: its mean prompt and output tokens, its users
+    const auto w = b::perf_workload_for(r, s);
+    CHECK(w.input_len == Approx((50 + 60 + 70) / 3.0));
+    CHECK(w.output_len == Approx(63 / 3.0));
+    CHECK(w.load == dsdeploy::load_kind::closed);
+    CHECK(w.concurrency == 2);
+    const auto open = late_open_loop(0.25);
+    const auto wo = b::perf_workload_for(open, b::summarize(open));
+    CHECK(wo.load == dsdeploy::load_kind::open);
+    CHECK(wo.request_rate == 5);
+
+    dsdeploy::perf_prediction p;
+    auto est = [](double v, double lo, double hi) {
+        dsdeploy::estimate e;
+        e.value = v;
+        e.low = lo;
+        e.high = hi;
+        e.source = dsdeploy::provenance::calibrated;
+        return e;
+    };
+    p.ttft_ms = est(100, 50, 200);
+    p.tpot_ms = est(20, 10, 40);
+    p.output_tok_s = est(100, 50, 150);
+    p.requests_s = est(2, 1, 3);
+    p.fits = true;
+    const auto rec = b::reconcile(p, w, s, "M on 2 x 8 <GPU>, TP 8 x PP 2");
+    REQUIRE(rec.metrics.size() == 5);
+    CHECK(rec.metrics[0].key == "ttft_ms");
+    CHECK(rec.metrics[0].measured == Approx(200));
+    CHECK(rec.metrics[0].error == Approx(1.0));  // measured twice the prediction
+    CHECK(rec.metrics[0].within_range);           // at the top of the range
+    CHECK(rec.metrics[1].error == Approx(0.0).margin(1e-9));  // TPOT 20 ms as predicted
+    CHECK(rec.metrics[2].key == "itl_ms");
+    CHECK(rec.metrics[2].predicted.value == 20);  // the model's ITL is its TPOT
+    CHECK(rec.metrics[2].measured == Approx(s.itl.mean));
+    CHECK(rec.metrics[3].measured == Approx(63 / 4.0));
+    CHECK(rec.metrics[3].error == Approx((63 / 4.0 - 100) / 100));
+    CHECK_FALSE(rec.metrics[3].within_range);
+    CHECK(rec.metrics[4].measured == Approx(0.75));
+    const auto text = b::to_text(rec);
+    CHECK_THAT(text, Catch::Matchers::Contains("Predicted beside measured"));
+    CHECK_THAT(text, Catch::Matchers::Contains("+100%"));
+    CHECK_THAT(text, Catch::Matchers::Contains("-84%"));
+    const nlohmann::json j = rec;
+    CHECK(j["metrics"][0]["error"].get<double>() == Approx(1.0));
+    CHECK(j["metrics"][0]["predicted"]["provenance"] == "calibrated");
+    CHECK(j["workload"] == "in=60,out=21,concurrency=2");
+    const auto html = b::to_html(rec);
+    CHECK_THAT(html, Catch::Matchers::Contains("&lt;GPU&gt;"));
+    CHECK_THAT(html, !Catch::Matchers::Contains("<GPU>"));
+    const auto page = b::html_report({{"concurrency 2", &r, &s, html}});
+    CHECK_THAT(page, Catch::Matchers::Contains("<h2>Predicted beside measured</h2>"));
+    // nothing measured (every request failed): no error, no range claim
+    b::run_summary none;
+    const auto empty = b::reconcile(p, w, none, "x");
+    CHECK_FALSE(empty.metrics[0].have_measured);
+    CHECK(empty.metrics[0].error == 0);
+    CHECK_FALSE(empty.metrics[0].within_range);
+    CHECK(nlohmann::json(empty)["metrics"][0]["measured"].is_null());
+}
+
+TEST_CASE("reconcile: a deployment's plan from the inventory gate, predicted for a run's workload", "[reconcile]") {
+    auto inv = dsdeploy::default_inventory();
+    inv.serving.model = "meta-llama/Llama-3.1-70B-Instruct";
+    const auto v = dsdeploy::validate_inventory(inv);
+    const auto r = sample_result();
+    const auto s = b::summarize(r);
+    const auto w = b::perf_workload_for(r, s);
+    const auto p = dsdeploy::predict_performance(v.plan(), dsdeploy::perf_network_for(inv.network), w);
+    const auto label = b::deployment_label(v.plan());
+    CHECK(label == "meta-llama/Llama-3.1-70B-Instruct on 2 x 8 L20, TP 8 x PP 2");
+    const auto rec = b::reconcile(p, w, s, label);
+    for (const auto& m : rec.metrics) {
+        CHECK(m.predicted.value > 0);
+        CHECK(m.predicted.low <= m.predicted.value);
+        CHECK(m.predicted.high >= m.predicted.value);
+        CHECK(m.error == Approx((m.measured - m.predicted.value) / m.predicted.value));
+    }
 }
 
 TEST_CASE("report: one HTML page with inline SVG plots, a sweep adds latency vs concurrency", "[report]") {

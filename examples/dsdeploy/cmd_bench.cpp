@@ -13,6 +13,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 
 namespace dsdeploy_cli {
 
@@ -48,6 +49,13 @@ std::vector<std::size_t> parse_sweep(const std::string& text) {
     return out;
 }
 
+// "concurrency 8", "4 req/s, at most 8 in flight", "4 req/s, no cap".
+std::string point_label(const b::run_result& r) {
+    if (r.closed_loop) return "concurrency " + std::to_string(r.max_concurrency);
+    return fmt::format("{:g} req/s, {}", r.request_rate,
+                       r.max_concurrency ? "at most " + std::to_string(r.max_concurrency) + " in flight" : std::string("no cap"));
+}
+
 }  // namespace
 
 command add_bench_command(CLI::App& root, options& o) {
@@ -61,8 +69,9 @@ command add_bench_command(CLI::App& root, options& o) {
         std::string rate = "inf", percentile_metrics = "ttft,tpot,itl,e2el", metric_percentiles = "50,90,95,99", goodput;
         double burstiness = 1.0, progress_interval = 1.0;
         std::size_t max_concurrency = 0;
+        double link_gbit = 0;
         std::uint64_t seed = 11111;
-        bool ignore_eos = false, no_tokenize = false, save_result = false, quiet = false;
+        bool ignore_eos = false, no_tokenize = false, save_result = false, save_detailed = false, quiet = false;
     };
     auto s = std::make_shared<settings>();
     CLI::App* app = root.add_subcommand(
@@ -79,14 +88,17 @@ command add_bench_command(CLI::App& root, options& o) {
     app->add_option("--stddev-output-tokens", s->sd_out, "standard deviation of max_tokens")->capture_default_str();
     app->add_option("--max-num-completed-requests", s->max_completed, "requests to send (per sweep point)")
         ->capture_default_str();
-    app->add_option("--num-concurrent-requests", s->concurrent, "concurrent users (closed loop)")->capture_default_str();
+    CLI::Option* concurrent_opt =
+        app->add_option("--num-concurrent-requests", s->concurrent,
+                        "concurrent users (closed loop; default 10); with --request-rate, the cap on requests in flight");
     app->add_option("--timeout,--time-limit", s->timeout,
                     "seconds after which no request is started (llmperf's --timeout); the results so far are written")
         ->capture_default_str();
     app->add_option("--request-timeout", s->request_timeout, "seconds one request may take before it counts as a timeout")
         ->capture_default_str();
     app->add_option("--results-dir", s->results_dir,
-                    "folder for <stem>_summary.json, <stem>_individual_responses.json and report.html (empty: none)");
+                    "folder for <stem>_summary.json, <stem>_individual_responses.json, profile_export_aiperf.json and "
+                    "report.html (empty: none)");
     app->add_option("--additional-sampling-params", s->sampling, "JSON object merged into every request body")
         ->capture_default_str();
     app->add_option("--metadata", s->metadata, "k=v,k2=v2 pairs added to the summary");
@@ -96,8 +108,9 @@ command add_bench_command(CLI::App& root, options& o) {
                     "open loop: requests per second with Poisson/gamma gaps on absolute times (inf: closed loop)")
         ->capture_default_str();
     app->add_option("--burstiness", s->burstiness, "gamma shape of the gaps (1: Poisson)")->capture_default_str();
-    app->add_option("--max-concurrency", s->max_concurrency,
-                    "open loop: most requests in flight (default: --num-concurrent-requests)");
+    CLI::Option* max_conc_opt =
+        app->add_option("--max-concurrency", s->max_concurrency,
+                        "most requests in flight (vLLM's); an open loop has no cap unless this or --num-concurrent-requests is given");
     app->add_option("--num-warmups", s->warmups, "warm-up requests sent first and not counted")->capture_default_str();
     app->add_option("--seed", s->seed, "seed of prompts, lengths and arrivals")->capture_default_str();
     app->add_flag("--ignore-eos", s->ignore_eos, "ask vLLM to generate exactly max_tokens (ignore_eos)");
@@ -110,15 +123,30 @@ command add_bench_command(CLI::App& root, options& o) {
     app->add_option("--sweep", s->sweep, "concurrency sweep, e.g. 1,4,16,64 (one run per value)");
     app->add_option("--report", s->report, "HTML report path (default: <results-dir>/report.html)");
     app->add_flag("--save-result", s->save_result, "also write vLLM bench serve's result JSON into --results-dir");
+    app->add_flag("--save-detailed", s->save_detailed,
+                  "with --save-result: also the per-request arrays (input_lens, output_lens, ttfts, itls, start_times, ...)");
     app->add_option("--progress-interval", s->progress_interval, "seconds between progress lines (0: none)")
         ->capture_default_str();
     app->add_flag("--json", o.json, "print one JSON object per run instead of the text summary");
     app->footer(
         "Environment: OPENAI_API_BASE (llmperf's) or OPENAI_BASE_URL, and OPENAI_API_KEY (or --api-key-env).\n"
+        "With -i/--inventory (the deployment's), the performance model's prediction for the same workload is printed\n"
+        "beside the measurement (text, --json, report.html, <results-dir>/reconciliation.json).\n"
         "Ctrl-C or --timeout writes the results gathered so far.\n"
         "Exit status: 0 every request succeeded, 1 some failed or the run was interrupted, 2 invalid input, 3 the "
         "server could not be reached or the results not written.");
-    return {app, [s, &o]() {
+    app->add_option("--link-gbit", s->link_gbit,
+                    "with --inventory: inter-node bandwidth per GPU in Gbit/s for the prediction (default: by fabric and GPU)");
+    return {app, [s, &o, concurrent_opt, max_conc_opt]() {
+                // -i/--inventory: the deployment's plan through the one gate (a bad inventory is exit
+                // 2 before any request), to put the performance model's prediction beside the run.
+                std::optional<dsdeploy::plan> plan;
+                dsdeploy::perf_network net;
+                if (!o.inventory_path.empty()) {
+                    const dsdeploy::validated_inventory v = load_validated_inventory(o);
+                    plan = v.plan();
+                    net = dsdeploy::perf_network_for(v.inv().network, s->link_gbit);
+                }
                 if (s->llm_api != "openai")
                     dsdeploy::raise(dsdeploy::errc::bench_config, "llm_api",
                                     "\"" + s->llm_api + "\" is not supported; dsdeploy bench speaks the OpenAI API (openai)");
@@ -142,12 +170,21 @@ command add_bench_command(CLI::App& root, options& o) {
                     if (*end != '\0' || !(rate > 0))
                         dsdeploy::raise(dsdeploy::errc::bench_config, "request_rate", "\"" + s->rate + "\" is not a positive number or inf");
                 }
-                const std::vector<std::size_t> points =
-                    s->sweep.empty() ? std::vector<std::size_t>{rate < std::numeric_limits<double>::infinity() && s->max_concurrency
-                                                                    ? s->max_concurrency
-                                                                    : s->concurrent}
-                                     : parse_sweep(s->sweep);
+                // As vLLM: --request-rate alone sends on its schedule with no cap on requests in flight.
+                const std::size_t cap = b::concurrency_cap(
+                    rate, max_conc_opt->count() ? std::optional<std::size_t>(s->max_concurrency) : std::nullopt,
+                    concurrent_opt->count() ? std::optional<std::size_t>(s->concurrent) : std::nullopt);
+                const std::vector<std::size_t> points = s->sweep.empty() ? std::vector<std::size_t>{cap} : parse_sweep(s->sweep);
 
+                if (plan) {  // the model must be able to predict this plan (a GPU with a datasheet): exit 2 before the run
+                    dsdeploy::workload asked;
+                    asked.input_len = std::max(1, s->mean_in);
+                    asked.output_len = std::max(1, s->mean_out);
+                    asked.load = std::isinf(rate) ? dsdeploy::load_kind::closed : dsdeploy::load_kind::open;
+                    asked.concurrency = static_cast<double>(std::max<std::size_t>(1, points.front()));
+                    asked.request_rate = std::isinf(rate) ? 0 : rate;
+                    (void)dsdeploy::predict_performance(*plan, net, asked);
+                }
                 dsdeploy::openai::client_options co;
                 co.base_url = bench_base_url(s->base_url);
                 co.api_key_env = s->api_key_env;
@@ -175,6 +212,7 @@ command add_bench_command(CLI::App& root, options& o) {
                 b::interrupt_guard guard;
                 std::vector<std::unique_ptr<b::run_result>> results;
                 std::vector<std::unique_ptr<b::run_summary>> summaries;
+                std::vector<std::string> reconciled;  // report fragments, one per point
                 bool any_failed = false;
                 for (const std::size_t conc : points) {
                     if (guard.interrupted()) break;
@@ -204,20 +242,39 @@ command add_bench_command(CLI::App& root, options& o) {
                     }
                     auto sum = std::make_unique<b::run_summary>(b::summarize(*res, so));
                     any_failed = any_failed || sum->failed > 0 || res->interrupted;
-                    if (o.json) std::cout << b::to_json(*res, *sum).dump(2) << "\n";
-                    else std::cout << (points.size() > 1 ? fmt::format("\nConcurrency {}\n", conc) : std::string()) << b::to_text(*res, *sum);
+                    std::optional<b::reconciliation> rec;  // predicted beside measured, for the same workload
+                    if (plan) {
+                        const dsdeploy::workload w = b::perf_workload_for(*res, *sum);
+                        rec = b::reconcile(dsdeploy::predict_performance(*plan, net, w), w, *sum, b::deployment_label(*plan));
+                        rec->notes.push_back("measured: " + wo.model + " at " + c.url().to_string());
+                    }
+                    if (o.json) {
+                        auto j = b::to_json(*res, *sum);
+                        if (rec) j["reconciliation"] = nlohmann::json(*rec);
+                        std::cout << j.dump(2) << "\n";
+                    } else {
+                        std::cout << (points.size() > 1 ? fmt::format("\nConcurrency {}\n", conc) : std::string()) << b::to_text(*res, *sum);
+                        if (rec) std::cout << b::to_text(*rec);
+                    }
                     std::cout.flush();
                     if (!s->results_dir.empty()) {
                         const std::string dir = points.size() > 1 ? s->results_dir + "/concurrency-" + std::to_string(conc) : s->results_dir;
                         for (const auto& f : b::write_llmperf_files(dir, *res, metadata)) std::cerr << "dsdeploy bench: wrote " << f << "\n";
+                        std::cerr << "dsdeploy bench: wrote " << b::write_aiperf_export(dir, *res, *sum) << "\n";
+                        if (rec) {
+                            const std::string f = dir + "/reconciliation.json";
+                            b::write_file(f, nlohmann::json(*rec).dump(2) + "\n");
+                            std::cerr << "dsdeploy bench: wrote " << f << "\n";
+                        }
                         if (s->save_result) {
                             const std::string f = dir + "/" + b::vllm_result_filename(*res);
-                            b::write_file(f, b::vllm_result(*res, *sum, "dsdeploy", metadata).dump(2) + "\n");
+                            b::write_file(f, b::vllm_result(*res, *sum, "dsdeploy", metadata, s->save_detailed).dump(2) + "\n");
                             std::cerr << "dsdeploy bench: wrote " << f << "\n";
                         }
                     }
                     results.push_back(std::move(res));
                     summaries.push_back(std::move(sum));
+                    reconciled.push_back(rec ? b::to_html(*rec) : std::string());
                 }
                 const std::string report = !s->report.empty() ? s->report
                                            : !s->results_dir.empty() ? s->results_dir + "/report.html"
@@ -225,7 +282,7 @@ command add_bench_command(CLI::App& root, options& o) {
                 if (!report.empty() && !results.empty()) {
                     std::vector<b::report_point> rp;
                     for (std::size_t i = 0; i < results.size(); ++i)
-                        rp.push_back({"concurrency " + std::to_string(results[i]->max_concurrency), results[i].get(), summaries[i].get()});
+                        rp.push_back({point_label(*results[i]), results[i].get(), summaries[i].get(), reconciled[i]});
                     b::write_file(report, b::html_report(rp, "dsdeploy bench: " + wo.model));
                     std::cerr << "dsdeploy bench: wrote " << report << "\n";
                 }

@@ -19,16 +19,19 @@
 //   bench_stats.hpp     percentiles, distributions, goodput SLOs, summarize() -> run_summary
 //   bench_formats.hpp   llmperf and vLLM bench result documents, text and JSON, writing files
 //   bench_report.hpp    the HTML report with inline SVG plots
+//   bench_reconcile.hpp the performance model's prediction beside what a run measured
 //   bench_engine.hpp    the engine concept, stream_job (the recorder), epoll_engine, transport_engine
 //   bench_runner.hpp    run(), run_options, progress, interrupt_guard
 //
 // The pure parts (workload, arrival schedules, statistics, result documents, the HTML report)
 // do no I/O and are tested on their own. The runner is generic over its engine. The bench
-// rooms depend on the openai rooms only; this umbrella includes the client (openai.hpp).
+// rooms depend on the openai rooms only (bench_reconcile also on perf.hpp); this umbrella includes
+// the client (openai.hpp).
 #pragma once
 
 #include <dsdeploy/bench_engine.hpp>
 #include <dsdeploy/bench_formats.hpp>
+#include <dsdeploy/bench_reconcile.hpp>
 #include <dsdeploy/bench_report.hpp>
 #include <dsdeploy/bench_results.hpp>
 #include <dsdeploy/bench_runner.hpp>

@@ -18,6 +18,9 @@ struct report_point {  // one run (one concurrency of a sweep)
     std::string label;  // e.g. "concurrency 8"
     const run_result* result = nullptr;
     const run_summary* summary = nullptr;
+    // An HTML fragment shown under the point's table row, e.g. bench_reconcile.hpp's to_html():
+    // the performance model's prediction beside the measurement. Empty: none.
+    std::string reconciliation_html{};
 };
 // TTFT and ITL histograms and output throughput over time for every point, and latency vs
 // concurrency when there are several points.

@@ -47,6 +47,13 @@ struct run_options {
     openai::header_list headers;        // extra headers for every request
 };
 
+// The most requests in flight for a run, from the options a user gave (nullopt: not given), as
+// vLLM bench serve decides it: a closed loop (rate infinity) has --max-concurrency, else
+// --num-concurrent-requests, else llmperf's 10 users; an open loop (finite rate) is capped only
+// when one of them is given (0: no cap).
+std::size_t concurrency_cap(double request_rate, std::optional<std::size_t> max_concurrency,
+                            std::optional<std::size_t> num_concurrent_requests);
+
 // Runs the workload: warm-up first (same cap, not measured), then the measured requests.
 // Never throws for a failing request: each one's error is in its record. `api_key` is sent as
 // a bearer token when not empty. bench.config for invalid options.

@@ -41,11 +41,13 @@ struct slo {
 slo parse_goodput(std::string_view text);
 
 struct summary_options {
-    std::vector<std::string> percentile_metrics = {"ttft", "tpot", "itl"};  // + "e2el"
+    // + "e2el"; vLLM's "client_queue_time" and "e2el_including_client_queue" (with a cap) go to its file only
+    std::vector<std::string> percentile_metrics = {"ttft", "tpot", "itl"};
     std::vector<double> metric_percentiles = {99};
     bench::slo goodput;
 };
-// Parses vLLM's "ttft,tpot,itl,e2el" and "50,90,99"; bench.config on unknown names or values.
+// Parses vLLM's "ttft,tpot,itl,e2el" (and its client_queue_time, e2el_including_client_queue)
+// and "50,90,99"; bench.config on unknown names or values.
 std::vector<std::string> parse_percentile_metrics(std::string_view text);
 std::vector<double> parse_metric_percentiles(std::string_view text);
 
@@ -58,7 +60,7 @@ struct run_summary {
     std::optional<double> request_goodput;   // requests meeting every SLO / duration
     double output_throughput = 0;            // output tokens / duration
     double total_token_throughput = 0;       // (input + output) tokens / duration
-    double peak_output_throughput = 0;       // the fullest 1-second bucket
+    double peak_output_throughput = 0;       // the fullest whole 1-second bucket (a last partial one only if it is the only one)
     double peak_concurrency = 0;             // most requests in flight at once
     double mean_concurrency = 0;             // sum of latencies / duration (Little's law)
     std::string output_token_source;         // "usage", "chunk count (no usage from the server)", "mixed"
@@ -67,8 +69,16 @@ struct run_summary {
     // per request. itl: every gap between output events, pooled. e2el: last output event - send.
     distribution ttft, tpot, itl, e2el;
     distribution queue;                      // send - scheduled (open loop: the schedule's lag)
+    // Coordinated omission: the same latencies measured from the scheduled send time (open loop:
+    // the schedule; closed loop: when the user was free, which is the send), so that time a
+    // request waited for a slot or for the client counts. ms.
+    distribution ttft_from_scheduled, e2el_from_scheduled;
     std::map<std::string, std::size_t> errors;  // "500", "-1 timeout", ... -> count
-    std::vector<double> output_tokens_per_second;  // 1-second buckets from the start
+    // Output tokens per second in 1-second buckets from the start; the last bucket covers only
+    // what is left of the duration (last_bucket_seconds, in (0, 1]) and is divided by that length,
+    // so that a last partial second is not counted as a whole one.
+    std::vector<double> output_tokens_per_second;
+    double last_bucket_seconds = 1;
     double client_cpu_seconds = 0;
     double client_us_per_event = 0;          // client CPU per data event, microseconds
     summary_options options;

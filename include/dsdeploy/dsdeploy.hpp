@@ -5,6 +5,7 @@
 #include <dsdeploy/bench.hpp>
 #include <dsdeploy/bench_engine.hpp>
 #include <dsdeploy/bench_formats.hpp>
+#include <dsdeploy/bench_reconcile.hpp>
 #include <dsdeploy/bench_report.hpp>
 #include <dsdeploy/bench_results.hpp>
 #include <dsdeploy/bench_runner.hpp>

@@ -67,6 +67,17 @@ inline llmperf_row llmperf_values(const request_record& q) {
     return r;
 }
 
+// How the run's tokens were counted, for the files: output tokens from the server's usage or
+// from counting events, prompt tokens as the workload sized them.
+inline std::string output_token_source(const run_result& r) {
+    std::size_t usage = 0, chunks = 0;
+    for (const auto& q : r.requests)
+        if (q.status == request_status::ok) (q.tokens_from_usage ? usage : chunks) += 1;
+    if (usage && chunks) return "mixed (server usage where the server sent it, else chunk count)";
+    if (chunks) return "chunk count (the server sent no usage)";
+    return "server usage (stream_options.include_usage)";
+}
+
 inline std::string python_float_repr(double v) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -160,6 +171,34 @@ DSDEPLOY_INLINE nlohmann::ordered_json llmperf_summary(const run_result& r,
     j["results_mean_output_throughput_token_per_s"] = r.duration > 0 ? static_cast<double>(out_tokens) / r.duration : 0.0;
     j["results_num_completed_requests"] = completed;
     j["results_num_completed_requests_per_min"] = r.duration > 0 ? static_cast<double>(completed) / r.duration * 60.0 : 0.0;
+    // dsdeploy's own keys (llmperf has no open loop and does not say how it counted tokens).
+    if (!r.closed_loop) {
+        j["request_rate"] = r.request_rate;
+        j["burstiness"] = r.burstiness;
+        j["max_concurrency"] = r.max_concurrency ? oj(r.max_concurrency) : oj();  // null: no cap
+        std::vector<double> lag, ttft_s, e2e_s;
+        for (const auto& q : r.requests) {
+            if (q.status != request_status::ok) continue;
+            lag.push_back(q.sent - q.scheduled);
+            if (q.first_token >= 0) ttft_s.push_back(q.first_token - q.scheduled);
+            e2e_s.push_back(q.end - q.scheduled);
+        }
+        // Coordinated omission: latency from the scheduled send, beside llmperf's from the send.
+        static const char* co[3] = {"send_lag_s", "ttft_from_scheduled_s", "end_to_end_latency_from_scheduled_s"};
+        const std::vector<double>* cols_co[3] = {&lag, &ttft_s, &e2e_s};
+        for (int m = 0; m < 3; ++m) {
+            const distribution d = describe(*cols_co[m], {50, 90, 99});
+            const bool have = d.n > 0;
+            const std::string p = std::string("results_") + co[m] + "_";
+            j[p + "quantiles_p50"] = detail::number_or_null(have ? d.percentiles[0].second : 0, have);
+            j[p + "quantiles_p90"] = detail::number_or_null(have ? d.percentiles[1].second : 0, have);
+            j[p + "quantiles_p99"] = detail::number_or_null(have ? d.percentiles[2].second : 0, have);
+            j[p + "mean"] = detail::number_or_null(d.mean, have);
+            j[p + "max"] = detail::number_or_null(d.max, have);
+        }
+    }
+    j["output_token_source"] = detail::output_token_source(r);
+    j["prompt_token_source"] = r.prompt_token_source;
     for (const auto& [k, v] : metadata) j[k] = v;
     j["timestamp"] = r.started_unix + static_cast<std::int64_t>(r.duration);
     return j;
@@ -180,6 +219,15 @@ DSDEPLOY_INLINE nlohmann::ordered_json llmperf_individual_responses(const run_re
         e["number_total_tokens"] = v.in + v.out;
         e["number_output_tokens"] = v.out;
         e["number_input_tokens"] = v.in;
+        // dsdeploy's: seconds from the run's start on a steady clock; the latencies from the
+        // scheduled send count the wait for a slot (coordinated omission).
+        const bool ok = q.status == request_status::ok;
+        e["scheduled_time_s"] = q.scheduled;
+        e["send_time_s"] = q.sent;
+        e["send_lag_s"] = q.sent >= 0 ? q.sent - q.scheduled : 0.0;
+        e["ttft_from_scheduled_s"] = ok && q.first_token >= 0 ? q.first_token - q.scheduled : 0.0;
+        e["end_to_end_latency_from_scheduled_s"] = ok ? q.end - q.scheduled : 0.0;
+        e["output_token_source"] = !ok ? "" : q.tokens_from_usage ? "server usage" : "chunk count";
         a.push_back(std::move(e));
     }
     return a;
@@ -224,7 +272,10 @@ DSDEPLOY_INLINE std::string vllm_result_filename(const run_result& r, const std:
 }
 
 DSDEPLOY_INLINE nlohmann::ordered_json vllm_result(const run_result& r, const run_summary& s, const std::string& label,
-                                                   const std::vector<std::pair<std::string, std::string>>& metadata) {
+                                                   const std::vector<std::pair<std::string, std::string>>& metadata, bool detailed) {
+    // Key for key and type for type vllm/benchmarks/serve.py at vllm-project/vllm commit 009e6d4
+    // (main, newest read): main_async()'s result_json, then benchmark()'s result (the per-request
+    // arrays only with --save-detailed, except latencies and queue_times), then the metrics.
     using oj = nlohmann::ordered_json;
     oj j;
     j["date"] = detail::date_stamp(r.started_unix);
@@ -233,7 +284,9 @@ DSDEPLOY_INLINE nlohmann::ordered_json vllm_result(const run_result& r, const ru
     j["backend"] = backend;
     j["label"] = label;
     j["model_id"] = r.workload.model;
-    j["tokenizer_id"] = r.prompt_token_source;
+    // vLLM names its tokenizer here; dsdeploy counts with the server: say how, in the same string.
+    j["tokenizer_id"] = "output tokens: " + detail::output_token_source(r) + "; prompt tokens: " +
+                        (r.prompt_token_source.empty() ? std::string("unknown") : r.prompt_token_source);
     j["num_prompts"] = r.requests.size();
     for (const auto& [k, v] : metadata) j[k] = v;
     j["request_rate"] = std::isinf(r.request_rate) ? oj("inf") : oj(r.request_rate);
@@ -248,8 +301,8 @@ DSDEPLOY_INLINE nlohmann::ordered_json vllm_result(const run_result& r, const ru
     j["request_goodput"] = s.request_goodput ? oj(*s.request_goodput) : oj();
     j["output_throughput"] = s.output_throughput;
     j["total_token_throughput"] = s.total_token_throughput;
-    oj input_lens = oj::array(), output_lens = oj::array(), ttfts = oj::array(), itls = oj::array(), texts = oj::array(),
-       errors = oj::array();
+    oj input_lens = oj::array(), output_lens = oj::array(), ttfts = oj::array(), itls = oj::array(), latencies = oj::array(),
+       start_times = oj::array(), queue_times = oj::array(), texts = oj::array(), errors = oj::array();
     for (const auto& q : r.requests) {
         if (q.status == request_status::cancelled) continue;
         const bool ok = q.status == request_status::ok;
@@ -259,24 +312,43 @@ DSDEPLOY_INLINE nlohmann::ordered_json vllm_result(const run_result& r, const ru
         oj gaps = oj::array();
         for (std::size_t i = 1; ok && i < q.token_times.size(); ++i) gaps.push_back(q.token_times[i] - q.token_times[i - 1]);
         itls.push_back(std::move(gaps));
+        latencies.push_back(ok && q.last_token >= 0 ? q.last_token - q.sent : 0.0);
+        start_times.push_back(q.sent);  // seconds from the run's start (vLLM: its perf_counter)
+        queue_times.push_back(q.sent >= 0 ? q.sent - q.scheduled : 0.0);  // the wait before the send
         texts.push_back("");  // generated text is not kept (it is not needed to measure)
         errors.push_back(ok ? std::string() : q.error_msg);
     }
-    j["input_lens"] = std::move(input_lens);
-    j["output_lens"] = std::move(output_lens);
-    j["ttfts"] = std::move(ttfts);
-    j["itls"] = std::move(itls);
-    j["generated_texts"] = std::move(texts);
-    j["errors"] = std::move(errors);
+    if (detailed) {
+        j["input_lens"] = std::move(input_lens);
+        j["output_lens"] = std::move(output_lens);
+        j["ttfts"] = std::move(ttfts);
+        j["itls"] = std::move(itls);
+    }
+    j["latencies"] = std::move(latencies);
+    if (detailed) j["start_times"] = std::move(start_times);
+    j["queue_times"] = std::move(queue_times);
+    if (detailed) {
+        j["generated_texts"] = std::move(texts);
+        j["errors"] = std::move(errors);
+    }
     j["max_output_tokens_per_s"] = s.peak_output_throughput;
-    j["max_concurrent_requests"] = s.peak_concurrency;
-    for (const auto& m : s.options.percentile_metrics) {
-        const auto& d = detail::metric(s, m);
+    j["max_concurrent_requests"] = static_cast<std::int64_t>(std::llround(s.peak_concurrency));
+    j["rtfx"] = 0.0;
+    const auto& pm = s.options.percentile_metrics;
+    const auto selected = [&](const char* m) { return std::find(pm.begin(), pm.end(), m) != pm.end(); };
+    const auto put = [&](const std::string& m, const distribution& d) {
         j["mean_" + m + "_ms"] = d.mean;
         j["median_" + m + "_ms"] = d.median;
         j["std_" + m + "_ms"] = d.std;
         for (const auto& [p, v] : d.percentiles) j["p" + detail::p_word(p) + "_" + m + "_ms"] = v;
-    }
+    };
+    for (const char* m : {"ttft", "tpot", "itl", "e2el"})  // vLLM's order, whatever the option's
+        if (selected(m)) put(m, detail::metric(s, m));
+    // vLLM's queue metrics exist only under --max-concurrency, and E2EL with the queue only for a
+    // finite rate; both only when named in --percentile-metrics.
+    if (r.max_concurrency && selected("client_queue_time")) put("client_queue_time", s.queue);
+    if (r.max_concurrency && !std::isinf(r.request_rate) && selected("e2el_including_client_queue"))
+        put("e2el_including_client_queue", s.e2el_from_scheduled);
     return j;
 }
 
@@ -331,6 +403,14 @@ DSDEPLOY_INLINE std::string to_text(const run_result& r, const run_summary& s) {
         line((std::string("Median ") + x.name + " (ms):").c_str(), f2(d.median));
         for (const auto& [p, v] : d.percentiles) line(("P" + detail::p_word(p) + " " + x.name + " (ms):").c_str(), f2(v));
     }
+    // Coordinated omission: the same latencies from the scheduled send time.
+    banner("Latency from the scheduled send", '-');
+    for (const auto& [name, d] : {std::pair<const char*, const distribution*>{"TTFT", &s.ttft_from_scheduled},
+                                  std::pair<const char*, const distribution*>{"E2EL", &s.e2el_from_scheduled}}) {
+        line((std::string("Mean ") + name + " from scheduled (ms):").c_str(), f2(d->mean));
+        line((std::string("Median ") + name + " from scheduled (ms):").c_str(), f2(d->median));
+        for (const auto& [p, v] : d->percentiles) line(("P" + detail::p_word(p) + " " + name + " from scheduled (ms):").c_str(), f2(v));
+    }
     o += std::string(50, '=') + "\n";
     // dsdeploy's own lines: where the numbers come from, and what the client itself cost.
     o += "Output tokens from:   " + s.output_token_source + "\n";
@@ -342,6 +422,10 @@ DSDEPLOY_INLINE std::string to_text(const run_result& r, const run_summary& s) {
          "\n";
     if (!r.closed_loop && s.queue.n)
         o += "Send lag (ms):        mean " + f2(s.queue.mean) + ", max " + f2(s.queue.max) + " (send time - scheduled time)\n";
+    o += std::string("Scheduled send:       ") +
+         (r.closed_loop ? "when a user is free (closed loop: latency from scheduled = from send)"
+                        : "the arrival schedule (open loop: latency from scheduled includes the send lag)") +
+         "\n";
     if (s.empty_outputs) o += "Empty outputs:        " + std::to_string(s.empty_outputs) + " completed request(s) streamed no text\n";
     if (!s.errors.empty()) {
         o += "Errors:              ";
@@ -358,8 +442,8 @@ DSDEPLOY_INLINE std::string to_text(const run_result& r, const run_summary& s) {
 }
 
 DSDEPLOY_INLINE nlohmann::ordered_json to_json(const run_result& r, const run_summary& s) {
-    auto j = vllm_result(r, s);
-    for (const char* k : {"input_lens", "output_lens", "ttfts", "itls", "generated_texts", "errors"}) j.erase(k);
+    auto j = vllm_result(r, s, "dsdeploy", {}, false);
+    for (const char* k : {"latencies", "queue_times"}) j.erase(k);
     nlohmann::ordered_json d;
     d["base_url"] = r.base_url;
     d["engine"] = r.engine;
@@ -380,6 +464,138 @@ DSDEPLOY_INLINE nlohmann::ordered_json to_json(const run_result& r, const run_su
         d["mean_send_lag_ms"] = s.queue.mean;
         d["max_send_lag_ms"] = s.queue.max;
     }
+    // Coordinated omission: TTFT and E2EL from the scheduled send, as vLLM's keys are named.
+    for (const auto& [m, dist] : {std::pair<const char*, const distribution*>{"ttft_from_scheduled", &s.ttft_from_scheduled},
+                                  std::pair<const char*, const distribution*>{"e2el_from_scheduled", &s.e2el_from_scheduled}}) {
+        d[std::string("mean_") + m + "_ms"] = dist->mean;
+        d[std::string("median_") + m + "_ms"] = dist->median;
+        d[std::string("std_") + m + "_ms"] = dist->std;
+        for (const auto& [p, v] : dist->percentiles) d["p" + detail::p_word(p) + "_" + m + "_ms"] = v;
+    }
+    d["output_tokens_per_second"] = s.output_tokens_per_second;
+    d["last_bucket_seconds"] = s.last_bucket_seconds;
+    j["dsdeploy"] = std::move(d);
+    return j;
+}
+
+namespace detail {
+// AIPerf's JsonMetricResult of a distribution (a record metric): numpy's linear percentiles,
+// the population std as numpy's default; nothing but the unit when there are no values.
+inline nlohmann::ordered_json aiperf_metric(const std::string& unit, std::vector<double> values) {
+    nlohmann::ordered_json m;
+    m["unit"] = unit;
+    if (values.empty()) return m;
+    double sum = 0;
+    for (double v : values) sum += v;
+    const distribution d = describe(std::move(values), {1, 5, 10, 25, 50, 75, 90, 95, 99});
+    m["avg"] = d.mean;
+    for (const auto& [p, v] : d.percentiles) m["p" + std::to_string(static_cast<int>(p))] = v;
+    m["min"] = d.min;
+    m["max"] = d.max;
+    m["std"] = d.std;
+    m["count"] = d.n;
+    m["sum"] = sum;
+    return m;
+}
+// A run total or rate: unit and avg only (AIPerf leaves count and sum out of derived metrics).
+inline nlohmann::ordered_json aiperf_scalar(const std::string& unit, double v) {
+    nlohmann::ordered_json m;
+    m["unit"] = unit;
+    m["avg"] = v;
+    return m;
+}
+// Python's datetime.isoformat() of a local time: "2026-12-03T07:33:09.146443".
+inline std::string iso_local(double unix_seconds) {
+    const auto whole = static_cast<std::time_t>(std::floor(unix_seconds));
+    const auto micro = static_cast<long>(std::llround((unix_seconds - static_cast<double>(whole)) * 1e6));
+    std::tm tm{};
+    localtime_r(&whole, &tm);
+    char buf[48];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char out[64];
+    std::snprintf(out, sizeof out, "%s.%06ld", buf, std::min(micro, 999999L));
+    return out;
+}
+}  // namespace detail
+
+DSDEPLOY_INLINE nlohmann::ordered_json aiperf_export(const run_result& r, const run_summary& s) {
+    using oj = nlohmann::ordered_json;
+    std::vector<double> latency, ttft, ttst, itl, per_user, osl, isl, icl, latency_sched, ttft_sched;
+    std::map<std::string, std::pair<oj, std::size_t>> errors;  // by code, kind and message
+    for (const auto& q : r.requests) {
+        if (q.status == request_status::cancelled) continue;
+        if (q.status == request_status::failed) {
+            const std::string key = std::to_string(q.error_code) + "\n" + q.error_kind + "\n" + q.error_msg;
+            auto& e = errors[key];
+            if (e.second == 0)
+                e.first = oj{{"code", q.error_code}, {"type", q.error_kind.empty() ? std::string("error") : q.error_kind},
+                             {"message", q.error_msg}};
+            ++e.second;
+            continue;
+        }
+        isl.push_back(static_cast<double>(q.prompt_tokens));
+        osl.push_back(static_cast<double>(q.output_tokens));
+        const double lat = (q.end - q.sent) * 1000.0;  // AIPerf: the last response - the request's start
+        latency.push_back(lat);
+        latency_sched.push_back((q.end - q.scheduled) * 1000.0);
+        if (q.first_token < 0) continue;
+        const double t = (q.first_token - q.sent) * 1000.0;
+        ttft.push_back(t);
+        ttft_sched.push_back((q.first_token - q.scheduled) * 1000.0);
+        if (q.token_times.size() > 1) ttst.push_back((q.token_times[1] - q.token_times[0]) * 1000.0);
+        for (std::size_t i = 1; i < q.token_times.size(); ++i) icl.push_back((q.token_times[i] - q.token_times[i - 1]) * 1000.0);
+        if (q.output_tokens > 1) {  // AIPerf's ITL: (request latency - TTFT) / (OSL - 1)
+            const double v = (lat - t) / static_cast<double>(q.output_tokens - 1);
+            itl.push_back(v);
+            if (v > 0) per_user.push_back(1000.0 / v);
+        }
+    }
+    oj j;
+    j["schema_version"] = "1.4";
+    j["request_throughput"] = detail::aiperf_scalar("requests/sec", s.request_throughput);
+    j["request_latency"] = detail::aiperf_metric("ms", latency);
+    j["request_count"] = detail::aiperf_scalar("requests", static_cast<double>(s.completed));
+    j["time_to_first_token"] = detail::aiperf_metric("ms", ttft);
+    j["time_to_second_token"] = detail::aiperf_metric("ms", ttst);
+    j["inter_token_latency"] = detail::aiperf_metric("ms", itl);
+    j["output_token_throughput"] = detail::aiperf_scalar("tokens/sec", s.output_throughput);
+    j["output_token_throughput_per_user"] = detail::aiperf_metric("tokens/sec/user", per_user);
+    j["output_sequence_length"] = detail::aiperf_metric("tokens", osl);
+    j["input_sequence_length"] = detail::aiperf_metric("tokens", isl);
+    if (s.request_goodput) j["goodput"] = detail::aiperf_scalar("requests/sec", *s.request_goodput);
+    const double start_unix = static_cast<double>(r.started_unix);
+    j["min_request_timestamp"] = detail::aiperf_scalar("ns", start_unix * 1e9);
+    j["max_response_timestamp"] = detail::aiperf_scalar("ns", (start_unix + r.duration) * 1e9);
+    j["inter_chunk_latency"] = detail::aiperf_metric("ms", icl);
+    j["total_output_tokens"] = detail::aiperf_scalar("tokens", static_cast<double>(s.total_output_tokens));
+    j["benchmark_duration"] = detail::aiperf_scalar("sec", s.duration);
+    j["total_isl"] = detail::aiperf_scalar("tokens", static_cast<double>(s.total_input_tokens));
+    j["total_osl"] = detail::aiperf_scalar("tokens", static_cast<double>(s.total_output_tokens));
+    if (s.failed) j["error_request_count"] = detail::aiperf_scalar("requests", static_cast<double>(s.failed));
+    j["total_token_throughput"] = detail::aiperf_scalar("tokens/sec", s.total_token_throughput);
+    j["was_cancelled"] = r.interrupted;
+    oj es = oj::array();
+    for (auto& [k, e] : errors) es.push_back(oj{{"error_details", e.first}, {"count", e.second}});
+    j["error_summary"] = std::move(es);
+    j["start_time"] = detail::iso_local(start_unix);
+    j["end_time"] = detail::iso_local(start_unix + r.duration);
+    // dsdeploy's own (AIPerf's export allows extra fields; none of these has a "unit", so a reader
+    // that collects metrics by their unit passes over them).
+    oj d;
+    d["tool"] = "dsdeploy bench " DSDEPLOY_VERSION;
+    d["format"] = "AIPerf 0.13.0 profile_export_aiperf.json (schema_version 1.4)";
+    d["output_token_source"] = detail::output_token_source(r);
+    d["prompt_token_source"] = r.prompt_token_source;
+    d["model"] = r.workload.model;
+    d["base_url"] = r.base_url;
+    d["endpoint"] = std::string(to_string(r.endpoint));
+    d["closed_loop"] = r.closed_loop;
+    d["request_rate"] = std::isinf(r.request_rate) ? oj("inf") : oj(r.request_rate);
+    d["max_concurrency"] = r.max_concurrency ? oj(r.max_concurrency) : oj();
+    oj co;  // latency from the scheduled send (coordinated omission), in AIPerf's metric shape
+    co["time_to_first_token_from_scheduled"] = detail::aiperf_metric("ms", ttft_sched);
+    co["request_latency_from_scheduled"] = detail::aiperf_metric("ms", latency_sched);
+    d["from_scheduled"] = std::move(co);
     j["dsdeploy"] = std::move(d);
     return j;
 }
@@ -417,6 +633,14 @@ inline void make_dirs(const std::string& dir) {
     }
 }
 }  // namespace detail
+
+DSDEPLOY_INLINE std::string write_aiperf_export(const std::string& dir, const run_result& r, const run_summary& s) {
+    detail::make_dirs(dir);
+    const std::string base = dir.empty() ? std::string() : (dir.back() == '/' ? dir : dir + "/");
+    const std::string path = base + "profile_export_aiperf.json";
+    write_file(path, aiperf_export(r, s).dump(2) + "\n");
+    return path;
+}
 
 DSDEPLOY_INLINE std::vector<std::string> write_llmperf_files(const std::string& dir, const run_result& r,
                                                              const std::vector<std::pair<std::string, std::string>>& metadata) {

@@ -196,10 +196,12 @@ DSDEPLOY_INLINE std::string html_report(const std::vector<report_point>& points,
     o += "<p>Model <b>" + esc(first.workload.model) + "</b> at " + esc(first.base_url) + " (" +
          esc(std::string(to_string(first.endpoint))) + " endpoint), engine " + esc(first.engine) + ". Output tokens from " +
          esc(points.front().summary->output_token_source) + "; prompt lengths: " + esc(first.prompt_token_source) +
-         ". TTFT: first output event - send; ITL: gaps between output events; TPOT: (E2EL - TTFT) / (tokens - 1).</p>\n";
+         ". TTFT: first output event - send; ITL: gaps between output events; TPOT: (E2EL - TTFT) / (tokens - 1). "
+         "\"From scheduled\": the same latencies from the time the schedule (open loop) or the user (closed loop) "
+         "meant the request to be sent, so that waiting for a free slot counts (coordinated omission).</p>\n";
     o += "<table>\n<tr><th>run</th><th>ok</th><th>failed</th><th>duration s</th><th>req/s</th><th>output tok/s</th>"
          "<th>mean TTFT ms</th><th>p99 TTFT ms</th><th>mean TPOT ms</th><th>mean ITL ms</th><th>p99 ITL ms</th>"
-         "<th>mean E2EL ms</th></tr>\n";
+         "<th>mean E2EL ms</th><th>mean TTFT from scheduled ms</th><th>p99 E2EL from scheduled ms</th></tr>\n";
     auto p99 = [](const distribution& d) {
         for (const auto& [p, v] : d.percentiles)
             if (p == 99) return v;
@@ -211,9 +213,15 @@ DSDEPLOY_INLINE std::string html_report(const std::vector<report_point>& points,
              "</td><td>" + num(s.duration) + "</td><td>" + num(s.request_throughput) + "</td><td>" +
              num(s.output_throughput) + "</td><td>" + num(s.ttft.mean) + "</td><td>" + num(p99(s.ttft)) + "</td><td>" +
              num(s.tpot.mean) + "</td><td>" + num(s.itl.mean) + "</td><td>" + num(p99(s.itl)) + "</td><td>" +
-             num(s.e2el.mean) + "</td></tr>\n";
+             num(s.e2el.mean) + "</td><td>" + num(s.ttft_from_scheduled.mean) + "</td><td>" + num(p99(s.e2el_from_scheduled)) +
+             "</td></tr>\n";
     }
     o += "</table>\n";
+    for (const auto& p : points) {
+        if (p.reconciliation_html.empty()) continue;
+        if (points.size() > 1) o += "<h3>" + esc(p.label) + "</h3>\n";
+        o += p.reconciliation_html;  // built escaped by its maker
+    }
     std::vector<std::pair<std::string, std::vector<double>>> ttfts, itls;
     std::vector<detail::series> tput;
     for (const auto& p : points) {
@@ -228,7 +236,11 @@ DSDEPLOY_INLINE std::string html_report(const std::vector<report_point>& points,
         detail::series s;
         s.name = p.label;
         const auto& b = p.summary->output_tokens_per_second;
-        for (std::size_t i = 0; i < b.size(); ++i) s.points.emplace_back(static_cast<double>(i) + 0.5, b[i]);
+        for (std::size_t i = 0; i < b.size(); ++i) {
+            // the last bucket may be shorter than a second: its point sits in its middle
+            const double len = i + 1 == b.size() ? p.summary->last_bucket_seconds : 1.0;
+            s.points.emplace_back(static_cast<double>(i) + len / 2, b[i]);
+        }
         tput.push_back(std::move(s));
     }
     o += "<h2>Distributions</h2>\n<div>\n";

@@ -7,6 +7,7 @@
 #include <dsdeploy/error.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 
@@ -14,6 +15,13 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 namespace bench {
+
+DSDEPLOY_INLINE std::size_t concurrency_cap(double request_rate, std::optional<std::size_t> max_concurrency,
+                                            std::optional<std::size_t> num_concurrent_requests) {
+    if (max_concurrency) return *max_concurrency;
+    if (num_concurrent_requests) return *num_concurrent_requests;
+    return std::isinf(request_rate) ? 10 : 0;
+}
 
 namespace detail {
 

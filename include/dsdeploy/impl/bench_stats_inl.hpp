@@ -79,8 +79,9 @@ DSDEPLOY_INLINE std::vector<std::string> parse_percentile_metrics(std::string_vi
     for (auto item : dsdeploy::detail::split(text, ',')) {
         const std::string m(dsdeploy::detail::trim(item));
         if (m.empty()) continue;
-        if (m != "ttft" && m != "tpot" && m != "itl" && m != "e2el")
-            raise(errc::bench_config, "percentile_metrics", "unknown metric \"" + m + "\"; use ttft, tpot, itl, e2el");
+        if (m != "ttft" && m != "tpot" && m != "itl" && m != "e2el" && m != "client_queue_time" && m != "e2el_including_client_queue")
+            raise(errc::bench_config, "percentile_metrics",
+                  "unknown metric \"" + m + "\"; use ttft, tpot, itl, e2el, client_queue_time, e2el_including_client_queue");
         if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
     }
     if (out.empty()) raise(errc::bench_config, "percentile_metrics", "names no metric; e.g. ttft,tpot,itl");
@@ -106,11 +107,12 @@ DSDEPLOY_INLINE run_summary summarize(const run_result& r, const summary_options
     run_summary s;
     s.options = o;
     s.duration = r.duration;
-    std::vector<double> ttft, tpot, itl, e2el, queue;
+    std::vector<double> ttft, tpot, itl, e2el, queue, ttft_sched, e2el_sched;
     std::size_t good = 0, from_usage = 0, from_chunks = 0;
     std::vector<std::pair<double, int>> edges;  // concurrency sweep line
     const auto nb = static_cast<std::size_t>(std::max(0.0, std::ceil(r.duration)));
     s.output_tokens_per_second.assign(nb, 0.0);
+    s.last_bucket_seconds = nb ? r.duration - static_cast<double>(nb - 1) : 1.0;
     for (const auto& q : r.requests) {
         if (q.status == request_status::cancelled) {
             ++s.cancelled;
@@ -140,6 +142,8 @@ DSDEPLOY_INLINE run_summary summarize(const run_result& r, const summary_options
         const double e = (q.last_token - q.sent) * 1000.0;
         ttft.push_back(t);
         e2el.push_back(e);
+        ttft_sched.push_back((q.first_token - q.scheduled) * 1000.0);
+        e2el_sched.push_back((q.last_token - q.scheduled) * 1000.0);
         const double tp = q.output_tokens > 1 ? (e - t) / static_cast<double>(q.output_tokens - 1) : 0.0;
         if (q.output_tokens > 1) tpot.push_back(tp);
         for (std::size_t i = 1; i < q.token_times.size(); ++i) itl.push_back((q.token_times[i] - q.token_times[i - 1]) * 1000.0);
@@ -162,6 +166,8 @@ DSDEPLOY_INLINE run_summary summarize(const run_result& r, const summary_options
     s.itl = describe(std::move(itl), ps);
     s.e2el = describe(std::move(e2el), ps);
     s.queue = describe(std::move(queue), ps);
+    s.ttft_from_scheduled = describe(std::move(ttft_sched), ps);
+    s.e2el_from_scheduled = describe(std::move(e2el_sched), ps);
     if (s.duration > 0) {
         s.request_throughput = static_cast<double>(s.completed) / s.duration;
         s.output_throughput = static_cast<double>(s.total_output_tokens) / s.duration;
@@ -172,7 +178,15 @@ DSDEPLOY_INLINE run_summary summarize(const run_result& r, const summary_options
         s.mean_concurrency = 0;
         if (!o.goodput.empty()) s.request_goodput = 0.0;
     }
-    for (double v : s.output_tokens_per_second) s.peak_output_throughput = std::max(s.peak_output_throughput, v);
+    // A last partial bucket holds less than a second of tokens: its rate is tokens / its length,
+    // and it sets the peak only when it is the only bucket (a few tokens in the last
+    // milliseconds would otherwise make a peak that no second had).
+    if (!s.output_tokens_per_second.empty() && s.last_bucket_seconds > 0 && s.last_bucket_seconds < 1)
+        s.output_tokens_per_second.back() /= s.last_bucket_seconds;
+    const std::size_t whole = s.output_tokens_per_second.size() > 1 && s.last_bucket_seconds < 1
+                                  ? s.output_tokens_per_second.size() - 1
+                                  : s.output_tokens_per_second.size();
+    for (std::size_t i = 0; i < whole; ++i) s.peak_output_throughput = std::max(s.peak_output_throughput, s.output_tokens_per_second[i]);
     std::sort(edges.begin(), edges.end());  // an end (-1) sorts before a start (+1) at the same time
     int cur = 0;
     for (const auto& e : edges) {
