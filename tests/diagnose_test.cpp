@@ -773,6 +773,70 @@ TEST_CASE("findings as text and JSON - a failed step's output lands in the right
     CHECK_FALSE(r.nccl_log.has_value());
 }
 
+TEST_CASE("failure lines are read wherever they appear, and harmless ones stay harmless") {
+    SECTION("NCCL and Gloo lines inside a vLLM log") {
+        const std::string log =
+            "(RayWorkerWrapper pid=1394, ip=10.0.0.2) [E ProcessGroupNCCL.cpp:475] [Rank 3] Watchdog caught collective operation "
+            "timeout: WorkNCCL(SeqNum=12, OpType=ALLREDUCE, NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran for 600123 milliseconds "
+            "before timing out.\n";
+        auto fs = diagnose(one(with_vllm("head", log)));
+        REQUIRE_FALSE(fs.empty());
+        CHECK(fs[0].id == "nccl.watchdog_timeout");
+        CHECK(fs[0].source == "vllm_log");
+        CHECK_THAT(fs[0].message, Catch::Matchers::Contains("ALLREDUCE") && Catch::Matchers::Contains("rank 3") &&
+                                      Catch::Matchers::Contains("node 10.0.0.2") && Catch::Matchers::Contains("first collectives"));
+        auto g = diagnose(one(with_vllm("head", "(RayWorkerWrapper pid=7, ip=10.0.0.3) RuntimeError: Gloo connectFullMesh failed with "
+                                                 "[../third_party/gloo/gloo/transport/tcp/pair.cc:144] no error\nEngineCore failed to start.\n")));
+        REQUIRE(ids(g) == std::vector<std::string>{"gloo.connect_full_mesh"});  // not vllm.engine_failed
+        CHECK_THAT(g[0].message, Catch::Matchers::Contains("node 10.0.0.3"));
+    }
+    SECTION("Failed to open libibverbs is harmless without InfiniBand") {
+        const std::string log = "h:1:1 [0] NCCL INFO Failed to open libibverbs.so[.1]\nh:1:1 [0] NCCL INFO NET/Socket : Using [0]eth0:172.17.0.2<0>\n";
+        CHECK(find_id(diagnose(one(with_nccl("a", log))), "nccl.ibverbs_missing") == nullptr);
+        expectations ex;
+        ex.fabric_kind = fabric::infiniband;
+        CHECK(find_id(diagnose(one(with_nccl("a", log)), ex), "nccl.ibverbs_missing") != nullptr);
+    }
+    SECTION("the CUDA-graph memory hint and a graph capture that finished are not an OOM during capture") {
+        const std::string hint =
+            "INFO 02-03 03:43:49 model_runner.py:629] CUDA graphs can take additional 1~3 GiB memory per GPU. If you are running out of "
+            "memory, consider decreasing `gpu_memory_utilization` or enforcing eager mode.\n"
+            "INFO 02-03 03:43:49 model_runner.py:625] Capturing the model for CUDA graphs.\n"
+            "INFO 02-03 03:44:10 model_runner.py:700] Graph capturing finished in 21 secs.\n";
+        CHECK(diagnose(one(with_vllm("a", hint))).empty());
+        auto later = diagnose(one(with_vllm("a", hint + "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n")));
+        CHECK(ids(later) == std::vector<std::string>{"vllm.out_of_memory"});
+    }
+    SECTION("the TP warning under Ray is info; with a pinned bundle of its own GPU node it is an IP mismatch") {
+        auto tp = diagnose(one(with_vllm("a", "WARNING [ray_utils.py:556] Tensor parallel size (16) exceeds available GPUs (8).\n")));
+        REQUIRE(ids(tp) == std::vector<std::string>{"vllm.ray_tp_exceeds_local_gpus"});
+        CHECK(tp[0].level == severity::info);
+        CHECK_FALSE(has_errors(tp));
+        auto pinned = diagnose(one(with_vllm("a", "WARNING [ray_utils.py:556] Tensor parallel size (2) exceeds available GPUs (1).\n"
+                                                   "[autoscaler] Error: No available node types can fulfill resource request\n"
+                                                   "                     {'GPU': 1.0, 'node:192.0.2.7': 0.001}.\n")));
+        REQUIRE(pinned.size() == 3);
+        CHECK(pinned[0].id == "ray.node_ip_mismatch");
+        CHECK_THAT(pinned[0].evidence, Catch::Matchers::Contains("node:192.0.2.7"));
+        CHECK(pinned[1].id == "vllm.no_node_type_fulfils");
+        CHECK(pinned[2].id == "vllm.ray_tp_exceeds_local_gpus");
+    }
+    SECTION("Ray's version check names what differs") {
+        auto fs = diagnose(one(evidence_from_output("a", "RuntimeError: Version mismatch: The cluster was started with:\n    Ray: 2.43.0\n"
+                                                         "    Python: 3.11.10\nThis process on node 10.0.0.9 was started with:\n"
+                                                         "    Ray: 2.44.1\n    Python: 3.11.10\n")));
+        REQUIRE(ids(fs) == std::vector<std::string>{"version.skew"});
+        CHECK_THAT(fs[0].message, Catch::Matchers::Contains("Ray 2.43.0 (cluster) vs 2.44.1 (this process)") &&
+                                      Catch::Matchers::Contains("10.0.0.9"));
+    }
+    SECTION("a text with nothing recognisable is said to be so") {
+        CHECK(recognised_in("hello\nworld\n").empty());
+        CHECK(recognised_in("NVRM: Xid (PCI:0000:02:00): 79, GPU has fallen off the bus.") == std::vector<std::string>{"log"});
+        auto v = recognised_in(fixture("vllm/vllm-0.11.0-cpu-startup.log"));
+        CHECK(std::find(v.begin(), v.end(), "vllm_log") != v.end());
+    }
+}
+
 TEST_CASE("evidence lines are cleaned: colour codes removed, invalid UTF-8 replaced, long lines cut") {
     auto v = parse_vllm_log("\x1b[1;36m(APIServer pid=1)\x1b[0;0m ERROR CUDA out of memory \xff\xfe " + std::string(1000, 'x') + "\n");
     REQUIRE(v.out_of_memory.size() == 1);

@@ -17,7 +17,7 @@ namespace {
 
 struct doctor_options {
     // evidence files; each belongs to the --node given before it
-    std::vector<std::string> nodes, nccl_logs, vllm_logs, ray_statuses, ray_list_nodes, ibv_devinfos, nvidia_smis, nvidia_smi_topos,
+    std::vector<std::string> nodes, nccl_logs, vllm_logs, logs, ray_statuses, ray_list_nodes, ibv_devinfos, nvidia_smis, nvidia_smi_topos,
         outputs, vllm_host_ips;
     bool probe = false;
     // expectations
@@ -58,7 +58,9 @@ command add_doctor_command(CLI::App& root, options& o) {
         ->type_name("NAME");
     file_option("--nccl-log", d->nccl_logs, "NCCL log (NCCL_DEBUG=INFO); repeat for several ranks");
     file_option("--vllm-log", d->vllm_logs,
-                "vllm serve log; its memory lines are printed, and with --inventory FILE compared with the plan for that rank");
+                "vllm serve log (its NCCL and Ray lines are read too); its memory lines are printed, and with --inventory FILE "
+                "compared with the plan for that rank");
+    file_option("--log", d->logs, "any other log: a Ray driver, SGLang, a container's output, dmesg");
     file_option("--ray-status", d->ray_statuses, "`ray status` output");
     file_option("--ray-list-nodes", d->ray_list_nodes, "`ray list nodes` output");
     file_option("--ibv-devinfo", d->ibv_devinfos, "`ibv_devinfo` output");
@@ -132,12 +134,14 @@ command add_doctor_command(CLI::App& root, options& o) {
                 const std::map<std::string, std::optional<std::string> dsdeploy::node_evidence::*> slots = {
                     {"--nccl-log", &dsdeploy::node_evidence::nccl_log},
                     {"--vllm-log", &dsdeploy::node_evidence::vllm_log},
+                    {"--log", &dsdeploy::node_evidence::log},
                     {"--ray-status", &dsdeploy::node_evidence::ray_status},
                     {"--ray-list-nodes", &dsdeploy::node_evidence::ray_list_nodes},
                     {"--ibv-devinfo", &dsdeploy::node_evidence::ibv_devinfo},
                     {"--nvidia-smi", &dsdeploy::node_evidence::nvidia_smi},
                     {"--nvidia-smi-topo", &dsdeploy::node_evidence::nvidia_smi_topo},
                 };
+                std::vector<std::string> unrecognised;  // files in which no parser recognised a single line
                 std::map<const CLI::Option*, std::size_t> used;  // values consumed per option
                 bool any_file = false;
                 for (const CLI::Option* opt : app->parse_order()) {
@@ -151,10 +155,13 @@ command add_doctor_command(CLI::App& root, options& o) {
                         current = value;
                         (void)node();
                     } else if (auto s = slots.find(name); s != slots.end()) {
-                        append(node().*(s->second), dsdeploy::read_text_file(value));
+                        const auto text = dsdeploy::read_text_file(value);
+                        if (dsdeploy::recognised_in(text).empty()) unrecognised.push_back(value);
+                        append(node().*(s->second), text);
                         any_file = true;
                     } else if (name == "--output") {
                         const auto text = dsdeploy::read_text_file(value);
+                        if (dsdeploy::recognised_in(text).empty()) unrecognised.push_back(value);
                         auto found = dsdeploy::evidence_from_output(current, text);
                         auto& n = node();
                         for (const auto& [flag, slot] : slots)
@@ -226,6 +233,7 @@ command add_doctor_command(CLI::App& root, options& o) {
                         j["vllm_memory"].push_back({{"node", m.node},
                                                     {"logged", m.logged},
                                                     {"plan", m.reconciled ? nlohmann::json(*m.reconciled) : nlohmann::json(nullptr)}});
+                    j["unrecognised_inputs"] = unrecognised;
                     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
                 } else {
                     std::string names;
@@ -239,7 +247,14 @@ command add_doctor_command(CLI::App& root, options& o) {
                         if (m.reconciled) std::cout << "[" << m.node << "] " << dsdeploy::to_text(*m.reconciled);
                         else std::cout << "  (give the deployment's inventory with --inventory FILE to see them beside the plan)\n";
                     }
-                    std::cout << "\n" << dsdeploy::to_text(findings);
+                    for (const auto& u : unrecognised)
+                        std::cout << "  nothing recognisable in " << u
+                                  << ": no line of it is one dsdeploy knows (vLLM, NCCL, Gloo, Ray, nvidia-smi, ibv_devinfo, Hugging Face, "
+                                     "dmesg); it was not judged\n";
+                    if (findings.empty() && !unrecognised.empty())
+                        std::cout << "\nNo findings, but " << unrecognised.size() << " of the inputs held nothing recognisable (above).\n";
+                    else
+                        std::cout << "\n" << dsdeploy::to_text(findings);
                 }
                 return dsdeploy::has_errors(findings) ? exit_check_failed : exit_ok;
             }};

@@ -15,6 +15,7 @@
 
 #include <dsdeploy/cluster.hpp>
 #include <dsdeploy/config.hpp>
+#include <dsdeploy/diagnose_events.hpp>
 #include <dsdeploy/diagnose_gpu.hpp>
 #include <dsdeploy/diagnose_nccl.hpp>
 #include <dsdeploy/diagnose_ray.hpp>
@@ -66,6 +67,7 @@ struct node_evidence {
     std::string name;
     std::optional<std::string> ibv_devinfo, nvidia_smi, nvidia_smi_topo, ray_status, ray_list_nodes, nccl_log,
         vllm_log;
+    std::optional<std::string> log;             // any other log (a Ray driver, SGLang, a container's output, dmesg)
     std::optional<rdma_report> sysfs;           // read_sysfs_infiniband()
     std::optional<std::uint64_t> shm_bytes;     // size of /dev/shm
     std::optional<std::vector<listening_socket>> listening;  // TCP listeners; nullopt: not probed
@@ -111,8 +113,14 @@ std::string to_text(const std::vector<finding>& findings);
 void to_json(nlohmann::json& j, const finding& f);
 
 // For a failed bring-up step: puts `output` into every slot whose parser recognises it (a vLLM
-// log with NCCL lines fills both vllm_log and nccl_log), so diagnose() can explain the failure.
+// log with NCCL lines fills both vllm_log and nccl_log; failure lines of any other log fill `log`),
+// so diagnose() can explain the failure.
 node_evidence evidence_from_output(std::string node, std::string_view output);
+
+// What the parsers recognise in a text: "nccl_log", "vllm_log", "ray_status", "ray_list_nodes",
+// "nvidia_smi", "ibv_devinfo", "log" (failure lines of diagnose_events.hpp). Empty: nothing at all,
+// which `dsdeploy doctor` says instead of "No findings".
+std::vector<std::string> recognised_in(std::string_view text);
 
 // Collecting the evidence on this machine.
 struct probe_options {

@@ -46,6 +46,18 @@ struct nccl_report {
     std::optional<log_line> ib_devices_line;     // first "NET/IB : Using [0]mlx5_0:1/IB ..." line with devices
     std::optional<log_line> ib_completion_error; // "Got completion ... error/status=N"
     std::optional<log_line> shm_error;           // creating a /dev/shm segment failed
+    std::optional<log_line> ibverbs_missing;     // "Failed to open libibverbs.so[.1]"
+    std::optional<log_line> socket_after_ibverbs; // the "NET/Socket : Using [0]ib0..." line after it
+    std::string socket_after_ibverbs_interface;  // "ib0"
+    std::optional<log_line> watchdog;            // "Watchdog caught collective operation timeout: WorkNCCL(...)"
+    std::optional<int> watchdog_rank;
+    std::string watchdog_op, watchdog_ip;        // "ALLREDUCE"; the ip= of a Ray prefix
+    std::optional<std::int64_t> watchdog_seq, watchdog_ran_ms;
+    std::optional<log_line> version_conflict;    // "Invalid config blocking attribute value", "undefined symbol: nccl..."
+    std::optional<log_line> peer_lost;           // "remote process exited or there was a network error"
+    std::optional<log_line> init_start;          // last "vLLM is using nccl==X" / "Init START" / "ncclCommInitRank" line
+    std::optional<log_line> init_complete;       // last "Init COMPLETE" line
+    std::optional<log_line> last_line;           // the last non-empty line of the text
     std::vector<log_line> warnings;              // every "NCCL WARN" line
     std::vector<log_line> errors;                // ncclSystemError, ncclInternalError, "NCCL error" ...
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // vLLM evidence for the diagnosis: a parser for a vLLM server log (version, executor backend,
-// parallel sizes, KV cache figures and errors, out-of-memory, Ray placement waits and failures,
-// the Ray worker IPs). It takes any text and never throws; the vLLM rule set is
+// parallel sizes, KV cache figures and errors, out-of-memory (and during CUDA graph capture),
+// quantization the GPU cannot run, Ray placement waits and failures, the Ray worker IPs). It takes any text and never throws; the vLLM rule set is
 // impl/diagnose_vllm_rules_inl.hpp, run by diagnose() (diagnose.hpp).
 #pragma once
 
@@ -39,6 +39,13 @@ struct vllm_report {
     std::vector<log_line> placement_group_waiting;
     std::optional<log_line> placement_group_timeout;
     std::vector<log_line> not_enough_gpus;
+    std::optional<log_line> tp_exceeds_local;        // "Tensor parallel size (N) exceeds available GPUs (M)": Ray's per-node warning
+    std::optional<int> local_gpus;                   // M
+    std::optional<log_line> cuda_graph_capture;      // "Capturing the model for CUDA graphs", "Capturing cudagraphs"
+    std::optional<log_line> cuda_graph_oom;          // an out-of-memory during CUDA graph capture
+    std::optional<log_line> quantization_unsupported;  // "... not supported for the current GPU. Min capability: 80 ..."
+    std::string quantization_method;
+    std::optional<int> min_capability, current_capability;
     std::vector<std::string> ray_worker_ips;         // ip= of "(RayWorkerWrapper pid=N, ip=X)" prefixes
     std::optional<log_line> started;                 // the API server is up
     std::optional<log_line> engine_failed;

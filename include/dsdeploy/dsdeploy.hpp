@@ -16,6 +16,7 @@
 #include <dsdeploy/compose.hpp>
 #include <dsdeploy/deployment_state.hpp>
 #include <dsdeploy/diagnose.hpp>
+#include <dsdeploy/diagnose_events.hpp>
 #include <dsdeploy/diagnose_gpu.hpp>
 #include <dsdeploy/diagnose_nccl.hpp>
 #include <dsdeploy/diagnose_ray.hpp>

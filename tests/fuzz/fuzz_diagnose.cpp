@@ -15,6 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     a.nvidia_smi_topo = text;
     a.ray_list_nodes = text;
     a.ibv_devinfo = text;
+    a.log = text;  // failure lines of any log (parse_log_events), and the NCCL parser on it
+    (void)dsdeploy::recognised_in(text);
     auto b = dsdeploy::evidence_from_output("node2", text);
     b.ray_status = text;
     b.vllm_log = text;

@@ -96,10 +96,23 @@ inline std::string clean_text(std::string_view s, std::size_t max = max_line_cha
 
 inline log_line make_line(std::size_t number, std::string_view clean) { return log_line{number, clean_text(trim(clean))}; }
 
-// The input's lines with escape sequences removed.
+// A colour code whose ESC was lost on the way (a paste): "[36m(RayWorkerWrapper ...)" -> "(RayWorkerWrapper ...)".
+inline std::string strip_colour_remnant(std::string s) {
+    std::size_t i = 0;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    while (i < s.size() && s[i] == '[') {
+        std::size_t j = i + 1;
+        while (j < s.size() && j - i <= 8 && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == ';')) ++j;
+        if (j == i + 1 || j >= s.size() || s[j] != 'm') break;
+        s.erase(i, j + 1 - i);
+    }
+    return s;
+}
+
+// The input's lines with escape sequences (and colour codes that lost their ESC) removed.
 inline std::vector<std::string> clean_lines(std::string_view text) {
     std::vector<std::string> out;
-    for (auto l : split_lines(text)) out.push_back(strip_ansi(l));
+    for (auto l : split_lines(text)) out.push_back(strip_colour_remnant(strip_ansi(l)));
     return out;
 }
 

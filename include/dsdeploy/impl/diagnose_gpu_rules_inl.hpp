@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The GPU rule set (nvidia-smi and topo -m): gpu.driver_unavailable, gpu.too_few,
+// The GPU rule set (nvidia-smi and topo -m): gpu.driver_unavailable (but not the driver/library
+// mismatch: diagnose_events_rules_inl.hpp), gpu.too_few,
 // gpu.memory_in_use, topo.no_nvlink; the driver and CUDA versions go to the node's versions.
 #pragma once
 
@@ -35,7 +36,11 @@ DSDEPLOY_INLINE void gpu_rules(finder& f, const expectations&, cluster_facts&, n
         if (!s.driver_version.empty()) ver.emplace("driver", s.driver_version);
         if (!s.cuda_version.empty()) ver.emplace("cuda", s.cuda_version);
         const bool wants_gpus = exp && exp->gpus > 0;
-        if (s.failure || (s.tool_missing && s.gpus.empty() && wants_gpus)) {
+        // "Driver/library version mismatch" is gpu.driver_library_mismatch (the rule set for failure lines in any log)
+        const bool mismatch = s.failure && has(detail::to_lower(s.failure->text), "driver/library version mismatch");
+        if (mismatch) {
+            // reported by event_rules, which reads this output too
+        } else if (s.failure || (s.tool_missing && s.gpus.empty() && wants_gpus)) {
             f.add("gpu.driver_unavailable", severity::error, nn, "nvidia_smi",
                   s.failure ? "nvidia-smi cannot reach the GPUs" : "nvidia-smi is not installed on a node that should have GPUs",
                   s.failure ? s.failure->text : find_line(*node.nvidia_smi, "nvidia-smi"),

@@ -9,6 +9,7 @@
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/diagnose.hpp>
 #include <dsdeploy/impl/diagnose_across_nodes_rules_inl.hpp>
+#include <dsdeploy/impl/diagnose_events_rules_inl.hpp>
 #include <dsdeploy/impl/diagnose_gpu_rules_inl.hpp>
 #include <dsdeploy/impl/diagnose_nccl_rules_inl.hpp>
 #include <dsdeploy/impl/diagnose_probe_inl.hpp>
@@ -103,6 +104,7 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
         d::node_facts n(node);
         for (const auto& e : ex.node_list)
             if (e.name == node.name) n.exp = &e;
+        d::event_rules(f, ex, c, n);
         d::rdma_rules(f, ex, c, n);
         d::gpu_rules(f, ex, c, n);
         d::ray_rules(f, ex, c, n);
@@ -163,7 +165,24 @@ DSDEPLOY_INLINE node_evidence evidence_from_output(std::string node, std::string
     if (!smi.gpus.empty() || smi.failure) e.nvidia_smi = std::string(output);
     auto ibv = parse_ibv_devinfo(output);
     if (!ibv.ports.empty() || ibv.no_devices) e.ibv_devinfo = std::string(output);
+    if (parse_log_events(output).recognised) e.log = std::string(output);
     return e;
+}
+
+DSDEPLOY_INLINE std::vector<std::string> recognised_in(std::string_view text) {
+    std::vector<std::string> out;
+    if (parse_nccl_log(text).recognised) out.emplace_back("nccl_log");
+    if (parse_vllm_log(text).recognised) out.emplace_back("vllm_log");
+    auto rs = parse_ray_status(text);
+    if (rs.recognised || rs.connection_error) out.emplace_back("ray_status");
+    if (!parse_ray_list_nodes(text).empty()) out.emplace_back("ray_list_nodes");
+    auto smi = parse_nvidia_smi(text);
+    if (!smi.gpus.empty() || smi.failure || !smi.driver_version.empty()) out.emplace_back("nvidia_smi");
+    if (parse_nvidia_smi_topo(text).gpu_count() > 0) out.emplace_back("nvidia_smi_topo");
+    auto ibv = parse_ibv_devinfo(text);
+    if (!ibv.ports.empty() || ibv.no_devices) out.emplace_back("ibv_devinfo");
+    if (parse_log_events(text).recognised) out.emplace_back("log");
+    return out;
 }
 
 DSDEPLOY_NAMESPACE_END

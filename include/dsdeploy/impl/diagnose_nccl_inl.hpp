@@ -164,9 +164,50 @@ DSDEPLOY_INLINE nccl_report parse_nccl_log(std::string_view text) {
             }
             if (auto nn = d::small_int(d::count_after(body, " nNodes "))) proc->nnodes = nn;
         }
+        if (auto v = d::after(line, "vLLM is using nccl=="); !v.empty()) {
+            auto ver = d::take_while(v, [](char c) { return !std::isspace(static_cast<unsigned char>(c)); });
+            if (!ver.empty() && std::isdigit(static_cast<unsigned char>(ver.front()))) d::add_unique(r.versions, std::string(ver));
+            r.init_start = d::make_line(n + 1, line);
+            r.recognised = true;
+        }
+        if (nccl_line && (d::has(body, "Init START") || d::has(body, "ncclCommInitRank"))) r.init_start = d::make_line(n + 1, line);
+        if (nccl_line && d::has(body, "Init COMPLETE")) r.init_complete = d::make_line(n + 1, line);
+        r.last_line = d::make_line(n + 1, line);
+        if (d::has(line, "Failed to open libibverbs")) {
+            if (!r.ibverbs_missing) r.ibverbs_missing = d::make_line(n + 1, line);
+            r.recognised = true;
+        }
+        if (r.ibverbs_missing && !r.socket_after_ibverbs && (d::has(body, "NET/Socket : Using") || d::has(body, "Using network Socket"))) {
+            r.socket_after_ibverbs = d::make_line(n + 1, line);
+            auto entries = d::bracket_entries(body);
+            if (!entries.empty())
+                r.socket_after_ibverbs_interface =
+                    std::string(d::take_while(entries.front(), [](char c) { return c != ':' && c != '.' && c != '<'; }));
+        }
+        if (!r.watchdog && d::has(line, "Watchdog caught collective operation timeout")) {
+            r.watchdog = d::make_line(n + 1, line);
+            r.recognised = true;
+            r.watchdog_rank = d::small_int(d::count_after(line, "[Rank "));
+            r.watchdog_op = std::string(d::take_while(d::after(line, "OpType="), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }));
+            r.watchdog_seq = d::count_after(line, "SeqNum=");
+            r.watchdog_ran_ms = d::count_after(line, "ran for ");
+            if (line.front() == '(' && d::has(line, "ip=")) {
+                auto close = line.find(')');
+                auto prefix = line.substr(0, close == std::string_view::npos ? line.size() : close);
+                auto ip = d::take_while(d::after(prefix, "ip="), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':'; });
+                if (is_ip_address(ip)) r.watchdog_ip = std::string(ip);
+            }
+        }
+        if (!r.version_conflict && (d::has(line, "Invalid config blocking attribute value") || d::has(line, "undefined symbol: nccl"))) {
+            r.version_conflict = d::make_line(n + 1, line);
+            r.recognised = true;
+        }
+        if (!r.peer_lost && d::has(line, "remote process exited or there was a network error")) r.peer_lost = d::make_line(n + 1, line);
         if (warn_at != std::string_view::npos && r.warnings.size() < 1000) r.warnings.push_back(d::make_line(n + 1, line));
         const auto lower = detail::to_lower(line);
-        if (!r.no_socket_interface && (d::has(lower, "no socket interface found") || d::has(lower, "no usable listening interface")))
+        if (!r.no_socket_interface && (d::has(lower, "no socket interface found") || d::has(lower, "no usable listening interface") ||
+                                       (d::has(line, "ncclSocketInit") && d::has(line, "is neither AF_INET")) ||
+                                       d::has(line, "Socket creation failed : Address family not supported")))
             r.no_socket_interface = d::make_line(n + 1, line);
         if (!r.ib_completion_error && d::has(line, "Got completion") && (d::has(line, "error") || d::has(line, "status=")))
             r.ib_completion_error = d::make_line(n + 1, line);

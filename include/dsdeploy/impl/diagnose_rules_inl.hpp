@@ -125,9 +125,11 @@ struct node_facts {
     std::string rdma_source;                       // "ibv_devinfo" or "sysfs"
     std::optional<detection> det;
     std::optional<nccl_report> nccl;
+    bool explained = false;                        // an earlier rule set named a cause (an error) on this node
 };
 
 // The rule sets, in the order diagnose() calls them for each node.
+void event_rules(finder& f, const expectations& ex, cluster_facts& c, node_facts& n);     // diagnose_events_rules_inl.hpp
 void rdma_rules(finder& f, const expectations& ex, cluster_facts& c, node_facts& n);      // diagnose_rdma_rules_inl.hpp
 void gpu_rules(finder& f, const expectations& ex, cluster_facts& c, node_facts& n);       // diagnose_gpu_rules_inl.hpp
 void ray_rules(finder& f, const expectations& ex, cluster_facts& c, node_facts& n);       // diagnose_ray_rules_inl.hpp

@@ -27,6 +27,7 @@ DSDEPLOY_INLINE vllm_report parse_vllm_log(std::string_view text) {
     std::int64_t block_size = 16;
     const auto lines = d::clean_lines(text);
     auto mark = [&r]() { r.recognised = true; };
+    std::size_t graph_done = 0, graph_trace = 0;  // line numbers (1-based; 0: none)
     for (std::size_t n = 0; n < lines.size(); ++n) {
         const std::string_view line = detail::trim(lines[n]);
         if (line.empty()) continue;
@@ -99,16 +100,22 @@ DSDEPLOY_INLINE vllm_report parse_vllm_log(std::string_view text) {
         if (r.out_of_memory.size() < 100 &&
             (d::has(line, "CUDA out of memory") || d::has(line, "OutOfMemoryError") || d::has(line, "CUDA error: out of memory"))) {
             r.out_of_memory.push_back(d::make_line(n + 1, line));
+            if (!r.cuda_graph_oom && graph_trace && n + 1 - graph_trace <= 30) r.cuda_graph_oom = r.out_of_memory.back();
             mark();
         }
+        // a request wrapped onto an indented next line ("    {'GPU': 1.0, 'node:10.0.0.2': 0.001}.") belongs to it
+        const std::string joined = n + 1 < lines.size() && !lines[n + 1].empty() && std::isspace(static_cast<unsigned char>(lines[n + 1].front())) &&
+                                           !d::has(line, "{") && (d::has(detail::trim(lines[n + 1]), "{") || d::has(detail::trim(lines[n + 1]), "specs="))
+                                       ? std::string(line) + " " + std::string(detail::trim(lines[n + 1]))
+                                       : std::string(line);
         if (d::has(line, "No available node types can fulfill resource request")) {
-            if (r.no_node_type.size() < 100) r.no_node_type.push_back(d::make_line(n + 1, line));
-            d::collect_node_ips(line, r.requested_node_ips);
+            if (r.no_node_type.size() < 100) r.no_node_type.push_back(d::make_line(n + 1, joined));
+            d::collect_node_ips(joined, r.requested_node_ips);
             mark();
         }
         if (d::has(line, "Waiting for creating a placement group")) {
-            if (r.placement_group_waiting.size() < 100) r.placement_group_waiting.push_back(d::make_line(n + 1, line));
-            d::collect_node_ips(line, r.requested_node_ips);
+            if (r.placement_group_waiting.size() < 100) r.placement_group_waiting.push_back(d::make_line(n + 1, joined));
+            d::collect_node_ips(joined, r.requested_node_ips);
             mark();
         }
         if (d::has(line, "Cannot provide a placement group")) {
@@ -119,9 +126,31 @@ DSDEPLOY_INLINE vllm_report parse_vllm_log(std::string_view text) {
         if (r.not_enough_gpus.size() < 100 &&
             (d::has(line, "Current node has no GPU available") || d::has(line, "Ray does not allocate any GPUs on the driver node") ||
              d::has(line, "exceeds the total number of available GPUs") || d::has(line, "cannot be larger than the number of available GPUs") ||
-             d::has(line, "max local gpu count") || d::has(line, "must be less than or equal to the number of visible devices") ||
-             d::has(line, "exceeds available GPUs"))) {
+             d::has(line, "max local gpu count") || d::has(line, "must be less than or equal to the number of visible devices"))) {
             r.not_enough_gpus.push_back(d::make_line(n + 1, line));
+            mark();
+        }
+        // Ray's executor compares TP x PP with the GPUs of the local node: expected across nodes
+        if (!r.tp_exceeds_local && (d::has(line, "exceeds available GPUs") || d::has(line, "exceeds locally visible GPUs"))) {
+            r.tp_exceeds_local = d::make_line(n + 1, line);
+            auto at = line.find("exceeds");
+            r.local_gpus = d::small_int(d::count_after(line.substr(at), "("));
+            mark();
+        }
+        if (!r.cuda_graph_capture && (d::has(line, "Capturing the model for CUDA graphs") || d::has(line, "Capturing cudagraphs") ||
+                                      d::has(line, "Capturing CUDA graph"))) {
+            r.cuda_graph_capture = d::make_line(n + 1, line);
+            mark();
+        }
+        if (d::has(line, "Graph capturing finished")) graph_done = n + 1;
+        if (d::has(line, "torch.cuda.graph(") || d::has(line, "capture_end()")) graph_trace = n + 1;
+        if (!r.quantization_unsupported && d::has(line, "not supported for") && d::has(line, "the current GPU") && d::has(line, "apability")) {
+            r.quantization_unsupported = d::make_line(n + 1, line);
+            r.min_capability = d::small_int(d::count_after(line, "Min capability: "));
+            if (!r.min_capability) r.min_capability = d::small_int(d::count_after(line, "Minimum capability: "));
+            r.current_capability = d::small_int(d::count_after(line, "Current capability: "));
+            auto m = d::after(line, "quantization method ");
+            r.quantization_method = std::string(d::take_while(m, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }));
             mark();
         }
         // "(RayWorkerWrapper pid=1463574, ip=192.168.10.60) ..."
@@ -139,6 +168,14 @@ DSDEPLOY_INLINE vllm_report parse_vllm_log(std::string_view text) {
             r.engine_failed = d::make_line(n + 1, line);
             mark();
         }
+    }
+    // an OOM after capture started and before it finished (or with no "finished" at all: consoles that print newest first)
+    if (!r.cuda_graph_oom && r.cuda_graph_capture && !r.out_of_memory.empty()) {
+        for (const auto& o : r.out_of_memory)
+            if (!graph_done || (o.number > r.cuda_graph_capture->number && o.number < graph_done)) {
+                r.cuda_graph_oom = o;
+                break;
+            }
     }
     if (!r.kv_cache_tokens && gpu_blocks && *gpu_blocks < (std::int64_t{1} << 40)) {
         r.kv_cache_tokens = *gpu_blocks * block_size;

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The vLLM rule set (a vLLM server log): vllm.out_of_memory, vllm.kv_cache_too_small,
+// The vLLM rule set (a vLLM server log): vllm.quantization_unsupported_gpu, vllm.cuda_graph_oom,
+// vllm.out_of_memory, vllm.kv_cache_too_small, ray.node_ip_mismatch (its own node pinned but not
+// placeable), vllm.ray_tp_exceeds_local_gpus (info),
 // vllm.no_node_type_fulfils, vllm.placement_group_timeout / _waiting, vllm.not_enough_gpus,
 // vllm.executor_not_ray, vllm.engine_failed; it records the node:<ip> vLLM asked Ray for and the
 // Ray workers' IPs for the across-node IP rules.
@@ -38,7 +40,27 @@ DSDEPLOY_INLINE void vllm_rules(finder& f, const expectations& ex, cluster_facts
         auto v = parse_vllm_log(*node.vllm_log);
         if (!v.version.empty()) ver.emplace("vllm", v.version);
         bool specific = false;
-        if (!v.out_of_memory.empty()) {
+        if (v.quantization_unsupported) {
+            const std::string method = v.quantization_method.empty() ? std::string("the checkpoint's quantization") : v.quantization_method;
+            const std::string cap = v.min_capability ? std::to_string(*v.min_capability / 10) + "." + std::to_string(*v.min_capability % 10) : "";
+            f.add("vllm.quantization_unsupported_gpu", severity::error, nn, "vllm_log",
+                  method + " needs GPU compute capability " + (cap.empty() ? std::string("higher than this") : cap) +
+                      (v.current_capability ? "; these GPUs are " + std::to_string(*v.current_capability / 10) + "." + std::to_string(*v.current_capability % 10)
+                                            : std::string()),
+                  v.quantization_unsupported->text,
+                  "Serve a checkpoint these GPUs can run (not quantized, or AWQ/GPTQ), or move to GPUs with capability >= " +
+                      (cap.empty() ? std::string("the minimum") : cap) + " (FP8: Ada or Hopper or newer, e.g. L4, L40S, H100).");
+            specific = true;
+        }
+        if (v.cuda_graph_oom) {
+            f.add("vllm.cuda_graph_oom", severity::error, nn, "vllm_log",
+                  "out of memory while capturing CUDA graphs: the KV cache already took its share of --gpu-memory-utilization and "
+                  "capture needs 1-3 GiB more per GPU",
+                  v.cuda_graph_oom->text + (v.cuda_graph_capture ? "\n" + v.cuda_graph_capture->text : std::string()),
+                  "Add --enforce-eager (no CUDA graphs), or lower --gpu-memory-utilization by 0.02-0.05, or capture fewer shapes "
+                  "(a smaller --max-num-seqs / --cuda-graph-sizes).");
+            specific = true;
+        } else if (!v.out_of_memory.empty()) {
             f.add("vllm.out_of_memory", severity::error, nn, "vllm_log", "a GPU ran out of memory", v.out_of_memory.front().text,
                   "Run `dsdeploy plan` for this layout: lower --max-model-len or --max-num-seqs, add pipeline stages (more GPUs), "
                   "use an FP8 KV cache or a quantized checkpoint, and free GPU memory held by other processes; lower "
@@ -65,6 +87,27 @@ DSDEPLOY_INLINE void vllm_rules(finder& f, const expectations& ex, cluster_facts
                   text_of(v.concurrency_line), fix_kv);
             specific = true;
         }
+        // vLLM pins one bundle to its own node's IP; when that node has GPUs (vLLM counted them) and Ray still cannot
+        // place the bundle, Ray knows the node by another IP
+        if (!v.no_node_type.empty() && v.local_gpus && *v.local_gpus >= 1 && !v.requested_node_ips.empty()) {
+            const std::string& ip = v.requested_node_ips.front();
+            if (!ray_ips.count(ip)) {
+                std::string line;
+                for (const auto& l : v.no_node_type)
+                    if (line.empty() && has(l.text, "node:" + ip)) line = l.text;
+                f.add("ray.node_ip_mismatch", severity::error, nn, "vllm_log",
+                      "vLLM pins a bundle to node:" + ip + ", its own node, which has " + std::to_string(*v.local_gpus) +
+                          " GPU(s), yet no Ray node can take it: Ray registered this node under another IP (multi-NIC host)",
+                      (line.empty() ? v.no_node_type.front().text : line) + "\n" + v.tp_exceeds_local->text, fix_ip);
+                specific = true;
+            }
+        }
+        if (v.tp_exceeds_local)
+            f.add("vllm.ray_tp_exceeds_local_gpus", severity::info, nn, "vllm_log",
+                  "vLLM warns that TP x PP exceeds this node's GPUs; with the Ray executor across nodes that is expected, not a failure",
+                  v.tp_exceeds_local->text,
+                  "Nothing to do if `ray status` shows at least TP x PP GPUs in the cluster; if the start then fails, the other "
+                  "findings name the cause.");
         if (!v.no_node_type.empty()) {
             std::vector<std::string> ips;
             for (const auto& l : v.no_node_type) collect_node_ips(l.text, ips);
@@ -101,7 +144,7 @@ DSDEPLOY_INLINE void vllm_rules(finder& f, const expectations& ex, cluster_facts
             f.add("vllm.executor_not_ray", severity::warning, nn, "vllm_log",
                   "the plan spans " + std::to_string(want_nodes) + " nodes but vLLM runs the \"" + v.executor_backend + "\" executor",
                   text_of(v.executor_line), "Add `--distributed-executor-backend ray` to `vllm serve` for multi-node serving over Ray.");
-        if (v.engine_failed && !specific)
+        if (v.engine_failed && !specific && !n.explained)
             f.add("vllm.engine_failed", severity::error, nn, "vllm_log", "the vLLM engine stopped during start-up", v.engine_failed->text,
                   "The lines before this one in the log give the cause; run `dsdeploy doctor` with the NCCL and Ray outputs of every "
                   "node as well.");
