@@ -48,6 +48,9 @@ case_() {
     # doctor compares a vLLM log's memory lines with the inventory's plan: the same gate
     run 2 "$name-doctor" "$tool" --inventory "$name.toml" doctor --vllm-log mem.log
     cmp -s "$name-render.err" "$name-doctor.err" || { diff "$name-render.err" "$name-doctor.err" || true; fail "$name: doctor and render disagree"; }
+    # and doctor comparing tool output with what the inventory expects (nodes, GPUs, fabric)
+    run 2 "$name-doctor-expect" "$tool" --inventory "$name.toml" doctor --expect-inventory --nccl-log mem.log
+    cmp -s "$name-render.err" "$name-doctor-expect.err" || fail "$name: doctor --expect-inventory and render disagree"
 }
 
 case_ port_collision 's/^api = 8000/api = 6379/' 'inventory.ports] port_collision.toml:'

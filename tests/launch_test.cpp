@@ -203,6 +203,30 @@ TEST_CASE("extra serve arguments are checked against the target version") {
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.vllm_version", "older than 0.8.5");
 }
 
+TEST_CASE("launcher ray in an official vLLM image of 0.18 or later is refused: those images have no Ray (issue 14)") {
+    inventory inv = default_inventory();
+    inv.runtime.kind = runtime_kind::docker;
+    inv.runtime.launcher = launcher_kind::ray;
+    inv.runtime.vllm_version = "0.33.0";
+    inv.runtime.image = "vllm/vllm-openai:v0.33.0";
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.launcher", "has no Ray");
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.launcher", "dropped it in 0.18.0");
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.launcher", "launcher = \"mp\"");
+    inv.runtime.image = "docker.io/vllm/vllm-openai@sha256:" + std::string(64, 'a');
+    inv.runtime.vllm_version = "0.18.0";
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.launcher", "has no Ray");
+    // The last release that shipped Ray, an image that installs it, vLLM's own launcher: accepted.
+    inv.runtime.vllm_version = "0.17.1";
+    inv.runtime.image = "vllm/vllm-openai:v0.17.1";
+    CHECK_NOTHROW(make_launch(inv, plan_for(inv)));
+    inv.runtime.vllm_version = "0.33.0";
+    inv.runtime.image = "registry.example.com/vllm/vllm-openai-ray:v0.33.0";
+    CHECK_NOTHROW(make_launch(inv, plan_for(inv)));
+    inv.runtime.image = "vllm/vllm-openai:v0.33.0";
+    inv.runtime.launcher = launcher_kind::mp;
+    CHECK_NOTHROW(make_launch(inv, plan_for(inv)));
+}
+
 TEST_CASE("data parallelism across nodes uses Ray's DP backend, EP and FP8 KV cache pass through") {
     inventory inv = default_inventory();
     inv.serving.model = "deepseek-ai/DeepSeek-R1";
@@ -453,6 +477,8 @@ TEST_CASE("runtime.vllm_version must be a version and runtime.image an image ref
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "runtime.vllm_version", "(1048576 bytes) is too long");
     CHECK_DSDEPLOY_ERROR(parse_engine_version(std::string(1 << 20, '1')), errc::launch_version, "runtime.vllm_version",
                          "\"1111111111111111111111111111111111111111\xE2\x80\xA6\" (1048576 bytes) is not a version");
+    // (an image of the operator's own: the official one has no Ray from 0.18, and launcher is ray)
+    inv.runtime.image = "registry.example:5000/ml/vllm-openai:custom";
     for (const char* good : {"0.11.0", "0.11.0.post2", "0.20.0rc1", "0.11.0+cpu", "v0.12.0+cu128"}) {
         inv.runtime.vllm_version = good;
         CHECK_NOTHROW(make_launch(inv, plan_for(inv)));

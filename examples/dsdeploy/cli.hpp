@@ -27,13 +27,10 @@ struct options {
     bool json = false;
 };
 
-// The inventory named on the command line (TOML or JSON), or the built-in default, read but not
-// validated: for chat and doctor, which only take addresses and expectations from it (doctor
-// goes through the gate below when it compares a vLLM log with the inventory's plan).
-dsdeploy::inventory load_inventory(const options& o);
-// The same, with `adjust` (command-line overrides) applied, through the one gate: every check
-// render applies, errors as "file:line: field" (config_error, exit 2). plan, render, up,
-// status, down and logs take only this.
+// The inventory named on the command line (TOML or JSON), or the built-in default, with `adjust`
+// (command-line overrides) applied, through the one gate: every check render applies, errors as
+// "file:line: field" (config_error, exit 2). Every command that reads an inventory (plan, render,
+// up, netcheck, status, down, logs, chat, doctor) takes only this: there is no unvalidated read.
 dsdeploy::validated_inventory load_validated_inventory(const options& o,
                                                        const std::function<void(dsdeploy::inventory&)>& adjust = {});
 

@@ -89,13 +89,12 @@ command add_doctor_command(CLI::App& root, options& o) {
     return {app, [app, d, &o]() {
                 // expectations
                 dsdeploy::expectations ex;
-                // With --inventory FILE and a vLLM log, the log's memory lines are compared with the plan for that
-                // inventory: it goes through the one gate (an invalid inventory exits 2, as for plan and render).
+                // Every inventory doctor reads goes through the one gate (an invalid inventory exits 2, as for
+                // plan and render); with a vLLM log, its memory lines are compared with the plan it gives.
                 std::optional<dsdeploy::validated_inventory> validated;
-                if (!o.inventory_path.empty() && (!d->vllm_logs.empty() || !d->outputs.empty()))
-                    validated.emplace(load_validated_inventory(o));
-                if (d->expect_inventory || !o.inventory_path.empty()) {
-                    const dsdeploy::inventory inv = validated ? validated->inv() : load_inventory(o);
+                if (d->expect_inventory || !o.inventory_path.empty()) validated.emplace(load_validated_inventory(o));
+                if (validated) {
+                    const dsdeploy::inventory& inv = validated->inv();
                     ex = dsdeploy::expectations_for(inv.cluster, inv.network);
                     if (inv.serving.max_model_len > 0) ex.max_model_len = inv.serving.max_model_len;
                 }

@@ -20,7 +20,6 @@ dsdeploy::loaded_inventory read_inventory(const options& o) {
 }
 }  // namespace
 
-dsdeploy::inventory load_inventory(const options& o) { return read_inventory(o).inv; }
 
 dsdeploy::validated_inventory load_validated_inventory(const options& o, const std::function<void(dsdeploy::inventory&)>& adjust) {
     dsdeploy::loaded_inventory loaded = read_inventory(o);

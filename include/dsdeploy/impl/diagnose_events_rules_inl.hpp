@@ -40,7 +40,8 @@ DSDEPLOY_INLINE void event_rules(finder& f, const expectations&, cluster_facts&,
     std::vector<const std::string*> done;  // the same output filed in several slots is read once
     const std::size_t before = f.out.size();
     for (const auto& [source_name, slot] : texts) {
-        if (!*slot || std::any_of(done.begin(), done.end(), [&](const std::string* d) { return *d == **slot; })) continue;
+        const std::optional<std::string>* text = slot;  // (a lambda may not capture a structured binding in C++17)
+        if (!*text || std::any_of(done.begin(), done.end(), [&](const std::string* d) { return *d == **text; })) continue;
         done.push_back(&**slot);
         const std::string source = source_name;
         const log_events e = parse_log_events(**slot);

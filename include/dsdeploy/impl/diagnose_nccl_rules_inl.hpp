@@ -50,7 +50,8 @@ DSDEPLOY_INLINE void nccl_rules(finder& f, const expectations& ex, cluster_facts
         const std::pair<const char*, const std::optional<std::string>*> slots[] = {
             {"nccl_log", &node.nccl_log}, {"vllm_log", &node.vllm_log}, {"log", &node.log}};
         for (const auto& [name, slot] : slots) {
-            if (!*slot || std::any_of(seen.begin(), seen.end(), [&](const std::string* t) { return *t == **slot; })) continue;
+            const std::optional<std::string>* given = slot;  // (a lambda may not capture a structured binding in C++17)
+            if (!*given || std::any_of(seen.begin(), seen.end(), [&](const std::string* t) { return *t == **given; })) continue;
             seen.push_back(&**slot);
             if (std::string_view(name) != "nccl_log" && !parse_nccl_log(**slot).recognised) continue;
             if (src.empty()) src = name;

@@ -61,6 +61,19 @@ DSDEPLOY_INLINE engine_version parse_engine_version(std::string_view text, const
 DSDEPLOY_INLINE engine_version min_vllm_version() { return engine_version{0, 8, 5, "0.8.5"}; }
 DSDEPLOY_INLINE engine_version catalogued_vllm_version() { return engine_version{0, 11, 0, "0.11.0"}; }
 DSDEPLOY_INLINE engine_version mp_multinode_version() { return engine_version{0, 11, 1, "0.11.1"}; }
+// Ray left vLLM's default dependencies and the official vllm/vllm-openai images in v0.18
+// (vllm-project/vllm #36170 and #33445; ../shared/reference/field-2026-12.md §1).
+inline engine_version ray_dropped_version() { return engine_version{0, 18, 0, "0.18.0"}; }
+
+namespace detail {
+// The official image, from Docker Hub under any of its spellings, any tag or digest.
+inline bool official_vllm_image(std::string_view image) {
+    for (std::string_view prefix : {"docker.io/", "registry-1.docker.io/", "index.docker.io/"})
+        if (image.substr(0, prefix.size()) == prefix) image.remove_prefix(prefix.size());
+    const auto end = image.find_first_of(":@");
+    return image.substr(0, end) == "vllm/vllm-openai";
+}
+}  // namespace detail
 DSDEPLOY_INLINE engine_version mp_multinode_cpu_version() { return engine_version{0, 13, 0, "0.13.0"}; }
 
 DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
@@ -267,6 +280,13 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
                   ", the oldest release dsdeploy renders for; use a newer image or environment");
     l.runtime = inv.runtime.kind;
     l.launcher = inv.runtime.launcher;
+    if (l.runtime == runtime_kind::docker && l.launcher == launcher_kind::ray && detail::official_vllm_image(inv.runtime.image) &&
+        !(l.version < ray_dropped_version()))
+        raise(errc::launch_version, "runtime.launcher",
+              "the official " + detail::echo(inv.runtime.image) + " has no Ray: vLLM's images dropped it in " +
+                  ray_dropped_version().text + " (vllm-project/vllm #36170, #33445), so launcher \"ray\" would run `ray start` "
+                  "where there is none; use launcher = \"mp\" (vLLM's own multi-node launcher, upstream's default since then) "
+                  "or an image that installs Ray");
     l.head = inv.cluster.head_index();
     const node& head = inv.cluster.nodes[l.head];
     l.head_address = head.address;
