@@ -176,14 +176,29 @@ command add_bench_command(CLI::App& root, options& o) {
                     concurrent_opt->count() ? std::optional<std::size_t>(s->concurrent) : std::nullopt);
                 const std::vector<std::size_t> points = s->sweep.empty() ? std::vector<std::size_t>{cap} : parse_sweep(s->sweep);
 
-                if (plan) {  // the model must be able to predict this plan (a GPU with a datasheet): exit 2 before the run
+                // The model predicts GPU deployments with a datasheet; for any other (CPU-only nodes, a GPU
+                // it has no figures for) the benchmark still runs, and says why nothing is beside it.
+                if (plan) {
                     dsdeploy::workload asked;
                     asked.input_len = std::max(1, s->mean_in);
                     asked.output_len = std::max(1, s->mean_out);
                     asked.load = std::isinf(rate) ? dsdeploy::load_kind::closed : dsdeploy::load_kind::open;
                     asked.concurrency = static_cast<double>(std::max<std::size_t>(1, points.front()));
                     asked.request_rate = std::isinf(rate) ? 0 : rate;
-                    (void)dsdeploy::predict_performance(*plan, net, asked);
+                    std::string why;
+                    if (plan->gpus_per_node <= 0) {
+                        why = "the inventory's nodes have no GPUs; the performance model predicts GPU deployments";
+                    } else {
+                        try {
+                            (void)dsdeploy::predict_performance(*plan, net, asked);
+                        } catch (const dsdeploy::error& e) {
+                            why = e.what();
+                        }
+                    }
+                    if (!why.empty()) {
+                        std::cerr << "dsdeploy bench: no prediction beside this run: " << why << "\n";
+                        plan.reset();
+                    }
                 }
                 dsdeploy::openai::client_options co;
                 co.base_url = bench_base_url(s->base_url);
