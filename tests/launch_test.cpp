@@ -108,8 +108,21 @@ TEST_CASE("check_vllm_flag knows which version accepts which option") {
 
     const auto bogus = check_vllm_flag("--gpu-memory-utilisation", v("0.11.0"));
     CHECK(bogus.support == flag_support::no);
-    CHECK_THAT(bogus.detail, Catch::Matchers::Contains("every option of vLLM 0.11.0"));
-    CHECK(check_vllm_flag("--gpu-memory-utilisation", v("0.13.0")).support == flag_support::unknown);
+    CHECK_THAT(bogus.detail, Catch::Matchers::Contains("every option of every vLLM release from 0.11.0 to 0.34.0"));
+    // The table holds every release from 0.11.0 to its newest: a flag it lacks is refused for any
+    // of them (issue 14: version-exact), and only a release past the newest is unknown.
+    CHECK(check_vllm_flag("--gpu-memory-utilisation", v("0.13.0")).support == flag_support::no);
+    CHECK(check_vllm_flag("--gpu-memory-utilisation", v("0.34.2")).support == flag_support::no);
+    const auto future = check_vllm_flag("--gpu-memory-utilisation", v("0.35.0"));
+    CHECK(future.support == flag_support::unknown);
+    CHECK_THAT(future.detail, Catch::Matchers::Contains("newer than the table"));
+    CHECK(newest_catalogued_vllm_version() == v("0.34.0"));
+    CHECK(oldest_catalogued_vllm_version() == v("0.11.0"));
+    // A flag removed in a release: refused from that release on, the release named.
+    const auto gone = check_vllm_flag("--disable-log-requests", v("0.17.1"));
+    CHECK_THAT(gone.detail, Catch::Matchers::Contains("removed in vLLM 0.17.1"));
+    CHECK(check_vllm_flag("--disable-log-requests", v("0.16.0")).support == flag_support::yes);
+    CHECK(gone.support == flag_support::no);
     // Present in 0.11.0, history before it not catalogued: neither yes nor no for 0.9.
     CHECK(check_vllm_flag("--async-scheduling", v("0.9.0")).support == flag_support::unknown);
     CHECK(check_vllm_flag("--model", v("0.11.0")).support == flag_support::no);
@@ -195,10 +208,19 @@ TEST_CASE("extra serve arguments are checked against the target version") {
     REQUIRE(l.warnings.size() == 1);
     CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("serving.extra_args[0]") && Catch::Matchers::Contains("deprecated"));
     inv.serving.extra_args = {"--some-future-flag"};
-    inv.runtime.vllm_version = "0.13.0";
+    inv.runtime.vllm_version = "0.13.0";  // in the table's range: refused, the release named
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
+                         "not a `vllm serve` option in vLLM 0.13.0");
+    inv.runtime.vllm_version = "0.35.0";  // past the table: a warning
+    inv.runtime.image = "vllm/vllm-openai:v0.35.0";
     l = make_launch(inv, plan_for(inv));
-    REQUIRE(l.warnings.size() == 1);
-    CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("may or may not accept it"));
+    CHECK(std::any_of(l.warnings.begin(), l.warnings.end(), [](const std::string& w) { return w.find("may or may not accept it") != std::string::npos; }));
+    inv.runtime.vllm_version = "0.18.1";  // removed in 0.17.1: an error naming that release
+    inv.runtime.image = "vllm/vllm-openai:v0.18.1";
+    inv.serving.extra_args = {"--disable-log-requests"};
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
+                         "removed in vLLM 0.17.1");
+    inv.serving.extra_args = {"--some-future-flag"};
     inv.runtime.vllm_version = "0.8.0";
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.vllm_version", "older than 0.8.5");
 }
@@ -278,6 +300,7 @@ TEST_CASE("security warnings: an exposed dashboard, an open API without key, CPU
     CHECK_THAT(c.warnings[1], Catch::Matchers::Contains("current platform cpu does not support ray"));
     // Still true in 0.20 (FINDINGS.md: ValueError in ray_utils.py), so the warning stays for newer versions.
     cpu.runtime.vllm_version = "0.20.0";
+    cpu.runtime.launcher = launcher_kind::ray;  // auto would pick mp for 0.20
     cpu.serving.env = {{"VLLM_CPU_KVCACHE_SPACE", "1"}};
     const launch_plan c20 = make_launch(cpu, plan_for(cpu));
     REQUIRE(c20.warnings.size() == 1);

@@ -53,7 +53,9 @@ std::optional<runtime_kind> parse_runtime_kind(std::string_view s);
 // How the nodes form one vLLM instance: a Ray cluster (`ray start` on every node, one
 // `vllm serve --distributed-executor-backend ray` on the head), or vLLM's own multi-node
 // mode without Ray (`vllm serve --nnodes N --node-rank i ...` on every node; vLLM >= 0.11.1).
-enum class launcher_kind { ray, mp };
+// automatic ("auto", the default): what upstream recommends for runtime.vllm_version, decided by
+// effective_launcher below.
+enum class launcher_kind { ray, mp, automatic };
 std::string_view to_string(launcher_kind k);
 std::optional<launcher_kind> parse_launcher_kind(std::string_view s);
 
@@ -77,7 +79,7 @@ struct runtime_options {
     runtime_kind kind = runtime_kind::docker;
     std::string image = "vllm/vllm-openai:v0.11.0";  // docker: the same image on every node
     std::string vllm_version = "0.11.0";             // decides which `vllm serve` flags exist
-    launcher_kind launcher = launcher_kind::ray;
+    launcher_kind launcher = launcher_kind::automatic;
     std::string python_env;      // process: prefix holding bin/ray, bin/vllm, bin/python; empty: from PATH
     std::string shm_size = "64g";  // docker: /dev/shm (NCCL needs far more than Docker's 64 MB)
     bool privileged = false;     // docker: privileged container; RDMA otherwise gets IPC_LOCK + /dev/infiniband
@@ -152,6 +154,19 @@ struct port_use {
 };
 // The ports the services on node `index` listen on (Ray's when launcher is ray, vLLM's).
 std::vector<port_use> node_ports(const inventory& inv, std::size_t index);
+
+// The launcher the deployment uses (ray or mp, never automatic) and why. runtime.launcher when
+// set; for "auto", what upstream recommends for runtime.vllm_version: mp (vLLM's own multi-node
+// launcher, `--nnodes/--node-rank/--master-addr`) from 0.11.1, where it first exists (vllm #23691)
+// and which upstream's config picks for nnodes > 1 (field-2026-12.md §1); Ray before 0.11.1, and
+// with data parallelism (dsdeploy renders DP with Ray only). A vllm_version that cannot be read
+// gives Ray (the launch plan then refuses the version itself).
+struct launcher_choice {
+    launcher_kind kind = launcher_kind::ray;
+    bool automatic = false;  // runtime.launcher was "auto"
+    std::string why;         // one line for `plan` and bundle.json
+};
+launcher_choice effective_launcher(const inventory& inv);
 
 // --- file formats ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <dsdeploy/config.hpp>
+#include <dsdeploy/engine_version.hpp>
 #include <dsdeploy/error.hpp>
 #include <dsdeploy/inventory.hpp>
 #include <dsdeploy/network.hpp>
@@ -20,36 +21,7 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 
-// --- engine versions and the flag table ---------------------------------------------------------
-
-struct engine_version {
-    int major = 0;
-    int minor = 0;
-    int patch = 0;
-    std::string text;  // as given ("0.11.1rc2", "v0.12.0+cu128"); suffixes do not change the order
-
-    friend bool operator<(const engine_version& a, const engine_version& b) {
-        if (a.major != b.major) return a.major < b.major;
-        if (a.minor != b.minor) return a.minor < b.minor;
-        return a.patch < b.patch;
-    }
-    friend bool operator>=(const engine_version& a, const engine_version& b) { return !(a < b); }
-    friend bool operator>(const engine_version& a, const engine_version& b) { return b < a; }
-    friend bool operator<=(const engine_version& a, const engine_version& b) { return !(b < a); }
-    friend bool operator==(const engine_version& a, const engine_version& b) { return !(a < b) && !(b < a); }
-};
-
-// "0.11.0", "v0.11.1", "0.12.0rc1", "0.11.0+cpu"; throws launch.version naming `field`.
-engine_version parse_engine_version(std::string_view text, const std::string& field = "runtime.vllm_version");
-
-// The oldest vLLM dsdeploy renders for (the V1-era multi-node procedure).
-engine_version min_vllm_version();
-// The release whose complete option list the table holds (tests/validate/vllm-serve-flags.txt).
-engine_version catalogued_vllm_version();
-// The first release with multi-node without Ray (--nnodes/--node-rank/--master-addr/--master-port).
-engine_version mp_multinode_version();
-// The first release whose CPU backend runs that mode across hosts (tests/e2e/FINDINGS.md).
-engine_version mp_multinode_cpu_version();
+// --- the flag table ---------------------------------------------------------------------------
 
 struct vllm_flag {
     std::string flag;                       // "--tensor-parallel-size"
@@ -102,7 +74,8 @@ struct node_launch {
 struct launch_plan {
     engine_version version;
     runtime_kind runtime = runtime_kind::docker;
-    launcher_kind launcher = launcher_kind::ray;
+    launcher_kind launcher = launcher_kind::ray;  // ray or mp (runtime.launcher "auto" resolved)
+    std::string launcher_why;               // why that launcher (effective_launcher)
     std::size_t head = 0;
     std::string head_address;
     std::string ray_address;                // "10.0.0.1:6379" (what workers pass to --address)

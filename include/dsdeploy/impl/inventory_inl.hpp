@@ -6,6 +6,7 @@
 
 #include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
+#include <dsdeploy/engine_version.hpp>
 #include <dsdeploy/inventory.hpp>
 
 #include <fmt/format.h>
@@ -25,12 +26,20 @@ DSDEPLOY_INLINE std::optional<runtime_kind> parse_runtime_kind(std::string_view 
     return std::nullopt;
 }
 
-DSDEPLOY_INLINE std::string_view to_string(launcher_kind k) { return k == launcher_kind::ray ? "ray" : "mp"; }
+DSDEPLOY_INLINE std::string_view to_string(launcher_kind k) {
+    switch (k) {
+    case launcher_kind::ray: return "ray";
+    case launcher_kind::mp: return "mp";
+    case launcher_kind::automatic: break;
+    }
+    return "auto";
+}
 
 DSDEPLOY_INLINE std::optional<launcher_kind> parse_launcher_kind(std::string_view s) {
     const std::string k = detail::to_lower(detail::trim(s));
     if (k == "ray") return launcher_kind::ray;
     if (k == "mp" || k == "multiprocessing") return launcher_kind::mp;
+    if (k == "auto") return launcher_kind::automatic;
     return std::nullopt;
 }
 
@@ -266,12 +275,44 @@ inline void check_env_list(const env_list& env, const std::string& field) {
 }
 }  // namespace detail
 
+DSDEPLOY_INLINE launcher_choice effective_launcher(const inventory& inv) {
+    launcher_choice c;
+    const launcher_kind set = inv.runtime.launcher;
+    if (set != launcher_kind::automatic) {
+        c.kind = set;
+        c.why = "runtime.launcher = \"" + std::string(to_string(set)) + "\"";
+        return c;
+    }
+    c.automatic = true;
+    engine_version v;
+    try {
+        v = parse_engine_version(inv.runtime.vllm_version);
+    } catch (const error&) {
+        c.kind = launcher_kind::ray;
+        c.why = "auto: runtime.vllm_version cannot be read";
+        return c;
+    }
+    if (v < mp_multinode_version()) {
+        c.kind = launcher_kind::ray;
+        c.why = "auto: vLLM " + v.text + " predates multi-node without Ray (" + mp_multinode_version().text +
+                ", vllm-project/vllm #23691), so a Ray cluster";
+    } else if (inv.serving.data_parallel_size.value_or(1) > 1) {
+        c.kind = launcher_kind::ray;
+        c.why = "auto: data parallelism is rendered with Ray (dsdeploy renders mp for TP x PP only)";
+    } else {
+        c.kind = launcher_kind::mp;
+        c.why = "auto: vLLM " + v.text + " launches multi-node itself (--nnodes/--node-rank/--master-addr, vllm #23691), upstream's "
+                "default for more than one node; no Ray needed (it left vLLM's images in " + ray_dropped_version().text + ")";
+    }
+    return c;
+}
+
 DSDEPLOY_INLINE std::vector<port_use> node_ports(const inventory& inv, std::size_t index) {
     const auto& p = inv.ports;
     const bool head = index < inv.cluster.nodes.size() && inv.cluster.nodes[index].role == node_role::head;
     std::vector<port_use> out;
     auto add = [&](const char* service, const char* field, int first, int last) { out.push_back({service, field, first, last}); };
-    if (inv.runtime.launcher == launcher_kind::ray) {
+    if (effective_launcher(inv).kind == launcher_kind::ray) {
         if (head) {
             add("Ray GCS", "ports.ray", p.ray, p.ray);
             add("Ray dashboard", "ports.dashboard", p.dashboard, p.dashboard);
@@ -351,7 +392,7 @@ DSDEPLOY_INLINE void validate(const inventory& inv) {
               detail::quoted(r.python_env) + " is not an absolute path; give the environment's prefix (the folder holding bin/ray and bin/vllm), or leave it empty to use PATH");
     if (r.num_cpus < 0 || r.num_cpus > 100000)
         raise(errc::inventory_field, "runtime.num_cpus", std::to_string(r.num_cpus) + " is not a CPU count; use 0 (detect) or a positive number");
-    if (r.launcher == launcher_kind::mp && s.data_parallel_size.value_or(1) > 1)
+    if (effective_launcher(inv).kind == launcher_kind::mp && s.data_parallel_size.value_or(1) > 1)
         raise(errc::inventory_field, "runtime.launcher",
               "the \"mp\" launcher is rendered for TP x PP only; use launcher = \"ray\" with data parallelism");
 

@@ -330,7 +330,9 @@ inline std::string invalid_fabric(const std::string& s) { return "\"" + s + "\" 
 inline std::string invalid_runtime(const std::string& s) {
     return "\"" + s + "\" is not a runtime; use \"docker\" (compose files) or \"process\" (a Python environment on each host)";
 }
-inline std::string invalid_launcher(const std::string& s) { return "\"" + s + "\" is not a launcher; use \"ray\" or \"mp\" (vLLM >= 0.11.1)"; }
+inline std::string invalid_launcher(const std::string& s) {
+    return "\"" + s + "\" is not a launcher; use \"auto\" (what upstream recommends for vllm_version), \"ray\" or \"mp\" (vLLM >= 0.11.1)";
+}
 
 inline std::string invalid_pull(const std::string& s) { return "\"" + s + "\" is not a pull policy; use \"never\", \"missing\" or \"always\""; }
 
@@ -420,7 +422,7 @@ inline inventory_schema make_inventory_schema() {
         choice("kind", &R::kind, parse_runtime_kind, invalid_runtime, "docker (a compose file per node) | process (a Python env per host)"),
         member("image", &R::image, "docker: the same image on every node"),
         member("vllm_version", &R::vllm_version, "the vLLM in the image/env: decides which flags exist"),
-        choice("launcher", &R::launcher, parse_launcher_kind, invalid_launcher, "ray (Ray cluster) | mp (vLLM --nnodes, vLLM >= 0.11.1)"),
+        choice("launcher", &R::launcher, parse_launcher_kind, invalid_launcher, "auto (default: upstream's choice for vllm_version) | ray (Ray cluster) | mp (vLLM --nnodes, vLLM >= 0.11.1)"),
         member("python_env", &R::python_env, "process: prefix with bin/ray, bin/vllm; \"\" = PATH").optional_when([](const R& r) { return r.python_env.empty(); }),
         member("shm_size", &R::shm_size, "docker: /dev/shm size for NCCL"),
         member("privileged", &R::privileged, "docker: only if you must; RDMA gets IPC_LOCK + /dev/infiniband"),

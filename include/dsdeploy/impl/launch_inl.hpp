@@ -19,63 +19,6 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 
-// --- versions ------------------------------------------------------------------------------------
-
-DSDEPLOY_INLINE engine_version parse_engine_version(std::string_view text, const std::string& field) {
-    engine_version v;
-    const std::string_view trimmed = detail::trim(text);
-    // The grammar first: a value that is not a version (shell or template text, a 1 MB string)
-    // never reaches a README, bundle.json or a message whole.
-    if (!detail::is_version_text(trimmed))
-        raise(errc::launch_version, field,
-              detail::echo(trimmed) + " is not a version; use the release of the vLLM in the image or environment as pip prints it, "
-              "e.g. \"0.11.0\", \"0.11.0.post2\" or \"0.20.0rc1\" (pip show vllm)");
-    v.text = std::string(trimmed);
-    std::string_view s = v.text;
-    if (!s.empty() && (s.front() == 'v' || s.front() == 'V')) s.remove_prefix(1);
-    int parts[3] = {0, 0, 0};
-    int count = 0;
-    std::size_t i = 0;
-    while (count < 3) {
-        const std::size_t start = i;
-        long value = 0;
-        while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 6) value = value * 10 + (s[i++] - '0');
-        if (i == start) break;
-        parts[count++] = static_cast<int>(value);
-        if (count < 3 && i + 1 < s.size() && s[i] == '.' && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
-            ++i;
-            continue;
-        }
-        break;
-    }
-    const bool suffix_ok = i == s.size() || !std::isdigit(static_cast<unsigned char>(s[i]));
-    if (count < 2 || !suffix_ok)
-        raise(errc::launch_version, field,
-              "\"" + v.text + "\" is not a version; use the release of the vLLM in the image or environment, e.g. \"0.11.0\" (pip show vllm)");
-    v.major = parts[0];
-    v.minor = parts[1];
-    v.patch = parts[2];
-    return v;
-}
-
-DSDEPLOY_INLINE engine_version min_vllm_version() { return engine_version{0, 8, 5, "0.8.5"}; }
-DSDEPLOY_INLINE engine_version catalogued_vllm_version() { return engine_version{0, 11, 0, "0.11.0"}; }
-DSDEPLOY_INLINE engine_version mp_multinode_version() { return engine_version{0, 11, 1, "0.11.1"}; }
-// Ray left vLLM's default dependencies and the official vllm/vllm-openai images in v0.18
-// (vllm-project/vllm #36170 and #33445; ../shared/reference/field-2026-12.md §1).
-inline engine_version ray_dropped_version() { return engine_version{0, 18, 0, "0.18.0"}; }
-
-namespace detail {
-// The official image, from Docker Hub under any of its spellings, any tag or digest.
-inline bool official_vllm_image(std::string_view image) {
-    for (std::string_view prefix : {"docker.io/", "registry-1.docker.io/", "index.docker.io/"})
-        if (image.substr(0, prefix.size()) == prefix) image.remove_prefix(prefix.size());
-    const auto end = image.find_first_of(":@");
-    return image.substr(0, end) == "vllm/vllm-openai";
-}
-}  // namespace detail
-DSDEPLOY_INLINE engine_version mp_multinode_cpu_version() { return engine_version{0, 13, 0, "0.13.0"}; }
-
 DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
     static const std::vector<vllm_flag> table = [] {
         std::vector<vllm_flag> out;
@@ -96,6 +39,13 @@ DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
 }
 
 namespace detail {
+// Newer than the newest release the table was read from (a later patch of that release counts
+// as in it: patch releases carry fixes, not options).
+inline bool past_catalogue(const engine_version& v) {
+    const engine_version& n = newest_catalogued_vllm_version();
+    return v.major > n.major || (v.major == n.major && v.minor > n.minor);
+}
+
 inline const vllm_flag* find_vllm_flag(std::string_view name) {
     for (const auto& f : vllm_flag_table()) {
         if (f.flag == name) return &f;
@@ -131,21 +81,23 @@ DSDEPLOY_INLINE flag_check check_vllm_flag(std::string_view arg, const engine_ve
     }
     const vllm_flag* f = detail::find_vllm_flag(name);
     r.flag = f;
+    const engine_version& oldest = oldest_catalogued_vllm_version();
+    const engine_version& newest = newest_catalogued_vllm_version();
     if (!f) {
-        if (v <= catalogued_vllm_version()) {
+        if (!detail::past_catalogue(v)) {
             r.support = flag_support::no;
-            r.detail = name + " is not a `vllm serve` option in " + at + " (dsdeploy's table holds every option of vLLM " +
-                       catalogued_vllm_version().text + ")";
+            r.detail = name + " is not a `vllm serve` option in " + at + " (dsdeploy's table holds every option of every vLLM release from " +
+                       oldest.text + " to " + newest.text + ")";
         } else {
             r.support = flag_support::unknown;
-            r.detail = name + " is not in dsdeploy's table (every option of vLLM " + catalogued_vllm_version().text +
-                       " and known later additions); " + at + " may or may not accept it";
+            r.detail = name + " is not in dsdeploy's table (every option of vLLM " + oldest.text + " to " + newest.text + "); " + at +
+                       ", newer than the table, may or may not accept it";
         }
         return r;
     }
     if (f->removed && v >= *f->removed) {
         r.support = flag_support::no;
-        r.detail = name + " was removed in vLLM " + f->removed->text;
+        r.detail = name + " was removed in vLLM " + f->removed->text + "; " + at + " rejects it";
         return r;
     }
     if (f->since && v < *f->since) {
@@ -153,9 +105,9 @@ DSDEPLOY_INLINE flag_check check_vllm_flag(std::string_view arg, const engine_ve
         r.detail = name + " first appeared in vLLM " + f->since->text + (f->note.empty() ? "" : " (" + f->note + ")") + "; " + at + " rejects it";
         return r;
     }
-    if (!f->since && v < catalogued_vllm_version()) {
+    if (!f->since && v < oldest) {
         r.support = flag_support::unknown;
-        r.detail = name + " exists in vLLM " + catalogued_vllm_version().text + "; whether " + at + " has it is not catalogued";
+        r.detail = name + " exists in vLLM " + oldest.text + "; whether " + at + " has it is not catalogued";
         return r;
     }
     if (f->deprecated) r.detail = name + " is deprecated (" + f->note + ")";
@@ -279,7 +231,15 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
               "vLLM " + l.version.text + " is older than " + min_vllm_version().text +
                   ", the oldest release dsdeploy renders for; use a newer image or environment");
     l.runtime = inv.runtime.kind;
-    l.launcher = inv.runtime.launcher;
+    const launcher_choice chosen = effective_launcher(inv);
+    l.launcher = chosen.kind;
+    l.launcher_why = chosen.why;
+    if (l.runtime == runtime_kind::docker && l.launcher == launcher_kind::ray && detail::official_vllm_image(inv.runtime.image) &&
+        !(l.version < ray_dropped_version()) && chosen.automatic)
+        raise(errc::launch_version, "runtime.launcher",
+              "auto picks Ray for data parallelism, but the official " + detail::echo(inv.runtime.image) + " has no Ray (dropped in " +
+                  ray_dropped_version().text + ", vllm-project/vllm #36170, #33445); use an image that installs Ray, or "
+                  "serving.data_parallel_size = 1 (tensor x pipeline parallel, launched by vLLM itself)");
     if (l.runtime == runtime_kind::docker && l.launcher == launcher_kind::ray && detail::official_vllm_image(inv.runtime.image) &&
         !(l.version < ray_dropped_version()))
         raise(errc::launch_version, "runtime.launcher",

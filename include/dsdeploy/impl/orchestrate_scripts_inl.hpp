@@ -226,7 +226,7 @@ inline std::vector<std::string> port_check_argv(const std::string& host, int por
 }
 
 inline bool docker(const deployment& d) { return d.inv.runtime.kind == runtime_kind::docker; }
-inline bool ray(const deployment& d) { return d.inv.runtime.launcher == launcher_kind::ray; }
+inline bool ray(const deployment& d) { return effective_launcher(d.inv).kind == launcher_kind::ray; }
 
 inline bool has_file(const deployment& d, std::size_t i, std::string_view file) {
     return d.bundle.find(d.inv.cluster.nodes.at(i).name + "/" + std::string(file)) != nullptr;
