@@ -534,3 +534,141 @@ TEST_CASE("free-text fields have length limits and errors echo a short prefix wi
     inv.serving.extra_args = {"--chat-template", std::string(200000, 'y')};
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "serving.extra_args[1]", "holds at most 4096 bytes");
 }
+
+namespace {
+// DeepSeek-V3 as DP 16 x EP over two nodes of 8 x H200, vLLM 0.33 (upstream's wide-EP recipe shape).
+inventory dp_ep_inventory() {
+    inventory inv = default_inventory();
+    inv.runtime.image = "vllm/vllm-openai:v0.33.0";
+    inv.runtime.vllm_version = "0.33.0";
+    for (auto& n : inv.cluster.nodes) n.gpu_type = "H200";
+    inv.serving.tensor_parallel_size = 1;
+    inv.serving.pipeline_parallel_size = 1;
+    inv.serving.data_parallel_size = 16;
+    inv.serving.enable_expert_parallel = true;
+    inv.serving.max_model_len = 8192;
+    return inv;
+}
+}  // namespace
+
+TEST_CASE("launcher auto: mp from vLLM 0.11.1, Ray before, and the reason kept") {
+    inventory inv = default_inventory();
+    REQUIRE(inv.runtime.launcher == launcher_kind::automatic);
+    CHECK(effective_launcher(inv).kind == launcher_kind::ray);  // 0.11.0: no multi-node without Ray yet
+    CHECK_THAT(effective_launcher(inv).why, Catch::Matchers::Contains("predates multi-node without Ray"));
+    CHECK(make_launch(inv, plan_for(inv)).launcher == launcher_kind::ray);
+    inv.runtime.vllm_version = "0.11.1";
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(l.launcher == launcher_kind::mp);
+    CHECK_THAT(l.launcher_why, Catch::Matchers::StartsWith("auto:") && Catch::Matchers::Contains("#23691"));
+    CHECK(after(l.nodes[1].vllm_serve, "--nnodes") == "2");
+    CHECK(l.head_port == inv.ports.master);
+    inv.runtime.launcher = launcher_kind::ray;  // an explicit choice wins
+    CHECK(effective_launcher(inv).kind == launcher_kind::ray);
+    CHECK(effective_launcher(inv).why == "runtime.launcher = \"ray\"");
+    CHECK(parse_launcher_kind("auto") == launcher_kind::automatic);
+    CHECK(to_string(launcher_kind::automatic) == "auto");
+}
+
+TEST_CASE("data parallel x expert parallel across nodes with vLLM's own launcher: internal load balancing") {
+    inventory inv = dp_ep_inventory();
+    inv.serving.api_server_count = 4;
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    REQUIRE(l.launcher == launcher_kind::mp);
+    const auto& head = l.nodes[0].vllm_serve;
+    const auto& worker = l.nodes[1].vllm_serve;
+    for (const auto* argv : {&head, &worker}) {
+        CHECK(after(*argv, "--data-parallel-size") == "16");
+        CHECK(after(*argv, "--data-parallel-size-local") == "8");
+        CHECK(after(*argv, "--data-parallel-address") == "10.0.0.1");
+        CHECK(after(*argv, "--data-parallel-rpc-port") == "13345");
+        CHECK(after(*argv, "--tensor-parallel-size") == "1");
+        CHECK(has(*argv, "--enable-expert-parallel"));
+        CHECK_FALSE(has(*argv, "--nnodes"));  // each replica lives inside its node
+        CHECK_FALSE(has(*argv, "--data-parallel-backend"));
+        CHECK_FALSE(has(*argv, "--data-parallel-hybrid-lb"));
+    }
+    CHECK_FALSE(has(head, "--data-parallel-start-rank"));
+    CHECK(after(worker, "--data-parallel-start-rank") == "8");
+    CHECK(has(worker, "--headless"));
+    CHECK_FALSE(has(worker, "--port"));
+    CHECK(after(head, "--port") == "8000");
+    CHECK(after(head, "--api-server-count") == "4");
+    CHECK(l.head_port == inv.ports.dp_rpc);  // workers wait for the DP coordinator
+    bool dp_rpc = false, master = false;
+    for (const auto& u : node_ports(inv, 0)) {
+        dp_rpc = dp_rpc || u.field == "ports.dp_rpc";
+        master = master || u.field == "ports.master";
+    }
+    CHECK(dp_rpc);
+    CHECK_FALSE(master);
+    // The workers' start.sh waits for the head's DP coordinator port.
+    bool waits = false;
+    for (const auto& s : node_scripts(inv, l, 1))
+        if (s.name == "start.sh") waits = s.text.find("13345") != std::string::npos;
+    CHECK(waits);
+}
+
+TEST_CASE("data parallel across nodes: hybrid load balancing serves on every node") {
+    inventory inv = dp_ep_inventory();
+    inv.serving.data_parallel_lb = dp_load_balancing::hybrid;
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(l.hybrid_lb);
+    for (const auto& n : l.nodes) {
+        CHECK(has(n.vllm_serve, "--data-parallel-hybrid-lb"));
+        CHECK(after(n.vllm_serve, "--port") == "8000");
+        CHECK_FALSE(has(n.vllm_serve, "--headless"));
+    }
+    CHECK(std::any_of(l.warnings.begin(), l.warnings.end(), [](const std::string& w) {
+        return w.find("load balancer") != std::string::npos && w.find("http://10.0.0.2:8000") != std::string::npos;
+    }));
+    bool api_on_worker = false;
+    for (const auto& u : node_ports(inv, 1)) api_on_worker = api_on_worker || u.field == "ports.api";
+    CHECK(api_on_worker);
+    // hybrid needs DP and vLLM's own launcher
+    inv.serving.data_parallel_size = 1;
+    inv.serving.tensor_parallel_size = 8;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_lb", "use \"internal\"");
+}
+
+TEST_CASE("data parallel across nodes: layouts the nodes cannot run are refused with what would work") {
+    inventory inv = dp_ep_inventory();
+    inv.serving.data_parallel_size = 15;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_size", "use a multiple of 2");
+    inv.serving.data_parallel_size = 4;
+    inv.serving.tensor_parallel_size = 1;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_size", "use data_parallel_size = 16");
+    inv.serving.data_parallel_size = 8;
+    inv.serving.pipeline_parallel_size = 2;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.pipeline_parallel_size", "use pipeline_parallel_size = 1");
+    // With Ray, DP keeps Ray's DP backend across nodes.
+    inventory ray = dp_ep_inventory();
+    ray.runtime.launcher = launcher_kind::ray;
+    ray.runtime.image = "registry.example/vllm-with-ray:0.33.0";
+    const launch_plan r = make_launch(ray, plan_for(ray));
+    CHECK(after(r.nodes[0].vllm_serve, "--data-parallel-backend") == "ray");
+    CHECK_FALSE(has(r.nodes[0].vllm_serve, "--data-parallel-size-local"));
+}
+
+TEST_CASE("EPLB: redundant experts are flags for the version and weights in the plan") {
+    inventory inv = dp_ep_inventory();
+    const plan base = plan_for(inv);
+    inv.serving.num_redundant_experts = 32;
+    const plan with = plan_for(inv);
+    const launch_plan l = make_launch(inv, with);
+    CHECK(has(l.nodes[0].vllm_serve, "--enable-eplb"));
+    CHECK(after(l.nodes[0].vllm_serve, "--eplb-config") == "{\"num_redundant_experts\":32}");
+    // Each of the 58 MoE layers holds 32 more experts of 3 fp8 matrices (7168 x 2048, block-128
+    // scales), split over the 16 EP ranks.
+    const auto& m = with.model;
+    const int moe_layers = m.num_layers - m.first_dense_layers;
+    const double per_expert = 3.0 * (7168.0 * 2048.0 + (7168.0 / 128) * (2048.0 / 128) * 4.0);
+    const double extra_gib = moe_layers * 32 * per_expert / 16 / gib;
+    CHECK(with.memory.stages[0].weights_gib - base.memory.stages[0].weights_gib == Approx(extra_gib).epsilon(0.01));
+    CHECK(with.memory.kv_tokens < base.memory.kv_tokens);
+    inv.serving.enable_expert_parallel = false;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.num_redundant_experts", "enable_expert_parallel = true");
+    inv.serving.enable_expert_parallel = true;
+    inv.serving.num_redundant_experts = -1;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.num_redundant_experts", "is not a count");
+}

@@ -23,6 +23,14 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 
+// Data parallelism across nodes with the mp launcher (vLLM's data_parallel_deployment guide):
+// internal: one API server on the head balances over every DP rank, the other nodes run
+// headless; hybrid (--data-parallel-hybrid-lb): every node serves its own DP ranks at its own
+// address, behind the operator's load balancer.
+enum class dp_load_balancing { internal, hybrid };
+std::string_view to_string(dp_load_balancing b);
+std::optional<dp_load_balancing> parse_dp_load_balancing(std::string_view s);
+
 struct serving_options {
     std::string model = "deepseek-ai/DeepSeek-V3";  // catalog id or local directory, for planning
     std::string model_path;        // the weights on every node's disk (same path everywhere)
@@ -32,6 +40,9 @@ struct serving_options {
     std::optional<int> pipeline_parallel_size;
     std::optional<int> data_parallel_size;
     bool enable_expert_parallel = false;
+    dp_load_balancing data_parallel_lb = dp_load_balancing::internal;  // DP across nodes (launcher mp)
+    int api_server_count = 0;              // --api-server-count on each API node; 0: vLLM's default
+    int num_redundant_experts = 0;         // EPLB: extra expert replicas per MoE layer (needs expert parallelism)
     bool allow_cross_node_tp = false;
     std::vector<int> pp_layer_partition;
 
@@ -106,6 +117,7 @@ struct port_options {
     int max_worker = 19999;
     int api = 8000;                       // vLLM's OpenAI API (head)
     int master = 29501;                   // vLLM multi-node rendezvous (launcher "mp", head)
+    int dp_rpc = 13345;                   // vLLM data-parallel coordination (launcher "mp" with DP > 1, head)
 };
 
 struct api_options {
@@ -167,6 +179,12 @@ struct launcher_choice {
     std::string why;         // one line for `plan` and bundle.json
 };
 launcher_choice effective_launcher(const inventory& inv);
+
+namespace detail {
+// Data-parallel ranks per node for DP across nodes with the mp launcher: data_parallel_size /
+// nodes, each node's GPUs = that x TP, PP 1; throws inventory.field naming what would work.
+int dp_local_size(const inventory& inv);
+}  // namespace detail
 
 // --- file formats ----------------------------------------------------------------------------
 

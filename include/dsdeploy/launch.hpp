@@ -79,6 +79,9 @@ struct launch_plan {
     std::size_t head = 0;
     std::string head_address;
     std::string ray_address;                // "10.0.0.1:6379" (what workers pass to --address)
+    int head_port = 0;                      // what the other nodes wait for on the head: Ray's GCS, vLLM's
+                                            // rendezvous (--master-port) or its DP coordinator (--data-parallel-rpc-port)
+    bool hybrid_lb = false;                 // every node serves the API for its own data-parallel ranks
     std::string listen_host;                // vllm serve --host: api.host, but "::" for "0.0.0.0" with an IPv6 head
     std::string api_url;                    // "http://10.0.0.1:8000", what clients use
     std::string health_url;                 // the same, from the head itself

@@ -330,6 +330,9 @@ inline std::string invalid_fabric(const std::string& s) { return "\"" + s + "\" 
 inline std::string invalid_runtime(const std::string& s) {
     return "\"" + s + "\" is not a runtime; use \"docker\" (compose files) or \"process\" (a Python environment on each host)";
 }
+inline std::string invalid_dp_lb(const std::string& s) {
+    return "\"" + s + "\" is not a data-parallel load balancing; use \"internal\" (one API server on the head) or \"hybrid\" (one per node)";
+}
 inline std::string invalid_launcher(const std::string& s) {
     return "\"" + s + "\" is not a launcher; use \"auto\" (what upstream recommends for vllm_version), \"ray\" or \"mp\" (vLLM >= 0.11.1)";
 }
@@ -457,6 +460,7 @@ inline inventory_schema make_inventory_schema() {
         member("max_worker", &P::max_worker, "... up to this port"),
         member("api", &P::api, "vLLM OpenAI API on the head"),
         member("master", &P::master, "vLLM multi-node rendezvous (launcher = \"mp\")"),
+        member("dp_rpc", &P::dp_rpc, "vLLM data-parallel coordination (launcher mp, DP > 1; head)"),
     };
 
     using A = api_options;
@@ -504,6 +508,10 @@ inline inventory_schema make_inventory_schema() {
         member("pipeline_parallel_size", &V::pipeline_parallel_size, 2, "unset: PP = nodes"),
         member("data_parallel_size", &V::data_parallel_size, 1, "replicas"),
         member("enable_expert_parallel", &V::enable_expert_parallel, "MoE: EP instead of TP for experts"),
+        choice("data_parallel_lb", &V::data_parallel_lb, parse_dp_load_balancing, invalid_dp_lb,
+               "DP across nodes: internal (one API on the head) | hybrid (an API per node)"),
+        member("api_server_count", &V::api_server_count, "API server processes per API node; 0 = vLLM's default"),
+        member("num_redundant_experts", &V::num_redundant_experts, "EPLB replicas per MoE layer (needs enable_expert_parallel)"),
         member("allow_cross_node_tp", &V::allow_cross_node_tp, "let one TP group span nodes"),
         member("pp_layer_partition", &V::pp_layer_partition, "layers per stage (VLLM_PP_LAYER_PARTITION)")
             .optional_when([](const V& v) { return v.pp_layer_partition.empty(); }, constant<V>("[32, 29]")),

@@ -278,11 +278,39 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
     std::vector<std::string> serve = {"vllm", "serve", l.model_path, "--served-model-name", l.served_model_name,
                                       "--tensor-parallel-size", std::to_string(p.parallel.tp), "--pipeline-parallel-size",
                                       std::to_string(p.parallel.pp)};
+    // Data parallel across nodes with vLLM's own launcher: each node runs data_parallel_size /
+    // nodes replicas (TP inside the node) and joins the head's DP coordinator (vLLM docs,
+    // serving/data_parallel_deployment.md; flags in 0.9.0 on, PR #15977).
+    const bool dp_mp = !ray && p.parallel.dp > 1 && nnodes > 1;
+    const bool hybrid = dp_mp && inv.serving.data_parallel_lb == dp_load_balancing::hybrid;
+    const int dp_local = dp_mp ? detail::dp_local_size(inv) : p.parallel.dp;
     if (p.parallel.dp > 1) {
         serve.insert(serve.end(), {"--data-parallel-size", std::to_string(p.parallel.dp)});
-        if (nnodes > 1) serve.insert(serve.end(), {"--data-parallel-backend", "ray"});
+        if (nnodes > 1 && ray) serve.insert(serve.end(), {"--data-parallel-backend", "ray"});
+        if (dp_mp)
+            serve.insert(serve.end(), {"--data-parallel-size-local", std::to_string(dp_local), "--data-parallel-address", l.head_address,
+                                       "--data-parallel-rpc-port", std::to_string(inv.ports.dp_rpc)});
+        if (hybrid) serve.push_back("--data-parallel-hybrid-lb");
+    }
+    l.head_port = ray ? ports.ray : dp_mp ? ports.dp_rpc : ports.master;
+    l.hybrid_lb = hybrid;
+    if (hybrid) {
+        std::vector<std::string> urls;
+        for (const auto& n : inv.cluster.nodes) urls.push_back("http://" + detail::host_port(n.address, ports.api));
+        l.warnings.push_back("serving.data_parallel_lb: \"hybrid\": each node serves its own " + std::to_string(dp_local) +
+                             " data-parallel rank(s) at its own address (" + detail::join(urls, ", ") +
+                             "); put a load balancer in front of them, the head's URL reaches only its own ranks");
     }
     if (p.parallel.ep) serve.push_back("--enable-expert-parallel");
+    if (p.parallel.ep && inv.serving.num_redundant_experts > 0) {
+        // EPLB: --eplb-config from 0.11.0 (the separate --num-redundant-experts was deprecated in
+        // 0.11.0 and removed in 0.12.0; docs/engine-flags.md).
+        serve.push_back("--enable-eplb");
+        if (l.version < engine_version{0, 11, 0, "0.11.0"})
+            serve.insert(serve.end(), {"--num-redundant-experts", std::to_string(inv.serving.num_redundant_experts)});
+        else
+            serve.insert(serve.end(), {"--eplb-config", "{\"num_redundant_experts\":" + std::to_string(inv.serving.num_redundant_experts) + "}"});
+    }
     // Explicit always: from 0.11.1 multi-node Ray needs it (PR #25775 removed the fallback).
     serve.insert(serve.end(), {"--distributed-executor-backend", ray ? "ray" : "mp"});
     serve.insert(serve.end(), {"--gpu-memory-utilization", detail::shortest(p.options.gpu_memory_utilization)});
@@ -292,7 +320,12 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
     // Which inventory field each derived flag comes from, for errors.
     auto field_of = [&](const std::string& flag) -> std::string {
         if (flag == "--nnodes" || flag == "--node-rank" || flag == "--master-addr" || flag == "--master-port") return "runtime.launcher";
-        if (flag == "--data-parallel-size" || flag == "--data-parallel-backend") return "serving.data_parallel_size";
+        if (flag == "--data-parallel-size" || flag == "--data-parallel-backend" || flag == "--data-parallel-size-local" ||
+            flag == "--data-parallel-address" || flag == "--data-parallel-rpc-port" || flag == "--data-parallel-start-rank")
+            return "serving.data_parallel_size";
+        if (flag == "--data-parallel-hybrid-lb") return "serving.data_parallel_lb";
+        if (flag == "--api-server-count") return "serving.api_server_count";
+        if (flag == "--enable-eplb" || flag == "--eplb-config" || flag == "--num-redundant-experts") return "serving.num_redundant_experts";
         if (flag == "--enable-expert-parallel") return "serving.enable_expert_parallel";
         if (flag == "--kv-cache-dtype") return "serving.kv_cache_dtype";
         if (flag == "--headless") return "runtime.launcher";
@@ -371,13 +404,35 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
             if (is_head) {
                 nl.vllm_serve = serve;
                 nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", l.listen_host, "--port", std::to_string(ports.api)});
+                if (inv.serving.api_server_count > 0)
+                    nl.vllm_serve.insert(nl.vllm_serve.end(), {"--api-server-count", std::to_string(inv.serving.api_server_count)});
+            }
+        } else if (dp_mp) {
+            nl.vllm_serve = serve;
+            const int node_rank = is_head ? 0 : static_cast<int>(rank++);
+            if (!is_head) nl.vllm_serve.insert(nl.vllm_serve.end(), {"--data-parallel-start-rank", std::to_string(node_rank * dp_local)});
+            if (is_head || hybrid) {
+                // hybrid: every node serves its own ranks, on its own address
+                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", is_head ? l.listen_host : (l.listen_host == "::" || l.listen_host == "0.0.0.0"
+                                                                                                    ? l.listen_host
+                                                                                                    : n.address),
+                                                           "--port", std::to_string(ports.api)});
+                if (inv.serving.api_server_count > 0)
+                    nl.vllm_serve.insert(nl.vllm_serve.end(), {"--api-server-count", std::to_string(inv.serving.api_server_count)});
+            } else {
+                nl.vllm_serve.push_back("--headless");
             }
         } else {
             nl.vllm_serve = serve;
             nl.vllm_serve.insert(nl.vllm_serve.end(), {"--nnodes", std::to_string(nnodes), "--node-rank", std::to_string(is_head ? 0 : rank++),
                                                        "--master-addr", l.head_address, "--master-port", std::to_string(ports.master)});
-            if (is_head) nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", l.listen_host, "--port", std::to_string(ports.api)});
-            else nl.vllm_serve.push_back("--headless");
+            if (is_head) {
+                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", l.listen_host, "--port", std::to_string(ports.api)});
+                if (inv.serving.api_server_count > 0)
+                    nl.vllm_serve.insert(nl.vllm_serve.end(), {"--api-server-count", std::to_string(inv.serving.api_server_count)});
+            } else {
+                nl.vllm_serve.push_back("--headless");
+            }
         }
         if (!nl.vllm_serve.empty()) {
             check_words(nl.vllm_serve, 3, false);

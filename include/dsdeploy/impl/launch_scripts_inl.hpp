@@ -173,7 +173,7 @@ inline std::string start_script(const script_context& c) {
     const std::string what = ray ? (c.head ? "the Ray head" : "the Ray worker") : (c.head ? "vLLM (rank 0)" : "vLLM (headless)");
     std::string s = script_header(c, "start.sh", "starts " + what + " on this node" + (c.head ? "" : " (after the head answers)") + ".");
     const std::string head = c.l.head_address;
-    const int port = ray ? c.inv.ports.ray : c.inv.ports.master;
+    const int port = c.l.head_port;
     const std::string head_what = ray ? "the Ray head (GCS)" : "vLLM rank 0 (rendezvous)";
     if (c.docker) {
         s += docker_prelude(c);

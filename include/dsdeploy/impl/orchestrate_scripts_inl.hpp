@@ -273,7 +273,7 @@ inline std::vector<std::string> ray_status_argv(const deployment& d) {
     return {env.empty() ? std::string("ray") : env + "/bin/ray", "status", "--address", d.bundle.launch.ray_address};
 }
 
-inline int head_port(const deployment& d) { return ray(d) ? d.inv.ports.ray : d.inv.ports.master; }
+inline int head_port(const deployment& d) { return d.bundle.launch.head_port; }
 
 // The tar stream of one node's folder (run/, logs/ and ray/ state left out).
 inline detail::process_result tar_node(const deployment& d, std::size_t i) {
