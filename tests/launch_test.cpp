@@ -672,3 +672,25 @@ TEST_CASE("EPLB: redundant experts are flags for the version and weights in the 
     inv.serving.num_redundant_experts = -1;
     CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.num_redundant_experts", "is not a count");
 }
+
+TEST_CASE("the plan says which layout upstream recommends for the model and the fabric, and why") {
+    inventory inv = default_inventory();  // DeepSeek-V3, 2 x 8 L20, InfiniBand, TP 8 x PP 2
+    // On 48 GB L20s DP + EP does not fit (every GPU would hold the attention weights and 1/16 of
+    // the experts, more than its budget): TP x PP, and the reason said.
+    const std::string ib = make_launch(inv, plan_for(inv)).layout_advice;
+    CHECK_THAT(ib, Catch::Matchers::Contains("TP inside each node x PP across the nodes") &&
+                       Catch::Matchers::Contains("DP + EP (upstream's choice for MoE over RDMA) does not fit") &&
+                       Catch::Matchers::Contains("(that layout)"));
+    inventory h200 = default_inventory();  // the same on 2 x 8 H200: DP + EP fits, and is upstream's choice
+    for (auto& n : h200.cluster.nodes) n.gpu_type = "H200";
+    const std::string big = make_launch(h200, plan_for(h200)).layout_advice;
+    CHECK_THAT(big, Catch::Matchers::Contains("DP + EP across the nodes (TP 1 x DP 16 with EP") && Catch::Matchers::Contains("multi_node_dep") &&
+                        Catch::Matchers::Contains("TP 8 x PP 2 x DP 1 (another layout)"));
+    inv.network.kind = fabric::tcp;
+    inv.network.hcas.clear();
+    const std::string tcp = make_launch(inv, plan_for(inv)).layout_advice;
+    CHECK_THAT(tcp, Catch::Matchers::Contains("TP inside each node x PP across the nodes") && Catch::Matchers::Contains("tp_pp") &&
+                        Catch::Matchers::Contains("(that layout)"));
+    inventory dp = dp_ep_inventory();  // DP 16 x EP over InfiniBand: the recommended one
+    CHECK_THAT(make_launch(dp, plan_for(dp)).layout_advice, Catch::Matchers::EndsWith("TP 1 x PP 1 x DP 16 with EP (that layout)"));
+}

@@ -67,6 +67,7 @@ command add_plan_command(CLI::App& root, options& o) {
                     j["launch"] = {{"vllm_version", l.version.text},
                                    {"launcher", std::string(dsdeploy::to_string(l.launcher))},
                                    {"launcher_why", l.launcher_why},
+                                   {"layout_advice", l.layout_advice},
                                    {"warnings", l.warnings}};
                     if (perf) j["performance"] = *perf;
                     std::cout << j.dump(2) << "\n";
@@ -74,6 +75,7 @@ command add_plan_command(CLI::App& root, options& o) {
                     std::cout << dsdeploy::to_text(p);
                     std::cout << "\nLaunch: vLLM " << l.version.text << ", launcher " << dsdeploy::to_string(l.launcher) << " ("
                               << l.launcher_why << ")\n";
+                    std::cout << "Layout: " << l.layout_advice << "\n";
                     for (const auto& w : l.warnings) std::cout << "  warning: " << w << "\n";
                     if (perf) std::cout << "\n" << dsdeploy::to_text(*perf);
                 }

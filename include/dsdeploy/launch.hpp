@@ -82,6 +82,7 @@ struct launch_plan {
     int head_port = 0;                      // what the other nodes wait for on the head: Ray's GCS, vLLM's
                                             // rendezvous (--master-port) or its DP coordinator (--data-parallel-rpc-port)
     bool hybrid_lb = false;                 // every node serves the API for its own data-parallel ranks
+    std::string layout_advice;              // the layout upstream's recipes recommend here, and why (recommended_layout)
     std::string listen_host;                // vllm serve --host: api.host, but "::" for "0.0.0.0" with an IPv6 head
     std::string api_url;                    // "http://10.0.0.1:8000", what clients use
     std::string health_url;                 // the same, from the head itself
@@ -93,6 +94,14 @@ struct launch_plan {
     std::vector<node_launch> nodes;
     std::vector<std::string> warnings;      // security and version notes for the operator
 };
+
+// The layout upstream recommends for this model on this cluster and fabric, and why, in one
+// line: TP inside a node x PP across nodes over commodity links (vLLM's distributed-serving rule
+// of thumb; vllm-project/recipes' tp_pp "for commodity inter-node links"), DP + EP across nodes
+// for MoE models when RDMA carries the all-to-all (recipes' multi_node_dep, vLLM's
+// expert_parallel_deployment guide, llm-d's wide-EP guide); it says whether the inventory's
+// layout is that one. Advice only: the plan's verdict says whether a layout fits.
+std::string recommended_layout(const inventory& inv, const plan& p);
 
 // Validates the inventory, checks every flag against runtime.vllm_version (launch.version,
 // launch.flag_unsupported) and derives each node's commands and environment from the plan.

@@ -232,6 +232,7 @@ DSDEPLOY_INLINE bundle detail::render_bundle_with_launch(const inventory& inv, c
                              {"runtime", std::string(to_string(l.runtime))},
                              {"launcher", std::string(to_string(l.launcher))},
                              {"launcher_why", l.launcher_why},
+                             {"layout_advice", l.layout_advice},
                              {"vllm_version", l.version.text},
                              {"head", l.nodes[l.head].name},
                              {"api_url", l.api_url},

@@ -201,6 +201,67 @@ inline bool has_env(const env_list& env, const std::string& name) {
 DSDEPLOY_INLINE std::string command_line(const std::vector<std::string>& argv) { return detail::shell::join(argv); }
 
 namespace detail {
+// The smallest TP inside a node at which DP x EP over every GPU fits (planned), if any.
+inline std::optional<parallelism> dp_ep_fit(const inventory& inv, const plan& p) {
+    const int g = p.gpus_per_node;
+    const int total = g * static_cast<int>(inv.cluster.nodes.size());
+    for (int tp = 1; g > 0 && tp <= g; tp *= 2) {
+        if (g % tp != 0) continue;
+        inventory t = inv;
+        t.serving.tensor_parallel_size = tp;
+        t.serving.pipeline_parallel_size = 1;
+        t.serving.data_parallel_size = total / tp;
+        t.serving.enable_expert_parallel = true;
+        t.serving.pp_layer_partition.clear();
+        t.serving.num_redundant_experts = 0;
+        try {
+            const plan q = plan_for(t);
+            if (q.fits()) return q.parallel;
+        } catch (const error&) {
+        }
+    }
+    return std::nullopt;
+}
+}  // namespace detail
+
+DSDEPLOY_INLINE std::string recommended_layout(const inventory& inv, const plan& p) {
+    using detail::dp_ep_fit;
+    const std::size_t nodes = inv.cluster.nodes.size();
+    const auto& par = p.parallel;
+    const bool moe = p.model.is_moe();
+    const bool rdma = inv.network.kind != fabric::tcp;
+    const std::string mine = fmt::format("TP {} x PP {} x DP {}{}", par.tp, par.pp, par.dp, par.ep ? " with EP" : "");
+    std::string rec, why, why_prefix;
+    bool is_mine = false;
+    if (nodes <= 1) {
+        rec = moe ? "TP over the node's GPUs, or DP x EP (attention data-parallel, experts spread)" : "TP over the node's GPUs";
+        why = moe ? "one node needs no inter-node link; vLLM's EP guide runs DeepSeek-V3 as TP 1 x DP 8 with EP on one 8-GPU node "
+                    "(docs/serving/expert_parallel_deployment.md)"
+                  : "one node needs no inter-node link";
+        is_mine = par.pp == 1;
+    } else if (moe && rdma && dp_ep_fit(inv, p)) {
+        const parallelism& fit = *dp_ep_fit(inv, p);
+        rec = fmt::format("DP + EP across the nodes (TP {} x DP {} with EP: experts spread over every GPU)", fit.tp, fit.dp);
+        why = "with " + std::string(to_string(inv.network.kind)) +
+              " the per-layer all-to-all of expert parallelism runs over RDMA; upstream's multi-node MoE recipes use it "
+              "(vllm-project/recipes multi_node_dep, vLLM's expert_parallel_deployment guide, llm-d's wide-EP guide), and that "
+              "layout fits these GPUs (planned); TP x PP also works";
+        is_mine = par.dp > 1 && par.ep;
+    } else {
+        rec = "TP inside each node x PP across the nodes";
+        if (moe && rdma)
+            why_prefix = "DP + EP (upstream's choice for MoE over RDMA) does not fit these GPUs at any TP inside a node (planned); ";
+        why = rdma ? "the rule of thumb of vLLM's distributed-serving guide (TP = GPUs per node, PP = nodes): only PP's hand-offs "
+                     "cross nodes"
+                   : "over TCP only the pipeline's hand-offs (one activation per step) should cross nodes: tensor-parallel all-reduces "
+                     "or EP's all-to-all every layer would run at socket speed (vllm-project/recipes' tp_pp, \"for commodity "
+                     "inter-node links\")";
+        is_mine = par.pp > 1 && par.dp == 1 && (p.gpus_per_node == 0 || par.tp <= p.gpus_per_node);
+    }
+    return "upstream recommends " + rec + " here: " + why_prefix + why + "; this inventory runs " + mine + (is_mine ? " (that layout)" : " (another layout)");
+}
+
+namespace detail {
 // make_launch once validate(inv) passed, for validate_inventory (validated_inventory.hpp).
 launch_plan make_launch_validated(const inventory& inv, const plan& p);
 // Every free-text field within its length limit, runtime.image an image reference: checked
@@ -293,6 +354,7 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
         if (hybrid) serve.push_back("--data-parallel-hybrid-lb");
     }
     l.head_port = ray ? ports.ray : dp_mp ? ports.dp_rpc : ports.master;
+    l.layout_advice = recommended_layout(inv, p);
     l.hybrid_lb = hybrid;
     if (hybrid) {
         std::vector<std::string> urls;
