@@ -137,11 +137,6 @@ DSDEPLOY_INLINE const std::vector<std::string>& ray_start_options_used() {
 // --- launch ---------------------------------------------------------------------------------------
 
 namespace detail {
-inline std::string host_port(const std::string& host, int port) {
-    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 inline std::string shortest(double v) { return fmt::format("{}", v); }
 
 inline bool binds_everything(const std::string& host) { return host == "0.0.0.0" || host == "::" || host == "[::]"; }

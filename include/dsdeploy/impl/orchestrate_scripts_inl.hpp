@@ -7,6 +7,7 @@
 #include <dsdeploy/compose.hpp>
 #include <dsdeploy/detail/process.hpp>
 #include <dsdeploy/orchestrate.hpp>
+#include <dsdeploy/detail/names.hpp>
 
 #include <chrono>
 #include <string>
@@ -213,12 +214,6 @@ fi
 exit 0
 )SH";
 
-
-// "10.0.0.1:6379", "[fd00::1]:29501": an address and port as people and URLs write them.
-inline std::string host_port_text(const std::string& host, int port) {
-    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
 
 inline std::vector<std::string> port_check_argv(const std::string& host, int port, seconds limit) {
     return {"timeout", std::to_string(limit.count()), "bash", "-c", "exec 3<>\"/dev/tcp/$1/$2\"", "dsdeploy-reach", host,
