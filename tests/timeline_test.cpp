@@ -366,3 +366,44 @@ TEST_CASE("the stopped-worker run: the logs as the probe read them give the CLI'
     const auto all = build_timeline(nodes, o);
     CHECK(all.findings[0].id == "timeline.rank_stopped");
 }
+
+TEST_CASE("Ray workers' lines (a public excerpt) are ranks whose process state is not judged from the head's process list") {
+    // tests/fixtures/vllm/public-vllm-15598-ray-workers-oom.log: RayWorkerWrapper prefixes with ip=
+    timeline_node_input n;
+    n.name = "head";
+    std::istringstream in(fixture("vllm/public-vllm-15598-ray-workers-oom.log"));
+    std::string line;
+    std::size_t k = 0;
+    while (std::getline(in, line)) n.lines.push_back({++k, line});
+    n.processes = std::vector<timeline_node_input::process>{};  // probed: nothing under the PID files
+    const auto r = build_timeline({n});
+    REQUIRE_FALSE(r.ranks.empty());
+    for (const auto& t : r.ranks) {
+        CHECK(t.process.rfind("RayWorkerWrapper", 0) == 0);
+        CHECK(t.state.empty());
+    }
+    CHECK(std::none_of(r.findings.begin(), r.findings.end(), [](const finding& f) { return f.id == "timeline.rank_gone"; }));
+}
+
+TEST_CASE("h2's main process stopped before it started a worker: rank missing on h2, named at once") {
+    // The healthy h2 log up to its last line before the worker's first (the headless `vllm
+    // serve`'s own lines), h1's up to its KV-cache line.
+    auto h1 = node_from("h1", "vllm-0.20.0-cpu-pp2-healthy-h1.log");
+    auto h2 = node_from("h2", "vllm-0.20.0-cpu-pp2-healthy-h2.log");
+    h1 = node_from("h1", "vllm-0.20.0-cpu-pp2-healthy-h1.log", line_of(h1, "for KV cache"));
+    h2 = node_from("h2", "vllm-0.20.0-cpu-pp2-healthy-h2.log", line_of(h2, "(Worker pid=") - 1);
+    h1.now = h2.now = healthy_now - 60;
+    h2.main_pid = "30121";  // run/vllm.pid (start.sh's report in the same run)
+    h2.processes = std::vector<timeline_node_input::process>{{"30121", "Tl", "vllm"}};
+    const auto r = build_timeline({h1, h2});
+    REQUIRE_FALSE(r.findings.empty());
+    CHECK(r.findings[0].id == "timeline.rank_missing");
+    CHECK(r.findings[0].node == "h2");
+    CHECK(r.findings[0].message.rfind("no worker rank has started on h2: its main process (pid 30121) is stopped (process state T)", 0) == 0);
+    CHECK(r.findings[0].fix.rfind("`kill -CONT 30121` on h2", 0) == 0);
+    CHECK(r.exit_code() == 1);
+    SECTION("running but silent for less than --stuck-after: nothing yet") {
+        h2.processes = std::vector<timeline_node_input::process>{{"30121", "Sl", "vllm"}};
+        CHECK(build_timeline({h1, h2}).findings.empty());
+    }
+}

@@ -94,6 +94,9 @@ struct timeline_node_input {
     // The current run's start (the mtime of run/vllm.pid, which start.sh writes as vLLM starts):
     // the log is appended to by every `up`, and lines logged before this belong to earlier runs.
     std::optional<std::int64_t> run_started;
+    // run/vllm.pid: the process whose unprefixed lines are the node's main process (a headless
+    // node's `vllm serve`; on the head the API server, which has a prefix of its own).
+    std::string main_pid;
     // Processes of the deployment on this node (pid, state letter from ps: R S D T t Z ...,
     // command name); nullopt: not probed.
     struct process {

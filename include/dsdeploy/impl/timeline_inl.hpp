@@ -241,8 +241,9 @@ inline std::string progress_of(std::string_view m) {
     return out;
 }
 
-// The stage patterns, from vLLM v0.20.0's sources (file: the line's logger call) and older
-// releases where the wording differed; the order numbers follow the v1 engine's start-up:
+// The stage patterns, from vLLM v0.20.0's sources (file:line of the logger call, in the PyPI
+// wheel of scripts/python/requirements-e2e.lock, laid out as vllm-project/vllm at tag v0.20.0)
+// and older releases where the wording differed; the order numbers follow the v1 engine's start-up:
 // Worker.init_device -> load_model -> determine_available_memory (profile run: torch.compile, the
 // CPU warm-up) -> KV cache -> compile_or_warm_up_model (CUDA graphs) -> engine ready -> API.
 inline std::optional<milestone> classify(std::string_view m) {
@@ -370,7 +371,11 @@ inline std::string duration(std::int64_t s) {
     return fmt::format("{} h {} min", s / 3600, (s / 60) % 60);
 }
 
-inline std::string state_of(const timeline_node_input& n, const std::string& pid) {
+// A Ray actor's line ("(RayWorkerWrapper pid=343, ip=10.42.9.224)") reaches the driver's log
+// from wherever Ray placed it, and its process is raylet's child, not under the PID files: its
+// state is unknown here.
+inline std::string state_of(const timeline_node_input& n, const std::string& pid, const std::string& process) {
+    if (detail::starts_with(process, "RayWorkerWrapper") || process.find(" ip=") != std::string::npos) return "";
     if (n.processes) {
         if (pid.empty()) return "";
         for (const auto& p : *n.processes) {
@@ -468,13 +473,17 @@ DSDEPLOY_INLINE std::vector<timeline_track> parse_timeline_log(const timeline_no
     }
     // A progress bar has no timestamps: a process whose line is the log's last has written as late as the file.
     const std::size_t file_last = node.total_lines ? node.total_lines : last_number;
+    // The unprefixed lines are the main process's when no prefixed process has its pid.
+    if (!node.main_pid.empty() && std::none_of(tracks.begin(), tracks.end(), [&](const timeline_track& x) { return x.pid == node.main_pid; }))
+        for (auto& tr : tracks)
+            if (tr.pid.empty() && tr.process.empty()) tr.pid = node.main_pid;
     for (auto& tr : tracks) {
         if (tr.rank < 0 && t::is_worker(tr.process)) {
             if (const auto r = t::rank_from_name(tr.process, o.tensor_parallel_size)) tr.rank = *r;
         }
         if (node.log_mtime && tr.last_line.number == file_last) tr.last_time = std::max(tr.last_time, *node.log_mtime);
         for (auto& e : tr.events) e.rank = tr.rank;
-        tr.state = t::state_of(node, tr.pid);
+        tr.state = t::state_of(node, tr.pid, tr.process);
     }
     return tracks;
 }
@@ -635,8 +644,30 @@ DSDEPLOY_INLINE timeline_report build_timeline(std::vector<timeline_node_input> 
               t::evidence(*tr),
               "`dsdeploy logs --node " + tr->node + "` and `dsdeploy doctor --vllm-log` on its log say why it ended (the kernel's OOM killer: "
               "`dmesg | grep -i -e oom -e killed` on " + tr->node + "); then `dsdeploy down` and `dsdeploy up`");
-    r.serving = r.api_ready.has_value() && stopped.empty() && gone.empty();
     const auto stuck_after = static_cast<std::int64_t>(o.stuck_after.count());
+    // A node whose main process logged while no worker rank started there (the ranks seen elsewhere):
+    // named at once when that process is stopped or gone, else after the silence.
+    std::map<std::string, bool> has_rank;
+    for (const auto& tr : r.ranks) has_rank[tr.node] = true;
+    auto add_missing = [&](bool dead_only) {
+        for (const auto& tr : r.others) {
+            if (has_rank[tr.node] || !tr.process.empty() || r.ranks.empty()) continue;
+            const bool dead = tr.state == "stopped" || tr.state == "gone" || tr.state == "zombie";
+            if (dead_only != dead) continue;
+            const auto q = silent(tr);
+            if (!dead && (!q || *q < stuck_after)) continue;
+            const std::string how = tr.state == "stopped" ? "stopped (process state T) in " : dead ? "gone in " : "";
+            f.add("timeline.rank_missing", severity::error, tr.node,
+                  fmt::format("no worker rank has started on {}: its main process (pid {}) is {}{}, {}", tr.node, tr.pid.empty() ? "?" : tr.pid, how,
+                              t::where(tr), since_text(tr)),
+                  t::evidence(tr),
+                  tr.state == "stopped" ? fmt::format("`kill -CONT {}` on {} if a person or a debugger stopped it; otherwise `dsdeploy down` and `dsdeploy up`",
+                                                      tr.pid, tr.node)
+                                        : t::stage_fix(tr));
+        }
+    };
+    add_missing(true);
+    r.serving = r.api_ready.has_value() && stopped.empty() && gone.empty();
     if (stopped.empty() && gone.empty() && !r.api_ready) {
         // Behind the others and silent: stuck. Nobody behind but everyone silent: stalled.
         int best = 0;
@@ -651,18 +682,7 @@ DSDEPLOY_INLINE timeline_report build_timeline(std::vector<timeline_node_input> 
             f.add("timeline.rank_stuck", severity::error, tr->node,
                   fmt::format("{} is stuck in {}: {}; the others are further", t::who(*tr), t::where(*tr), since_text(*tr)), t::evidence(*tr), t::stage_fix(*tr));
         }
-        // A node with a log but no worker rank while the world is larger than the ranks seen.
-        std::map<std::string, bool> has_rank;
-        for (const auto& tr : r.ranks) has_rank[tr.node] = true;
-        for (const auto& tr : r.others) {
-            if (has_rank[tr.node] || tr.process != "" || r.ranks.empty()) continue;
-            const auto q = silent(tr);
-            if (!q || *q < stuck_after) continue;
-            f.add("timeline.rank_missing", severity::error, tr.node,
-                  fmt::format("no worker rank has started on {}: its main process (pid {}) is {}, {}", tr.node, tr.pid.empty() ? "?" : tr.pid,
-                              t::where(tr), since_text(tr)),
-                  t::evidence(tr), t::stage_fix(tr));
-        }
+        add_missing(false);
         if (behind.empty() && f.out.end() == std::find_if(f.out.begin(), f.out.end(), [](const finding& x) { return x.level == severity::error; })) {
             const auto& pool = r.ranks.empty() ? r.others : r.ranks;
             const timeline_track* first = nullptr;
@@ -812,6 +832,7 @@ DSDEPLOY_INLINE void to_json(nlohmann::json& j, const timeline_report& r) {
                               {"log_lines", n.total_lines},
                               {"log_mtime", n.log_mtime ? nlohmann::json(*n.log_mtime) : nlohmann::json(nullptr)},
                               {"run_started", n.run_started ? nlohmann::json(*n.run_started) : nlohmann::json(nullptr)},
+                              {"vllm_pid", n.main_pid},
                               {"year", n.year ? nlohmann::json(*n.year) : nlohmann::json(nullptr)},
                               {"vllm_alive", n.vllm_alive ? nlohmann::json(*n.vllm_alive) : nlohmann::json(nullptr)},
                               {"processes", procs}});

@@ -9,6 +9,7 @@
 #include <dsdeploy/impl/timeline_inl.hpp>
 #include <dsdeploy/timeline.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,7 +31,7 @@ inline constexpr const char* timeline_pattern =
 
 // Arguments: dir runtime project service pattern. Prints now=, utc_offset=, year=, then for the
 // process runtime procs_probed=yes and proc=PID STATE NAME for every process under the PID files
-// of run/, run_started= (run/vllm.pid's mtime), log=, log_mtime=, and the selected log lines as "NR<TAB>line": each process's first
+// of run/, run_started= (run/vllm.pid's mtime), vllm_pid=, log=, log_mtime=, and the selected log lines as "NR<TAB>line": each process's first
 // and last line, every stage line (at most 4000; only the first POST), the last 50 lines; a line
 // over 1200 characters (a progress bar rewritten with \r) keeps its first 300 and last 800.
 // Finally log_lines=N.
@@ -83,7 +84,10 @@ if [ "$runtime" = process ]; then
                 }
             }'
     fi
-    if [ -f run/vllm.pid ]; then echo "run_started=$(stat -c %Y run/vllm.pid 2>/dev/null || echo 0)"; fi
+    if [ -f run/vllm.pid ]; then
+        echo "run_started=$(stat -c %Y run/vllm.pid 2>/dev/null || echo 0)"
+        echo "vllm_pid=$(cat run/vllm.pid 2>/dev/null)"
+    fi
     log=logs/vllm.log
 elif [ -f ray/dsdeploy-vllm.log ]; then
     log=ray/dsdeploy-vllm.log
@@ -158,6 +162,9 @@ DSDEPLOY_INLINE timeline_node_input parse_timeline_probe(std::string_view text, 
             if (const auto v = number(); v && *v > 0) n.log_mtime = *v;
         } else if (key == "run_started") {
             if (const auto v = number(); v && *v > 0) n.run_started = *v;
+        } else if (key == "vllm_pid") {
+            if (!value.empty() && value.size() < 12 && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                n.main_pid = std::string(value);
         } else if (key == "log_lines") {
             if (const auto v = number(); v && *v >= 0) n.total_lines = static_cast<std::size_t>(*v);
         } else if (key == "log") {
