@@ -56,6 +56,7 @@ T_STOP="$(now)"
 kill "$TAIL_PID" 2>/dev/null || true
 TAIL_PID=""
 rm -f "$FIFO"
+sleep 0.2   # the signal is delivered asynchronously
 log "stopped h2's worker (pid $PID, state $(awk '{print $3}' "/proc/$PID/stat")) $(since "$T_UP") s after up started"
 kill -0 "$UP_PID" 2>/dev/null || fail "up ended before the fault: $(tail -n 20 "$WORK/up.out")"
 
