@@ -278,7 +278,7 @@ TEST_CASE("a public GPU log (vLLM 0.10.1, TP 2 on A100s): VllmWorker ranks, weig
     CHECK(r.findings.empty());  // no clock: silence is not judged
 }
 
-TEST_CASE("progress bars rewritten with \\r keep their latest state") {
+TEST_CASE("progress bars rewritten with carriage returns keep their latest state") {
     timeline_node_input n;
     n.name = "n";
     n.lines = {{1, "(Worker_TP0 pid=9) INFO 12-03 10:00:00 [gpu_model_runner.py:4778] Starting to load model m..."},
