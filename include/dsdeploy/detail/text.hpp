@@ -87,5 +87,23 @@ inline std::string one_of(const std::vector<std::string>& options) {
     return out;
 }
 
+// The last n lines of s (without a trailing empty line), at most max_bytes of them (the end).
+inline std::string tail_lines(std::string_view s, std::size_t n, std::size_t max_bytes = std::string_view::npos) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+    std::size_t pos = s.size(), count = 0;
+    while (pos > 0) {
+        const std::size_t nl = s.rfind('\n', pos - 1);
+        ++count;
+        if (count == n || nl == std::string_view::npos) {
+            pos = count == n && nl != std::string_view::npos ? nl + 1 : 0;
+            break;
+        }
+        pos = nl;
+    }
+    std::string_view t = s.substr(pos);
+    if (t.size() > max_bytes) t = t.substr(t.size() - max_bytes);
+    return std::string(t);
+}
+
 }  // namespace detail
 DSDEPLOY_NAMESPACE_END

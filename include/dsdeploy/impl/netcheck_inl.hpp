@@ -37,21 +37,6 @@ constexpr std::size_t max_sizes = 64;
 constexpr std::size_t max_text = 2000;            // error messages kept per rank
 constexpr std::size_t max_interfaces = 256;
 
-inline std::string tail_lines(const std::string& s, std::size_t lines, std::size_t max_bytes) {
-    std::size_t pos = s.size(), n = 0;
-    while (pos > 0 && n <= lines) {
-        pos = s.rfind('\n', pos - 1);
-        if (pos == std::string::npos) {
-            pos = 0;
-            break;
-        }
-        ++n;
-    }
-    std::string t = s.substr(pos == 0 ? 0 : pos + 1);
-    if (t.size() > max_bytes) t = t.substr(t.size() - max_bytes);
-    return t;
-}
-
 
 inline int planned_local_ranks(const node& n) { return n.gpu_count > 0 ? n.gpu_count : 1; }
 
@@ -278,7 +263,7 @@ DSDEPLOY_INLINE std::vector<finding> judge_netcheck(const inventory& inv, const 
                 f.add("netcheck.rank_missing", severity::error, n.name,
                       (r ? "rank " + std::to_string(r->rank) : "local rank " + std::to_string(want)) + " on " + n.name +
                           " never joined the all-reduce at " + rep.master + why,
-                      r ? nc::clip(r->error, 400) : nc::tail_lines(n.stderr_tail, 3, 400),
+                      r ? nc::clip(r->error, 400) : dsdeploy::detail::tail_lines(n.stderr_tail, 3, 400),
                       mesh ? "the ranks reached the rendezvous but not each other: Gloo and NCCL connect on ephemeral ports, so "
                              "open TCP between the nodes' cluster addresses (a firewall that allows only the listed ports is "
                              "not enough) and check that each node's interface holds its address"
@@ -354,7 +339,7 @@ DSDEPLOY_INLINE netcheck_report run_netcheck(const deployment& d, const executor
         n.reached = r.started && !r.unreachable;
         n.timed_out = r.timed_out;
         n.exit_code = r.exit_code;
-        n.stderr_tail = nc::tail_lines(r.err, 60, 16 * 1024);
+        n.stderr_tail = dsdeploy::detail::tail_lines(r.err, 60, 16 * 1024);
         parse_netcheck_output(r.out, n);
         if (rep.backend == "gloo") {
             n.transport = "Gloo over TCP (" + (n.interface.empty() ? std::string("default interface") : n.interface) + ")";

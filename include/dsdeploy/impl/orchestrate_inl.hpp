@@ -35,21 +35,7 @@ inline std::string fixed1(double v) {
     return s.str();
 }
 
-// The last n lines of s (without a trailing empty line).
-inline std::string tail_lines(std::string_view s, std::size_t n) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
-    std::size_t pos = s.size(), count = 0;
-    while (pos > 0) {
-        const std::size_t nl = s.rfind('\n', pos - 1);
-        ++count;
-        if (count == n || nl == std::string_view::npos) {
-            pos = count == n && nl != std::string_view::npos ? nl + 1 : 0;
-            break;
-        }
-        pos = nl;
-    }
-    return std::string(s.substr(pos));
-}
+using dsdeploy::detail::tail_lines;  // detail/text.hpp
 
 inline std::string last_line(std::string_view s) { return tail_lines(s, 1); }
 
