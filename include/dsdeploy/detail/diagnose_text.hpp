@@ -7,6 +7,7 @@
 
 #include <dsdeploy/cluster.hpp>
 #include <dsdeploy/config.hpp>
+#include <dsdeploy/detail/line_splitter.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/log_line.hpp>
 
@@ -109,10 +110,39 @@ inline std::string strip_colour_remnant(std::string s) {
     return s;
 }
 
-// The input's lines with escape sequences (and colour codes that lost their ESC) removed.
+// One line as the parsers read it: escape sequences (and colour codes that lost their ESC)
+// removed. Returns `raw` itself when there is nothing to remove (most lines), else `buf`.
+inline std::string_view clean_log_line(std::string_view raw, std::string& buf) {
+    std::size_t i = 0;
+    while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t')) ++i;
+    bool remnant = false;  // "[36m" without its ESC (strip_colour_remnant)
+    if (i < raw.size() && raw[i] == '[') {
+        std::size_t j = i + 1;
+        while (j < raw.size() && j - i <= 8 && ((raw[j] >= '0' && raw[j] <= '9') || raw[j] == ';')) ++j;
+        remnant = j > i + 1 && j < raw.size() && raw[j] == 'm';
+    }
+    if (!remnant && raw.find('\x1b') == std::string_view::npos) return raw;
+    buf = strip_colour_remnant(strip_ansi(raw));
+    return buf;
+}
+
+// Calls on_line(number, line) for every line of `text` (1-based numbers), split and cleaned as
+// doctor reads a file: LF, CRLF and bare CR end lines, a leading BOM is dropped, colour removed
+// (line_splitter.hpp, clean_log_line).
+template <class F>
+inline void for_each_clean_line(std::string_view text, F&& on_line) {
+    line_splitter split;
+    std::string buf;
+    std::size_t number = 0;
+    auto one = [&](std::string_view raw) { on_line(++number, clean_log_line(raw, buf)); };
+    split.feed(text, one);
+    split.finish(one);
+}
+
+// The input's lines, cleaned (for_each_clean_line).
 inline std::vector<std::string> clean_lines(std::string_view text) {
     std::vector<std::string> out;
-    for (auto l : split_lines(text)) out.push_back(strip_colour_remnant(strip_ansi(l)));
+    for_each_clean_line(text, [&out](std::size_t, std::string_view l) { out.emplace_back(l); });
     return out;
 }
 
@@ -195,8 +225,24 @@ inline std::optional<int> small_int(std::optional<std::int64_t> v) {
     return static_cast<int>(*v);
 }
 
-inline void add_unique(std::vector<std::string>& v, std::string s) {
-    if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(std::move(s));
+// Appends s unless it is empty, already there, or v holds `cap` entries (a linear search: for
+// short lists; a growing set of values uses a hash set, see vllm_log_parser).
+inline void add_unique(std::vector<std::string>& v, std::string s, std::size_t cap = 1024) {
+    if (!s.empty() && v.size() < cap && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(std::move(s));
+}
+
+// `needle` (lower-case) in s, ignoring the case of s.
+inline bool has_nocase(std::string_view s, std::string_view needle) {
+    if (needle.empty()) return true;
+    if (s.size() < needle.size()) return false;
+    const auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+    for (std::size_t i = 0; i + needle.size() <= s.size(); ++i) {
+        if (lower(s[i]) != needle[0]) continue;
+        std::size_t k = 1;
+        while (k < needle.size() && lower(s[i + k]) == needle[k]) ++k;
+        if (k == needle.size()) return true;
+    }
+    return false;
 }
 
 // Every IP in "node:<ip>" resource names ('node:10.0.0.1': 0.001).

@@ -215,13 +215,6 @@ inline std::vector<std::string> cells(std::string_view s) {
 namespace detail {
 namespace memlog {
 
-// One logical line: its first line's number, the lines a terminal cut joined, and the pipeline
-// stage its process prefix names.
-struct record {
-    std::size_t number = 0;
-    std::string text;
-    int pp_rank = -1;
-};
 
 // "(Worker_PP1_TP0 pid=12) INFO ..." -> 1 (the mp executor's worker prefix, vllm/v1/executor/
 // multiproc_executor.py setup_proc_title_and_log_prefix, 0.11+); -1 when the prefix names no stage
@@ -245,173 +238,156 @@ inline int pp_rank_of(std::string_view s) {
     }
 }
 
-inline std::vector<record> records_of(std::string_view text) {
-    const auto raw = d::clean_lines(text);
-    std::vector<record> out;
-    std::size_t n = 0;
-    while (n < raw.size()) {
-        record r;
-        r.number = n + 1;
-        r.text = raw[n++];
-        while (n < raw.size() && continues(raw[n]) && r.text.size() < max_record_chars) r.text += raw[n++];
-        r.pp_rank = pp_rank_of(r.text);
-        out.push_back(std::move(r));
+DSDEPLOY_INLINE void record_parser::add(const record& rec) {
+    namespace m = detail::memlog;
+    vllm_memory_log& r = r_;
+    const std::size_t number = rec.number;
+    const std::string s = m::normalise(rec.text);
+    if (s.empty()) return;
+    auto put = [&](std::optional<logged_figure>& slot, std::optional<double> v, bool smallest = false) {
+        if (!v) return false;
+        m::note(slot, *v, number, s, smallest);
+        return true;
+    };
+    // version
+    if (auto v = d::after(s, "vLLM API server version "); !v.empty()) {
+        auto t = d::tokens(v);
+        if (!t.empty()) r.version = std::string(t[0].substr(0, 40));
     }
-    return out;
+    if (auto v = d::after(s, "LLM engine (v"); !v.empty() && r.version.empty())
+        r.version = std::string(d::take_while(v.substr(0, 40), [](char c) { return c != ')' && c != ' '; }));
+    if (auto v = d::after(s, "vLLM version: "); !v.empty() && r.version.empty()) {
+        auto t = d::tokens(v);
+        if (!t.empty()) r.version = std::string(t[0].substr(0, 40));
+    }
+    // configuration
+    for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
+                                 "Requested memory:", "gpu_memory_utilization", "--gpu-memory-utilization", "gpu-memory-utilization:"}) {
+        auto u = m::plain_after(s, key);
+        if (u && *u > 0 && *u <= 1.0) {
+            m::note(r.utilization, *u, number, s);
+            break;
+        }
+    }
+    for (std::string_view key : {"'tensor_parallel_size': ", "tensor_parallel_size=", "tensor-parallel-size: ", " -tp "})
+        if (auto v = d::small_int(d::count_after(s, key)); v && *v > 0) {
+            m::note(r.tensor_parallel_size, *v, number, s);
+            break;
+        }
+    for (std::string_view key : {"'max_model_len': ", "max_seq_len=", "max-model-len: ", "--max-model-len ", "Using max model len "})
+        if (auto v = d::count_after(s, key); v && *v > 0 && *v < (std::int64_t{1} << 40)) {
+            m::note(r.max_model_len, double(*v), number, s);
+            break;
+        }
+    for (std::string_view key : {"max_num_batched_tokens=", "'max_num_batched_tokens': "})
+        if (auto v = d::count_after(s, key); v && *v > 0 && *v < (std::int64_t{1} << 40)) {
+            m::note(r.max_num_batched_tokens, double(*v), number, s);
+            break;
+        }
+    for (std::string_view key : {"block_size=", "'block_size': ", "block-size: "})
+        if (auto v = d::count_after(s, key); v && *v > 0 && *v <= 65536) {
+            block_size = double(*v);
+            break;
+        }
+    // the budget
+    put(r.total_gib, m::gib_after(s, "total_gpu_memory"));
+    for (std::string_view key : {"Free memory on device", "Free memory on device:"})
+        if (auto fr = m::ratio_after(s, key)) {
+            m::note(r.free_at_start_gib, fr->first, number, s);
+            m::note(r.total_gib, fr->second, number, s);
+            break;
+        }
+    put(r.free_at_start_gib, m::gib_after(s, "Initial free memory:"));
+    if (d::has(s, "the current vLLM instance can use")) {
+        auto v = m::gib_after(s, "the current vLLM instance can use");
+        if (!v) v = m::gib_after(s, ") = ");
+        put(r.requested_gib, v);
+    }
+    for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
+                                 "Requested memory:"}) {
+        const auto p = s.find(key);
+        if (p == std::string::npos) continue;
+        const std::string_view rest = std::string_view(s).substr(p, 80);
+        if (put(r.requested_gib, m::number_before(rest, " GiB"))) break;
+    }
+    // weights
+    for (std::string_view key : {"Model loading took", "model weights took", "model weights take", "Weight memory:", "weights memory:"})
+        if (put(r.weights_gib, m::gib_after(s, key))) break;
+    put(r.weights_gib, m::number_before(s, " GiB for weight"));
+    // non-torch memory
+    // "non_torch_memory" of the V0 lines; a MemorySnapshot's repr ("torch_memory=..., non_torch_memory=...", DEBUG) is
+    // an absolute figure, not the profile's increase.
+    if (d::has(s, "Memory profiling results")) put(r.non_torch_gib, m::gib_after(s, "non_torch_memory="));
+    else if (!d::has(s, "torch_memory=")) put(r.non_torch_gib, m::gib_after(s, "non_torch_memory"));
+    put(r.non_torch_gib, m::gib_after(s, "Non-torch memory:"));
+    put(r.non_torch_gib, m::gib_after(s, "non-torch forward increase memory:"));
+    put(r.non_torch_gib, m::number_before(s, " GiB for non-torch memory"));
+    // activation peak
+    put(r.activation_gib, m::gib_after(s, "PyTorch activation peak memory"));
+    put(r.activation_gib, m::gib_after(s, "Peak activation memory:"));
+    put(r.activation_gib, m::gib_after(s, "torch peak memory increase:"));
+    put(r.activation_gib, m::number_before(s, " GiB for peak activation"));
+    put(r.activation_gib, m::number_before(s, " GiB allocated at peak"));
+    if (d::has(s, "Memory profiling results")) put(peak_torch, m::gib_after(s, "peak_torch_memory="));
+    // CUDA graphs
+    put(r.cuda_graph_estimate_gib, m::gib_after(s, "Estimated CUDA graph memory:"));
+    if (const auto p = s.find("Graph capturing finished"); p != std::string::npos)
+        put(r.cuda_graph_gib, m::gib_after(std::string_view(s).substr(p), "took "));
+    put(pool_actual, m::gib_after(s, "CUDA graph pool memory:"));
+    put(r.cuda_graph_delta_gib, m::gib_after(s, "CUDAGraph memory:"));
+    put(r.cuda_graph_delta_gib, m::number_before(s, " GiB for CUDAGraph memory"));
+    // the KV cache
+    const bool kv_found = put(r.available_kv_gib, m::gib_after(s, "Available KV cache memory"), true) ||
+                          put(r.available_kv_gib, m::gib_after(s, "reserved for KV Cache is"), true) ||
+                          put(r.available_kv_gib, m::gib_after(s, "available_kv_cache_memory"), true) ||
+                          put(r.available_kv_gib, m::gib_after(s, "than the available KV cache memory"), true) ||
+                          put(r.available_kv_gib, m::gib_after(s, "Current kv cache memory in use is"), true);
+    if (!kv_found && d::has(s, "Memory profiling results")) put(r.available_kv_gib, m::gib_after(s, "kv_cache_size="), true);
+    if (!kv_found && m::starts(s, "KV cache memory:")) put(r.available_kv_gib, m::gib_after(s, "KV cache memory:"), true);
+    put(r.kv_committed_gib, m::number_before(s, " GiB committed to the KV cache"), true);
+    if (auto v = d::count_after(s, " KV cache size: "); v && *v < (std::int64_t{1} << 50)) m::note(r.kv_tokens, double(*v), number, s, true);
+    else if (auto v0 = d::count_after(s, "that can be stored in KV cache ("); v0 && *v0 < (std::int64_t{1} << 50))
+        m::note(r.kv_tokens, double(*v0), number, s, true);
+    for (std::string_view key : {"# GPU blocks: ", "# cuda blocks: ", "GPU blocks: "})
+        if (auto v = d::count_after(s, key); v && *v < (std::int64_t{1} << 40)) {
+            m::note(blocks, double(*v), number, s, true);
+            break;
+        }
+    if (auto toks = d::count_after(s, "Maximum concurrency for "); toks && *toks < (std::int64_t{1} << 40)) {
+        if (auto x = m::plain_after(s, "tokens per request:")) {
+            m::note(r.concurrency_tokens, double(*toks), number, s, true);
+            m::note(r.max_concurrency, *x, number, s, true);
+        }
+    }
+    // A Markdown table of the terms (llm-d's capacity-planner write-up).
+    const auto row = m::cells(s);
+    if (row.empty()) table_header.clear();
+    if (!row.empty()) {
+        bool header = false;
+        for (const auto& c : row) header = header || c == "Weights" || c == "KV Cache";
+        if (header) {
+            table_header = row;
+        } else if (!table_header.empty()) {
+            for (std::size_t k = 0; k < row.size() && k < table_header.size(); ++k) {
+                const std::string col = detail::to_lower(table_header[k]);
+                std::size_t i = 0;
+                auto v = m::number_at(row[k], i);
+                if (!v || i != row[k].size()) continue;
+                if (col == "weights") put(r.weights_gib, v);
+                else if (col == "activation") put(r.activation_gib, v);
+                else if (col == "non-torch") put(r.non_torch_gib, v);
+                else if (col == "cuda graph") put(r.cuda_graph_delta_gib, v);
+                else if (col == "kv cache") put(r.available_kv_gib, v, true);
+                else if (col == "tp" && *v >= 1 && *v < 1e6) put(r.tensor_parallel_size, v);
+                else if (col == "util" && *v > 0 && *v <= 1) put(r.utilization, v);
+                else if (col == "max-model-len" && *v >= 1 && *v < 1e12) put(r.max_model_len, v);
+            }
+        }
+    }
 }
 
-inline vllm_memory_log parse_records(const std::vector<record>& records) {
-    namespace m = detail::memlog;
-    vllm_memory_log r;
-    std::optional<logged_figure> blocks, pool_actual;
-    double block_size = 16;
-    std::optional<logged_figure> peak_torch;  // V0 <= 0.6.4: weights included
-    std::vector<std::string> table_header;
-    for (const record& rec : records) {
-        const std::size_t number = rec.number;
-        const std::string s = m::normalise(rec.text);
-        if (s.empty()) continue;
-        auto put = [&](std::optional<logged_figure>& slot, std::optional<double> v, bool smallest = false) {
-            if (!v) return false;
-            m::note(slot, *v, number, s, smallest);
-            return true;
-        };
-        // version
-        if (auto v = d::after(s, "vLLM API server version "); !v.empty()) {
-            auto t = d::tokens(v);
-            if (!t.empty()) r.version = std::string(t[0].substr(0, 40));
-        }
-        if (auto v = d::after(s, "LLM engine (v"); !v.empty() && r.version.empty())
-            r.version = std::string(d::take_while(v.substr(0, 40), [](char c) { return c != ')' && c != ' '; }));
-        if (auto v = d::after(s, "vLLM version: "); !v.empty() && r.version.empty()) {
-            auto t = d::tokens(v);
-            if (!t.empty()) r.version = std::string(t[0].substr(0, 40));
-        }
-        // configuration
-        for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
-                                     "Requested memory:", "gpu_memory_utilization", "--gpu-memory-utilization", "gpu-memory-utilization:"}) {
-            auto u = m::plain_after(s, key);
-            if (u && *u > 0 && *u <= 1.0) {
-                m::note(r.utilization, *u, number, s);
-                break;
-            }
-        }
-        for (std::string_view key : {"'tensor_parallel_size': ", "tensor_parallel_size=", "tensor-parallel-size: ", " -tp "})
-            if (auto v = d::small_int(d::count_after(s, key)); v && *v > 0) {
-                m::note(r.tensor_parallel_size, *v, number, s);
-                break;
-            }
-        for (std::string_view key : {"'max_model_len': ", "max_seq_len=", "max-model-len: ", "--max-model-len ", "Using max model len "})
-            if (auto v = d::count_after(s, key); v && *v > 0 && *v < (std::int64_t{1} << 40)) {
-                m::note(r.max_model_len, double(*v), number, s);
-                break;
-            }
-        for (std::string_view key : {"max_num_batched_tokens=", "'max_num_batched_tokens': "})
-            if (auto v = d::count_after(s, key); v && *v > 0 && *v < (std::int64_t{1} << 40)) {
-                m::note(r.max_num_batched_tokens, double(*v), number, s);
-                break;
-            }
-        for (std::string_view key : {"block_size=", "'block_size': ", "block-size: "})
-            if (auto v = d::count_after(s, key); v && *v > 0 && *v <= 65536) {
-                block_size = double(*v);
-                break;
-            }
-        // the budget
-        put(r.total_gib, m::gib_after(s, "total_gpu_memory"));
-        for (std::string_view key : {"Free memory on device", "Free memory on device:"})
-            if (auto fr = m::ratio_after(s, key)) {
-                m::note(r.free_at_start_gib, fr->first, number, s);
-                m::note(r.total_gib, fr->second, number, s);
-                break;
-            }
-        put(r.free_at_start_gib, m::gib_after(s, "Initial free memory:"));
-        if (d::has(s, "the current vLLM instance can use")) {
-            auto v = m::gib_after(s, "the current vLLM instance can use");
-            if (!v) v = m::gib_after(s, ") = ");
-            put(r.requested_gib, v);
-        }
-        for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
-                                     "Requested memory:"}) {
-            const auto p = s.find(key);
-            if (p == std::string::npos) continue;
-            const std::string_view rest = std::string_view(s).substr(p, 80);
-            if (put(r.requested_gib, m::number_before(rest, " GiB"))) break;
-        }
-        // weights
-        for (std::string_view key : {"Model loading took", "model weights took", "model weights take", "Weight memory:", "weights memory:"})
-            if (put(r.weights_gib, m::gib_after(s, key))) break;
-        put(r.weights_gib, m::number_before(s, " GiB for weight"));
-        // non-torch memory
-        // "non_torch_memory" of the V0 lines; a MemorySnapshot's repr ("torch_memory=..., non_torch_memory=...", DEBUG) is
-        // an absolute figure, not the profile's increase.
-        if (d::has(s, "Memory profiling results")) put(r.non_torch_gib, m::gib_after(s, "non_torch_memory="));
-        else if (!d::has(s, "torch_memory=")) put(r.non_torch_gib, m::gib_after(s, "non_torch_memory"));
-        put(r.non_torch_gib, m::gib_after(s, "Non-torch memory:"));
-        put(r.non_torch_gib, m::gib_after(s, "non-torch forward increase memory:"));
-        put(r.non_torch_gib, m::number_before(s, " GiB for non-torch memory"));
-        // activation peak
-        put(r.activation_gib, m::gib_after(s, "PyTorch activation peak memory"));
-        put(r.activation_gib, m::gib_after(s, "Peak activation memory:"));
-        put(r.activation_gib, m::gib_after(s, "torch peak memory increase:"));
-        put(r.activation_gib, m::number_before(s, " GiB for peak activation"));
-        put(r.activation_gib, m::number_before(s, " GiB allocated at peak"));
-        if (d::has(s, "Memory profiling results")) put(peak_torch, m::gib_after(s, "peak_torch_memory="));
-        // CUDA graphs
-        put(r.cuda_graph_estimate_gib, m::gib_after(s, "Estimated CUDA graph memory:"));
-        if (const auto p = s.find("Graph capturing finished"); p != std::string::npos)
-            put(r.cuda_graph_gib, m::gib_after(std::string_view(s).substr(p), "took "));
-        put(pool_actual, m::gib_after(s, "CUDA graph pool memory:"));
-        put(r.cuda_graph_delta_gib, m::gib_after(s, "CUDAGraph memory:"));
-        put(r.cuda_graph_delta_gib, m::number_before(s, " GiB for CUDAGraph memory"));
-        // the KV cache
-        const bool kv_found = put(r.available_kv_gib, m::gib_after(s, "Available KV cache memory"), true) ||
-                              put(r.available_kv_gib, m::gib_after(s, "reserved for KV Cache is"), true) ||
-                              put(r.available_kv_gib, m::gib_after(s, "available_kv_cache_memory"), true) ||
-                              put(r.available_kv_gib, m::gib_after(s, "than the available KV cache memory"), true) ||
-                              put(r.available_kv_gib, m::gib_after(s, "Current kv cache memory in use is"), true);
-        if (!kv_found && d::has(s, "Memory profiling results")) put(r.available_kv_gib, m::gib_after(s, "kv_cache_size="), true);
-        if (!kv_found && m::starts(s, "KV cache memory:")) put(r.available_kv_gib, m::gib_after(s, "KV cache memory:"), true);
-        put(r.kv_committed_gib, m::number_before(s, " GiB committed to the KV cache"), true);
-        if (auto v = d::count_after(s, " KV cache size: "); v && *v < (std::int64_t{1} << 50)) m::note(r.kv_tokens, double(*v), number, s, true);
-        else if (auto v0 = d::count_after(s, "that can be stored in KV cache ("); v0 && *v0 < (std::int64_t{1} << 50))
-            m::note(r.kv_tokens, double(*v0), number, s, true);
-        for (std::string_view key : {"# GPU blocks: ", "# cuda blocks: ", "GPU blocks: "})
-            if (auto v = d::count_after(s, key); v && *v < (std::int64_t{1} << 40)) {
-                m::note(blocks, double(*v), number, s, true);
-                break;
-            }
-        if (auto toks = d::count_after(s, "Maximum concurrency for "); toks && *toks < (std::int64_t{1} << 40)) {
-            if (auto x = m::plain_after(s, "tokens per request:")) {
-                m::note(r.concurrency_tokens, double(*toks), number, s, true);
-                m::note(r.max_concurrency, *x, number, s, true);
-            }
-        }
-        // A Markdown table of the terms (llm-d's capacity-planner write-up).
-        const auto row = m::cells(s);
-        if (row.empty()) table_header.clear();
-        if (!row.empty()) {
-            bool header = false;
-            for (const auto& c : row) header = header || c == "Weights" || c == "KV Cache";
-            if (header) {
-                table_header = row;
-            } else if (!table_header.empty()) {
-                for (std::size_t k = 0; k < row.size() && k < table_header.size(); ++k) {
-                    const std::string col = detail::to_lower(table_header[k]);
-                    std::size_t i = 0;
-                    auto v = m::number_at(row[k], i);
-                    if (!v || i != row[k].size()) continue;
-                    if (col == "weights") put(r.weights_gib, v);
-                    else if (col == "activation") put(r.activation_gib, v);
-                    else if (col == "non-torch") put(r.non_torch_gib, v);
-                    else if (col == "cuda graph") put(r.cuda_graph_delta_gib, v);
-                    else if (col == "kv cache") put(r.available_kv_gib, v, true);
-                    else if (col == "tp" && *v >= 1 && *v < 1e6) put(r.tensor_parallel_size, v);
-                    else if (col == "util" && *v > 0 && *v <= 1) put(r.utilization, v);
-                    else if (col == "max-model-len" && *v >= 1 && *v < 1e12) put(r.max_model_len, v);
-                }
-            }
-        }
-    }
+DSDEPLOY_INLINE vllm_memory_log record_parser::finish() {
+    vllm_memory_log& r = r_;
     if (!r.kv_tokens && blocks) {
         logged_figure t = *blocks;
         t.value = blocks->value * block_size;
@@ -425,28 +401,57 @@ inline vllm_memory_log parse_records(const std::vector<record>& records) {
     }
     r.recognised = r.weights_gib || r.non_torch_gib || r.activation_gib || r.available_kv_gib || r.kv_tokens || r.max_concurrency ||
                    r.cuda_graph_gib || r.cuda_graph_estimate_gib || r.free_at_start_gib;
-    return r;
+    vllm_memory_log out = std::move(r_);
+    *this = record_parser{};
+    return out;
 }
 
 }  // namespace memlog
 }  // namespace detail
 
-DSDEPLOY_INLINE vllm_memory_log parse_vllm_memory_log(std::string_view text) {
+DSDEPLOY_INLINE void vllm_memory_log_parser::line(std::size_t number, std::string_view text) {
     namespace m = detail::memlog;
-    const auto records = m::records_of(text);
-    vllm_memory_log r = m::parse_records(records);
-    // The lines each pipeline stage's workers printed, read on their own.
-    std::map<int, std::vector<m::record>> by_stage;
-    for (const auto& rec : records)
-        if (rec.pp_rank >= 0 && by_stage.size() < 256) by_stage[rec.pp_rank].push_back(rec);
-    for (const auto& [rank, recs] : by_stage) {
-        vllm_memory_log st = m::parse_records(recs);
+    if (has_record_ && m::continues(text) && record_.text.size() < m::max_record_chars) {
+        record_.text.append(text.data(), text.size());
+        return;
+    }
+    flush();
+    record_.number = number;
+    record_.text.assign(text.data(), text.size());
+    has_record_ = true;
+}
+
+DSDEPLOY_INLINE void vllm_memory_log_parser::flush() {
+    if (!has_record_) return;
+    has_record_ = false;
+    record_.pp_rank = detail::memlog::pp_rank_of(record_.text);
+    all_.add(record_);
+    // The lines each pipeline stage's workers printed, read on their own too.
+    if (record_.pp_rank >= 0) {
+        auto it = stages_.find(record_.pp_rank);
+        if (it == stages_.end() && stages_.size() < max_stages) it = stages_.emplace(record_.pp_rank, detail::memlog::record_parser{}).first;
+        if (it != stages_.end()) it->second.add(record_);
+    }
+}
+
+DSDEPLOY_INLINE vllm_memory_log vllm_memory_log_parser::finish() {
+    flush();
+    vllm_memory_log r = all_.finish();
+    for (auto& [rank, parser] : stages_) {
+        vllm_memory_log st = parser.finish();
         if (!st.recognised) continue;
         st.pp_rank = rank;
         st.version = r.version;
         r.stages.push_back(std::move(st));
     }
+    *this = vllm_memory_log_parser{};
     return r;
+}
+
+DSDEPLOY_INLINE vllm_memory_log parse_vllm_memory_log(std::string_view text) {
+    vllm_memory_log_parser p;
+    detail::diag::for_each_clean_line(text, [&p](std::size_t n, std::string_view l) { p.line(n, l); });
+    return p.finish();
 }
 
 // --- reconciliation ------------------------------------------------------------------------------
