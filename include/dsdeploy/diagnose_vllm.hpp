@@ -56,24 +56,25 @@ vllm_report parse_vllm_log(std::string_view text);
 
 // The same parser line by line, for a log of any size (doctor streams its files through it): give
 // it each line with its 1-based number, colour codes removed (log_reader in diagnose.hpp does
-// both), then take the report. Its state is bounded whatever the input (one line of look-ahead,
-// capped lists, hash sets for the IPs). parse_vllm_log(text) is this over the lines of `text`.
+// both), then take the report. Its state is bounded whatever the input (a request line held until
+// the next, capped lists, hash sets for the IPs). parse_vllm_log(text) is this over the lines of `text`.
 class vllm_log_parser {
 public:
     static constexpr std::size_t max_requested_ips = 256, max_more_ips = 65536, max_worker_ips = 1024;
 
     void line(std::size_t number, std::string_view text);
     std::size_t recognised_lines() const { return recognised_lines_; }  // lines that made the text a vLLM log (so far)
-    void end_input();  // reads the held-back last line now (no line follows it)
+    void end_input();  // reads a held-back request line now (no line follows it)
     vllm_report finish();                                                // the report; the parser starts afresh
 
 private:
-    void process(std::size_t number, std::string_view text, const std::string_view* next);
+    void process(std::size_t number, std::string_view text);
+    void requests(const std::string_view* next);
     void collect_requested_ips(std::string_view s);
 
     vllm_report r_;
-    std::size_t pending_number_ = 0;  // the line read when the next one comes
-    std::string pending_;
+    std::size_t deferred_number_ = 0;  // a request line, read when the next line comes (it may continue there)
+    std::string deferred_;
     std::optional<std::int64_t> gpu_blocks_;
     std::optional<log_line> blocks_line_;
     std::int64_t block_size_ = 16;

@@ -84,6 +84,7 @@ struct record {
 class record_parser {
 public:
     void add(const record& rec);
+    void skip(const record& rec);  // a record that holds none of the words add() looks for (it still ends a table)
     vllm_memory_log finish();
 
 private:
@@ -112,6 +113,7 @@ private:
     std::map<int, detail::memlog::record_parser> stages_;
     detail::memlog::record record_;
     bool has_record_ = false;
+    bool record_matters_ = false;  // its lines hold a word a figure's key contains
 };
 
 // One row of the side-by-side: a figure vLLM logged beside what the plan predicted.

@@ -110,3 +110,8 @@ set(fuzz_vllm_memory_log_FIXTURE_SEEDS
     vllm/public-vllm-10517-v0-kv-cache.log
     vllm/public-vllm-25350-v1-kv-cache.log
 )
+set(fuzz_line_splitter_FIXTURE_SEEDS
+    vllm/public-ray-53192-no-node-type.log
+    gpu/nccl-ib-requested-absent.log
+    nccl/public-pytorch-ci-infra-490-shm-timestamped.log
+)

@@ -41,6 +41,7 @@ DSDEPLOY_INLINE log_reader::log_reader(std::string source, std::size_t max_line)
 DSDEPLOY_INLINE void log_reader::line(std::string_view raw) {
     const std::string_view l = detail::diag::clean_log_line(raw, clean_buf_);
     const std::size_t n = ++number_;
+    const detail::diag::key_filter filter(l);
     nccl_.line(n, l);
     vllm_.line(n, l);
     events_.line(n, l);

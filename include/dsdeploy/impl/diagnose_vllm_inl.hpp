@@ -20,13 +20,32 @@
 DSDEPLOY_NAMESPACE_BEGIN
 
 DSDEPLOY_INLINE void vllm_log_parser::line(std::size_t number, std::string_view text) {
-    // a line is read when the next one is known (a request wrapped onto an indented next line belongs to it)
-    if (pending_number_ > 0) {
-        const std::string_view next = text;
-        process(pending_number_, pending_, &next);
+    if (deferred_number_ > 0) requests(&text);
+    process(number, text);
+}
+
+// A resource request or placement-group wait is read when the next line is known: a request
+// wrapped onto an indented next line ("    {'GPU': 1.0, 'node:10.0.0.2': 0.001}.") belongs to it.
+DSDEPLOY_INLINE void vllm_log_parser::requests(const std::string_view* next) {
+    namespace d = detail::diag;
+    vllm_report& r = r_;
+    const std::size_t number = deferred_number_;
+    const std::string_view line = deferred_;
+    deferred_number_ = 0;
+    const bool wrapped = next && !next->empty() && std::isspace(static_cast<unsigned char>(next->front())) && !d::has(line, "{") &&
+                         (d::has(detail::trim(*next), "{") || d::has(detail::trim(*next), "specs="));
+    const std::string joined = wrapped ? std::string(line) + " " + std::string(detail::trim(*next)) : std::string();
+    const std::string_view whole = wrapped ? std::string_view(joined) : line;
+    if (d::has(line, "No available node types can fulfill resource request")) {
+        if (r.no_node_type.size() < 100) r.no_node_type.push_back(d::make_line(number, whole));
+        collect_requested_ips(whole);
     }
-    pending_number_ = number;
-    pending_.assign(text.data(), text.size());
+    if (d::has(line, "Waiting for creating a placement group")) {
+        if (r.placement_group_waiting.size() < 100) r.placement_group_waiting.push_back(d::make_line(number, whole));
+        collect_requested_ips(whole);
+    }
+    r.recognised = true;
+    ++recognised_lines_;
 }
 
 DSDEPLOY_INLINE void vllm_log_parser::collect_requested_ips(std::string_view s) {
@@ -44,12 +63,14 @@ DSDEPLOY_INLINE void vllm_log_parser::collect_requested_ips(std::string_view s) 
     }
 }
 
-DSDEPLOY_INLINE void vllm_log_parser::process(std::size_t number, std::string_view text, const std::string_view* next) {
+DSDEPLOY_INLINE void vllm_log_parser::process(std::size_t number, std::string_view text) {
     namespace d = detail::diag;
     vllm_report& r = r_;
     auto mark = [&r]() { r.recognised = true; };
     const std::string_view line = detail::trim(text);
     if (line.empty()) return;
+    std::optional<d::key_filter> filter;  // (log_reader has one on the line already)
+    if (!d::key_filter::covering(line)) filter.emplace(line);
     const bool was = r.recognised;
     r.recognised = false;
     if (auto v = d::after(line, "vLLM API server version "); !v.empty()) {
@@ -124,20 +145,9 @@ DSDEPLOY_INLINE void vllm_log_parser::process(std::size_t number, std::string_vi
         if (!r.cuda_graph_oom && graph_trace_ && number - graph_trace_ <= 30) r.cuda_graph_oom = r.out_of_memory.back();
         mark();
     }
-    // a request wrapped onto an indented next line ("    {'GPU': 1.0, 'node:10.0.0.2': 0.001}.") belongs to it
-    const bool wrapped = next && !next->empty() && std::isspace(static_cast<unsigned char>(next->front())) && !d::has(line, "{") &&
-                     (d::has(detail::trim(*next), "{") || d::has(detail::trim(*next), "specs="));
-const std::string joined = wrapped ? std::string(line) + " " + std::string(detail::trim(*next)) : std::string();
-const std::string_view whole = wrapped ? std::string_view(joined) : line;
-    if (d::has(line, "No available node types can fulfill resource request")) {
-        if (r.no_node_type.size() < 100) r.no_node_type.push_back(d::make_line(number, whole));
-        collect_requested_ips(whole);
-        mark();
-    }
-    if (d::has(line, "Waiting for creating a placement group")) {
-        if (r.placement_group_waiting.size() < 100) r.placement_group_waiting.push_back(d::make_line(number, whole));
-        collect_requested_ips(whole);
-        mark();
+    if (d::has(line, "No available node types can fulfill resource request") || d::has(line, "Waiting for creating a placement group")) {
+        deferred_number_ = number;  // read by requests() when the next line is known
+        deferred_.assign(line.data(), line.size());
     }
     if (d::has(line, "Cannot provide a placement group")) {
         if (!r.placement_group_timeout) r.placement_group_timeout = d::make_line(number, line);
@@ -194,9 +204,7 @@ const std::string_view whole = wrapped ? std::string_view(joined) : line;
 }
 
 DSDEPLOY_INLINE void vllm_log_parser::end_input() {
-    if (pending_number_ > 0) process(pending_number_, pending_, nullptr);
-    pending_number_ = 0;
-    pending_.clear();
+    if (deferred_number_ > 0) requests(nullptr);
 }
 
 DSDEPLOY_INLINE vllm_report vllm_log_parser::finish() {

@@ -16,6 +16,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -39,8 +40,8 @@ inline bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)
 // A line that continues the previous one: a terminal or a copy cut the record ("Model loading \n
 // took 7.12 GiB", "Available KV cache me\nmory: 11.03 GiB", "finished in 11\n secs, took 1.00 GiB").
 // Not a continuation although it starts with a digit or a lower-case letter: a timestamp
-// ("2026-12-03T07:00:00Z ...", "12-03 07:00:00 ...", "07:00:00 ...") or a Compose prefix
-// ("vllm-1  | INFO ...").
+// ("2026-12-03T07:00:00Z ...", "12-03 07:00:00 ...", "07:00:00 ..."), a Compose prefix
+// ("vllm-1  | INFO ...") or an NCCL line ("gpu-a:1234:1300 [0] NCCL INFO ...").
 inline bool starts_record(std::string_view l) {
     std::size_t i = 0;
     while (i < l.size() && i < 4 && is_digit(l[i])) ++i;
@@ -50,7 +51,10 @@ inline bool starts_record(std::string_view l) {
         if (j < l.size() && (l[j] == '-' || l[j] == '/' || l[j] == ':' || l[j] == ' ' || l[j] == 'T')) return true;
     }
     const auto bar = l.find(" | ");
-    return bar != std::string_view::npos && bar < 80 && l.substr(0, bar).find_first_of("()[]") == std::string_view::npos;
+    if (bar != std::string_view::npos && bar < 80 && l.substr(0, bar).find_first_of("()[]") == std::string_view::npos) return true;
+    // an NCCL line ("gpu-a:1234:1300 [0] NCCL INFO ...", host names are often lower case)
+    const std::string_view head = l.substr(0, 120);
+    return head.find(" NCCL INFO") != std::string_view::npos || head.find(" NCCL WARN") != std::string_view::npos;
 }
 
 inline bool continues(std::string_view l) {
@@ -112,7 +116,7 @@ inline std::optional<double> in_gib(double v, std::string_view s, std::size_t i,
 // The GiB figure after `key`: "key: 14.96GiB", "key    1.79GiB", "key (23.58GiB)", "key=0.35GiB",
 // "key takes 0.20GiB", "key is 1.57GiB".
 inline std::optional<double> gib_after(std::string_view s, std::string_view key, bool unit_required = true) {
-    const auto p = s.find(key);
+    const auto p = d::find_key(s, key);
     if (p == std::string_view::npos) return std::nullopt;
     std::size_t i = p + key.size();
     skip(s, i, " \t:=(");
@@ -127,7 +131,7 @@ inline std::optional<double> gib_after(std::string_view s, std::string_view key,
 
 // The number right before `key` ("14.99 GiB for weight": key " GiB for weight").
 inline std::optional<double> number_before(std::string_view s, std::string_view key) {
-    const auto p = s.find(key);
+    const auto p = d::find_key(s, key);
     if (p == std::string_view::npos || p == 0) return std::nullopt;
     std::size_t k = p;
     while (k > 0 && p - k < 30 && (is_digit(s[k - 1]) || s[k - 1] == '.')) --k;
@@ -140,7 +144,7 @@ inline std::optional<double> number_before(std::string_view s, std::string_view 
 
 // A plain number after `key` (a utilization, "0.9"): skips " :=(" and "is".
 inline std::optional<double> plain_after(std::string_view s, std::string_view key) {
-    const auto p = s.find(key);
+    const auto p = d::find_key(s, key);
     if (p == std::string_view::npos) return std::nullopt;
     std::size_t i = p + key.size();
     skip(s, i, " \t:=('\"");
@@ -151,7 +155,7 @@ inline std::optional<double> plain_after(std::string_view s, std::string_view ke
 
 // "(78.57/79.18 GiB)" within a few characters after `key`: {free, total}.
 inline std::optional<std::pair<double, double>> ratio_after(std::string_view s, std::string_view key) {
-    const auto p = s.find(key);
+    const auto p = d::find_key(s, key);
     if (p == std::string_view::npos) return std::nullopt;
     const std::string_view rest = s.substr(p + key.size(), 60);
     const auto slash = rest.find('/');
@@ -241,8 +245,9 @@ inline int pp_rank_of(std::string_view s) {
 DSDEPLOY_INLINE void record_parser::add(const record& rec) {
     namespace m = detail::memlog;
     vllm_memory_log& r = r_;
-    const std::size_t number = rec.number;
     const std::string s = m::normalise(rec.text);
+    const d::key_filter filter(s);
+    const std::size_t number = rec.number;
     if (s.empty()) return;
     auto put = [&](std::optional<logged_figure>& slot, std::optional<double> v, bool smallest = false) {
         if (!v) return false;
@@ -305,7 +310,7 @@ DSDEPLOY_INLINE void record_parser::add(const record& rec) {
     }
     for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
                                  "Requested memory:"}) {
-        const auto p = s.find(key);
+        const auto p = d::find_key(s, key);
         if (p == std::string::npos) continue;
         const std::string_view rest = std::string_view(s).substr(p, 80);
         if (put(r.requested_gib, m::number_before(rest, " GiB"))) break;
@@ -386,6 +391,10 @@ DSDEPLOY_INLINE void record_parser::add(const record& rec) {
     }
 }
 
+DSDEPLOY_INLINE void record_parser::skip(const record& rec) {
+    if (!trim(rec.text).empty()) table_header.clear();  // what add() does with it (no table row, no key)
+}
+
 DSDEPLOY_INLINE vllm_memory_log record_parser::finish() {
     vllm_memory_log& r = r_;
     if (!r.kv_tokens && blocks) {
@@ -409,15 +418,38 @@ DSDEPLOY_INLINE vllm_memory_log record_parser::finish() {
 }  // namespace memlog
 }  // namespace detail
 
+namespace detail {
+namespace memlog {
+// Whether a one-line record can hold anything record_parser::add reads: every key it looks for
+// contains one of these words, and Markdown (tables, backticks, bold) is always read.
+inline bool may_matter(std::string_view line) {
+    for (char c : {'|', '`', '*'})
+        if (std::memchr(line.data(), c, line.size())) return true;
+    for (std::string_view w : {"GiB", "emory", "cache", "Cache", "block", "max", "tensor", "-tp ", "utilization", "capturing", "LLM engine",
+                               "concurrency", "per request", "took", "take", "instance can use", "version", ") = "})
+        if (d::has(line, w)) return true;
+    return false;
+}
+}  // namespace memlog
+}  // namespace detail
+
 DSDEPLOY_INLINE void vllm_memory_log_parser::line(std::size_t number, std::string_view text) {
     namespace m = detail::memlog;
     if (has_record_ && m::continues(text) && record_.text.size() < m::max_record_chars) {
+        if (!record_matters_) {
+            // a word cut in two by the join: look across the seam too (the longest word has 16 characters)
+            const std::string_view before = std::string_view(record_.text).substr(record_.text.size() - std::min<std::size_t>(record_.text.size(), 15));
+            std::string seam(before);
+            seam.append(text.data(), std::min<std::size_t>(text.size(), 15));
+            record_matters_ = m::may_matter(text) || m::may_matter(seam);
+        }
         record_.text.append(text.data(), text.size());
         return;
     }
     flush();
     record_.number = number;
     record_.text.assign(text.data(), text.size());
+    record_matters_ = m::may_matter(text);
     has_record_ = true;
 }
 
@@ -425,12 +457,17 @@ DSDEPLOY_INLINE void vllm_memory_log_parser::flush() {
     if (!has_record_) return;
     has_record_ = false;
     record_.pp_rank = detail::memlog::pp_rank_of(record_.text);
-    all_.add(record_);
+    const bool read = record_matters_;
+    if (read) all_.add(record_);
+    else all_.skip(record_);
     // The lines each pipeline stage's workers printed, read on their own too.
     if (record_.pp_rank >= 0) {
         auto it = stages_.find(record_.pp_rank);
         if (it == stages_.end() && stages_.size() < max_stages) it = stages_.emplace(record_.pp_rank, detail::memlog::record_parser{}).first;
-        if (it != stages_.end()) it->second.add(record_);
+        if (it != stages_.end()) {
+            if (read) it->second.add(record_);
+            else it->second.skip(record_);
+        }
     }
 }
 
