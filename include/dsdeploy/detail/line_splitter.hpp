@@ -92,7 +92,9 @@ private:
     }
 
     void append(std::string_view s) {
-        const std::size_t room = max_line_ - buf_.size();
+        // (the first line may start with a BOM, dropped when it is given: room for it too)
+        const std::size_t cap = max_line_ + (bom_checked_ ? 0 : 3);
+        const std::size_t room = cap - buf_.size();
         if (s.size() <= room) {
             buf_.append(s.data(), s.size());
         } else {
@@ -117,7 +119,7 @@ private:
     }
 
     std::size_t max_line_;
-    std::string buf_;             // the start of a line that continues in the next chunk (at most max_line_)
+    std::string buf_;             // the start of a line that continues in the next chunk (at most max_line_, + 3 for a BOM)
     std::uint64_t skipped_ = 0;   // bytes of the current line beyond max_line_
     bool after_cr_ = false;       // the last chunk ended with a CR: a LF first in the next one belongs to it
     bool bom_checked_ = false;

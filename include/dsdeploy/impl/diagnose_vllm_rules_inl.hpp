@@ -110,9 +110,14 @@ DSDEPLOY_INLINE void vllm_rules(finder& f, const expectations& ex, cluster_facts
         if (!v.no_node_type.empty()) {
             std::vector<std::string> ips;
             for (const auto& l : v.no_node_type) collect_node_ips(l.text, ips);
+            std::string more;  // a message names at most 16
+            if (ips.size() > 16) {
+                more = " and " + std::to_string(ips.size() - 16) + " more";
+                ips.resize(16);
+            }
             f.add("vllm.no_node_type_fulfils", severity::error, nn, "vllm_log",
                   "Ray cannot place a request from vLLM on any node" +
-                      (ips.empty() ? std::string() : " (it is pinned to node:" + detail::join(ips, ", node:") + ")"),
+                      (ips.empty() ? std::string() : " (it is pinned to node:" + detail::join(ips, ", node:") + more + ")"),
                   v.no_node_type.front().text,
                   std::string("Usually the driver's IP is not the IP Ray registered for its node (multi-NIC hosts). ") + fix_ip +
                       " Also check that `ray status` shows the GPUs TP x PP needs.");
