@@ -89,10 +89,10 @@ public:
 
 private:
     vllm_memory_log r_;
-    std::optional<logged_figure> blocks, pool_actual;
-    double block_size = 16;
-    std::optional<logged_figure> peak_torch;  // V0 <= 0.6.4: weights included
-    std::vector<std::string> table_header;
+    std::optional<logged_figure> blocks_, pool_actual_;
+    double block_size_ = 16;
+    std::optional<logged_figure> peak_torch_;  // V0 <= 0.6.4: weights included
+    std::vector<std::string> table_header_;
 };
 }  // namespace memlog
 }  // namespace detail

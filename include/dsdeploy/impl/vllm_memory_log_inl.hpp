@@ -291,7 +291,7 @@ DSDEPLOY_INLINE void record_parser::add(const record& rec) {
         }
     for (std::string_view key : {"block_size=", "'block_size': ", "block-size: "})
         if (auto v = d::count_after(s, key); v && *v > 0 && *v <= 65536) {
-            block_size = double(*v);
+            block_size_ = double(*v);
             break;
         }
     // the budget
@@ -333,12 +333,12 @@ DSDEPLOY_INLINE void record_parser::add(const record& rec) {
     put(r.activation_gib, m::gib_after(s, "torch peak memory increase:"));
     put(r.activation_gib, m::number_before(s, " GiB for peak activation"));
     put(r.activation_gib, m::number_before(s, " GiB allocated at peak"));
-    if (d::has(s, "Memory profiling results")) put(peak_torch, m::gib_after(s, "peak_torch_memory="));
+    if (d::has(s, "Memory profiling results")) put(peak_torch_, m::gib_after(s, "peak_torch_memory="));
     // CUDA graphs
     put(r.cuda_graph_estimate_gib, m::gib_after(s, "Estimated CUDA graph memory:"));
     if (const auto p = s.find("Graph capturing finished"); p != std::string::npos)
         put(r.cuda_graph_gib, m::gib_after(std::string_view(s).substr(p), "took "));
-    put(pool_actual, m::gib_after(s, "CUDA graph pool memory:"));
+    put(pool_actual_, m::gib_after(s, "CUDA graph pool memory:"));
     put(r.cuda_graph_delta_gib, m::gib_after(s, "CUDAGraph memory:"));
     put(r.cuda_graph_delta_gib, m::number_before(s, " GiB for CUDAGraph memory"));
     // the KV cache
@@ -355,7 +355,7 @@ DSDEPLOY_INLINE void record_parser::add(const record& rec) {
         m::note(r.kv_tokens, double(*v0), number, s, true);
     for (std::string_view key : {"# GPU blocks: ", "# cuda blocks: ", "GPU blocks: "})
         if (auto v = d::count_after(s, key); v && *v < (std::int64_t{1} << 40)) {
-            m::note(blocks, double(*v), number, s, true);
+            m::note(blocks_, double(*v), number, s, true);
             break;
         }
     if (auto toks = d::count_after(s, "Maximum concurrency for "); toks && *toks < (std::int64_t{1} << 40)) {
@@ -366,15 +366,15 @@ DSDEPLOY_INLINE void record_parser::add(const record& rec) {
     }
     // A Markdown table of the terms (llm-d's capacity-planner write-up).
     const auto row = m::cells(s);
-    if (row.empty()) table_header.clear();
+    if (row.empty()) table_header_.clear();
     if (!row.empty()) {
         bool header = false;
         for (const auto& c : row) header = header || c == "Weights" || c == "KV Cache";
         if (header) {
-            table_header = row;
-        } else if (!table_header.empty()) {
-            for (std::size_t k = 0; k < row.size() && k < table_header.size(); ++k) {
-                const std::string col = detail::to_lower(table_header[k]);
+            table_header_ = row;
+        } else if (!table_header_.empty()) {
+            for (std::size_t k = 0; k < row.size() && k < table_header_.size(); ++k) {
+                const std::string col = detail::to_lower(table_header_[k]);
                 std::size_t i = 0;
                 auto v = m::number_at(row[k], i);
                 if (!v || i != row[k].size()) continue;
@@ -392,20 +392,20 @@ DSDEPLOY_INLINE void record_parser::add(const record& rec) {
 }
 
 DSDEPLOY_INLINE void record_parser::skip(const record& rec) {
-    if (!trim(rec.text).empty()) table_header.clear();  // what add() does with it (no table row, no key)
+    if (!trim(rec.text).empty()) table_header_.clear();  // what add() does with it (no table row, no key)
 }
 
 DSDEPLOY_INLINE vllm_memory_log record_parser::finish() {
     vllm_memory_log& r = r_;
-    if (!r.kv_tokens && blocks) {
-        logged_figure t = *blocks;
-        t.value = blocks->value * block_size;
+    if (!r.kv_tokens && blocks_) {
+        logged_figure t = *blocks_;
+        t.value = blocks_->value * block_size_;
         r.kv_tokens = t;
     }
-    if (!r.cuda_graph_gib && pool_actual) r.cuda_graph_gib = pool_actual;
-    if (!r.activation_gib && peak_torch && r.weights_gib) {
-        logged_figure a = *peak_torch;
-        a.value = peak_torch->value - r.weights_gib->value;  // peak_torch_memory counted the weights
+    if (!r.cuda_graph_gib && pool_actual_) r.cuda_graph_gib = pool_actual_;
+    if (!r.activation_gib && peak_torch_ && r.weights_gib) {
+        logged_figure a = *peak_torch_;
+        a.value = peak_torch_->value - r.weights_gib->value;  // peak_torch_memory counted the weights
         r.activation_gib = a;
     }
     r.recognised = r.weights_gib || r.non_torch_gib || r.activation_gib || r.available_kv_gib || r.kv_tokens || r.max_concurrency ||
