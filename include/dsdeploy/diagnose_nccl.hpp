@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -79,7 +80,7 @@ public:
 
 private:
     nccl_report r_;
-    std::map<std::string, std::size_t> proc_index_;  // "host:pid" -> index in r_.processes (at most 4096)
+    std::map<std::string, std::size_t, std::less<>> proc_index_;  // "host:pid" -> index in r_.processes (at most 4096)
     std::size_t last_number_ = 0;
     std::string last_text_;
     std::size_t recognised_lines_ = 0;

@@ -85,6 +85,7 @@ class record_parser {
 public:
     void add(const record& rec);
     void skip(const record& rec);  // a record that holds none of the words add() looks for (it still ends a table)
+    bool in_table() const { return !table_header_.empty(); }
     vllm_memory_log finish();
 
 private:
@@ -100,7 +101,7 @@ private:
 // The same parser line by line, for a log of any size (doctor streams its files through it): give
 // it each line with its 1-based number, colour codes removed (log_reader in diagnose.hpp), then
 // take the figures. Its state is bounded: the record being joined (at most 4000 characters) and
-// the figures of at most max_stages pipeline stages.
+// the figures of at most max_stages pipeline stages (the first ones whose lines hold a key's word).
 class vllm_memory_log_parser {
 public:
     static constexpr std::size_t max_stages = 256;
@@ -114,6 +115,7 @@ private:
     detail::memlog::record record_;
     bool has_record_ = false;
     bool record_matters_ = false;  // its lines hold a word a figure's key contains
+    std::size_t stage_tables_ = 0;  // stage parsers inside a Markdown table
 };
 
 // One row of the side-by-side: a figure vLLM logged beside what the plan predicted.

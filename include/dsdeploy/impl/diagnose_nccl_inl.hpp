@@ -65,28 +65,38 @@ DSDEPLOY_INLINE void nccl_log_parser::line(std::size_t number, std::string_view 
     // the process: "host:pid:tid [dev]" before "NCCL INFO"
     nccl_process* proc = nullptr;
     if (nccl_line) {
-        auto t = d::tokens(line.substr(0, at));
-        for (std::size_t i = t.size(); i-- > 0;) {
-            auto tok = t[i];
+        // the tokens before "NCCL INFO", from the last one back
+        const std::string_view pre = line.substr(0, at);
+        auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+        auto token_before = [&](std::size_t& end) {
+            while (end > 0 && space(pre[end - 1])) --end;
+            std::size_t begin = end;
+            while (begin > 0 && !space(pre[begin - 1])) --begin;
+            const std::string_view tok = pre.substr(begin, end - begin);
+            end = begin;
+            return tok;
+        };
+        std::size_t end = pre.size();
+        for (std::string_view tok = token_before(end); !tok.empty(); tok = token_before(end)) {
             if (tok.size() < 3 || tok.front() != '[' || tok.back() != ']') continue;
             auto dev = detail::parse_int(tok.substr(1, tok.size() - 2));
-            if (!dev || i == 0) continue;
-            auto parts = detail::split(t[i - 1], ':');
-            if (parts.size() < 3 || !detail::parse_int(parts[parts.size() - 1]) || !detail::parse_int(parts[parts.size() - 2])) continue;
-            std::string host;
-            for (std::size_t k = 0; k + 2 < parts.size(); ++k) host += (k ? ":" : "") + std::string(parts[k]);
-            const std::string pid(parts[parts.size() - 2]);
-            const std::string key = host + ":" + pid;
+            std::size_t peek = end;
+            const std::string_view id = token_before(peek);  // "host:pid:tid"
+            if (!dev || id.empty()) continue;
+            const auto last = id.rfind(':');
+            const auto before = last == std::string_view::npos || last == 0 ? std::string_view::npos : id.rfind(':', last - 1);
+            if (before == std::string_view::npos || !detail::parse_int(id.substr(last + 1)) || !detail::parse_int(id.substr(before + 1, last - before - 1)))
+                continue;
+            const std::string_view key = id.substr(0, last);  // "host:pid"
             auto found = proc_index_.find(key);
             if (found == proc_index_.end()) {
                 if (r.processes.size() >= 4096) break;
                 nccl_process p;
-                p.host = host;
-                p.pid = pid;
+                p.host = std::string(id.substr(0, before));
+                p.pid = std::string(id.substr(before + 1, last - before - 1));
                 p.device = *dev;
-                proc_index_[key] = r.processes.size();
+                found = proc_index_.emplace(std::string(key), r.processes.size()).first;
                 r.processes.push_back(std::move(p));
-                found = proc_index_.find(key);
             }
             proc = &r.processes[found->second];
             break;

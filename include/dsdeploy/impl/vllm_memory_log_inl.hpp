@@ -456,17 +456,32 @@ DSDEPLOY_INLINE void vllm_memory_log_parser::line(std::size_t number, std::strin
 DSDEPLOY_INLINE void vllm_memory_log_parser::flush() {
     if (!has_record_) return;
     has_record_ = false;
+    if (!record_matters_) {
+        // none of the keys' words: nothing to read, but it ends a Markdown table (all_, and its stage's)
+        all_.skip(record_);
+        if (stage_tables_ > 0) {
+            auto it = stages_.find(detail::memlog::pp_rank_of(record_.text));
+            if (it != stages_.end()) {
+                const bool had = it->second.in_table();
+                it->second.skip(record_);
+                if (had && !it->second.in_table()) --stage_tables_;
+            }
+        }
+        return;
+    }
     record_.pp_rank = detail::memlog::pp_rank_of(record_.text);
-    const bool read = record_matters_;
-    if (read) all_.add(record_);
-    else all_.skip(record_);
-    // The lines each pipeline stage's workers printed, read on their own too.
+    all_.add(record_);
+    // The lines each pipeline stage's workers printed, read on their own too (the first
+    // max_stages stages whose lines hold a key's word).
     if (record_.pp_rank >= 0) {
         auto it = stages_.find(record_.pp_rank);
         if (it == stages_.end() && stages_.size() < max_stages) it = stages_.emplace(record_.pp_rank, detail::memlog::record_parser{}).first;
         if (it != stages_.end()) {
-            if (read) it->second.add(record_);
-            else it->second.skip(record_);
+            const bool had = it->second.in_table();
+            it->second.add(record_);
+            const bool has_now = it->second.in_table();
+            if (had && !has_now) --stage_tables_;
+            if (!had && has_now) ++stage_tables_;
         }
     }
 }
