@@ -151,7 +151,6 @@ command add_doctor_command(CLI::App& root, options& o) {
                 // and one vLLM memory-line parser per node.
                 struct node_stream {
                     std::map<std::string, std::unique_ptr<dsdeploy::log_reader>> slots;  // "nccl_log", "vllm_log", "log"
-                    std::vector<std::string> slot_order;
                     std::vector<dsdeploy::log_digest> outputs;
                     dsdeploy::vllm_memory_log_parser memory;
                 };
@@ -190,7 +189,6 @@ command add_doctor_command(CLI::App& root, options& o) {
                         if (!reader) {
                             reader = std::make_unique<dsdeploy::log_reader>(slot);
                             if (slot == "vllm_log") reader->on_line([&ns](std::size_t n, std::string_view l) { ns.memory.line(n, l); });
-                            ns.slot_order.push_back(slot);
                         }
                         std::string head;
                         if (!stream_file(value, *reader, head)) unrecognised.push_back(value);
@@ -236,7 +234,8 @@ command add_doctor_command(CLI::App& root, options& o) {
                 std::map<std::string, dsdeploy::vllm_memory_log> memory_logs;
                 for (auto& [node_name, ns] : streams) {
                     auto& n = ev.nodes[index.at(node_name)];
-                    for (const auto& slot : ns.slot_order) n.streamed.push_back(ns.slots[slot]->finish());
+                    for (const char* slot : {"nccl_log", "vllm_log", "log"})  // (the order the text slots are judged in)
+                        if (auto it = ns.slots.find(slot); it != ns.slots.end()) n.streamed.push_back(it->second->finish());
                     for (auto& g : ns.outputs) n.streamed.push_back(std::move(g));
                     for (const auto& g : n.streamed)
                         if (g.truncated_lines > 0)
