@@ -968,13 +968,13 @@ TEST_CASE("line_splitter: LF, CRLF, bare CR and mixed endings give the same line
     CHECK(split_in_chunks("\n", 1) == std::vector<std::string>{""});
 }
 
-TEST_CASE("line_splitter: a UTF-8 BOM at the start is dropped, also when it arrives in pieces; elsewhere it stays") {
+TEST_CASE("line_splitter: a UTF-8 BOM at the start is dropped, also when it arrives in pieces, elsewhere it stays") {
     const std::string bom = "\xEF\xBB\xBF";
     for (std::size_t chunk = 1; chunk <= 5; ++chunk) CHECK(split_in_chunks(bom + "NCCL INFO x\n" + bom + "y\n", chunk) == std::vector<std::string>{"NCCL INFO x", bom + "y"});
     CHECK(split_in_chunks(bom, 1) == std::vector<std::string>{""});
 }
 
-TEST_CASE("line_splitter: a line longer than the chunk is whole; one longer than max_line is cut, counted, and the next is intact") {
+TEST_CASE("line_splitter: a line longer than the chunk is whole, one longer than max_line is cut, counted, and the next is intact") {
     const std::string longer(10000, 'x');
     CHECK(split_in_chunks(longer + "\nnext", 7) == std::vector<std::string>{longer, "next"});
     detail::line_splitter s(100);
