@@ -4,3 +4,5 @@
 #include <dsdeploy/impl/orchestrate_inl.hpp>
 #include <dsdeploy/impl/orchestrate_status_down_logs_inl.hpp>
 #include <dsdeploy/impl/orchestrate_up_inl.hpp>
+// timeline()'s probe over the executor (timeline.hpp) shares orchestrate_inl.hpp's helpers.
+#include <dsdeploy/impl/timeline_probe_inl.hpp>

@@ -336,6 +336,66 @@ TEST_CASE("recorder: a recorded vLLM stream fed in pieces of every size gives th
         rr.requests = {r4};
         CHECK_THAT(b::summarize(rr).output_token_source, Catch::Matchers::Contains("chunk count"));
     }
+    SECTION("tokens that decode to no text (empty deltas) are timed by their chunks, as vllm bench serve does") {
+        // Seen on the CI machine: a tiny random model's 4 tokens were partial UTF-8, vLLM streamed
+        // empty deltas and usage said 4; the request had no TTFT and AIPerf's export counted 3 of 4.
+        b::request_record rec;
+        b::stream_job job;
+        const auto t0 = b::clock::now();
+        job.reset(&rec, t0, 4);
+        rec.sent = 0;
+        job.on_headers(200, t0);
+        job.on_body("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n", t0 + std::chrono::milliseconds(10));
+        job.on_body("data: {\"choices\":[{\"delta\":{\"content\":\"\"},\"finish_reason\":\"length\"}]}\n\n", t0 + std::chrono::milliseconds(30));
+        job.on_body("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4}}\n\ndata: [DONE]\n\n",
+                    t0 + std::chrono::milliseconds(31));
+        job.on_end(openai::transport_error::none, {}, t0 + std::chrono::milliseconds(32));
+        REQUIRE(rec.status == b::request_status::ok);
+        CHECK(rec.output_tokens == 4);
+        CHECK(rec.token_times.empty());
+        CHECK(rec.first_token == Approx(0.010).margin(1e-4));
+        CHECK(rec.last_token == Approx(0.030).margin(1e-4));
+        b::run_result rr;
+        rr.duration = 1;
+        rr.requests = {rec};
+        const auto s = b::summarize(rr);
+        CHECK(s.empty_outputs == 1);  // still said: no text
+        CHECK(s.ttft.n == 1);         // but timed
+        CHECK(s.ttft.mean == Approx(10.0).margin(0.1));
+        double tokens = 0;
+        for (double v : s.output_tokens_per_second) tokens += v;
+        CHECK(tokens == Approx(4.0));
+
+        b::request_record kept;  // keep_text: each chunk's text, in order, reasoning first
+        job.reset(&kept, t0, 4, true);
+        job.on_headers(200, t0);
+        job.on_body("data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hm \",\"content\":\"a\\u00e9\"}}]}\n\n"
+                    "data: {\"choices\":[{\"text\":\"b\"}]}\n\ndata: [DONE]\n\n", t0);
+        job.on_end(openai::transport_error::none, {}, t0);
+        CHECK(kept.generated_text == "hm a\xc3\xa9" "b");
+        b::request_record dropped;  // without keep_text nothing is kept
+        job.reset(&dropped, t0, 4);
+        job.on_headers(200, t0);
+        job.on_body("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]\n\n", t0);
+        job.on_end(openai::transport_error::none, {}, t0);
+        CHECK(dropped.generated_text.empty());
+        b::run_result counted;
+        counted.duration = 1;
+        counted.requests = {kept, dropped};
+        b::token_counter by_chars;
+        by_chars.count = [](const std::string& t) { return static_cast<std::int64_t>(t.size()); };
+        CHECK(b::count_output_tokens(counted, by_chars) == 2);
+        CHECK(counted.requests[0].output_tokens == 7);
+        CHECK(counted.requests[1].output_tokens == 0);
+        CHECK(b::summarize(counted).output_token_source == "server /tokenize of the generated text");
+
+        b::request_record none;  // no choices at all: nothing to time
+        job.reset(&none, t0, 4);
+        job.on_headers(200, t0);
+        job.on_body("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":0}}\n\ndata: [DONE]\n\n", t0);
+        job.on_end(openai::transport_error::none, {}, t0);
+        CHECK(none.first_token < 0);
+    }
 }
 
 TEST_CASE("summary: vLLM bench's definitions of TTFT, TPOT, ITL, E2EL, throughput and goodput", "[summary]") {

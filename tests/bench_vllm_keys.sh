@@ -111,5 +111,24 @@ assert abs(a["time_to_first_token"]["avg"] - ours["mean_ttft_ms"]) < 1e-6
 assert a["was_cancelled"] is False and a["error_summary"] == []
 assert a["dsdeploy"]["output_token_source"].startswith("server usage")
 print("profile_export_aiperf.json: AIPerf 0.13.0's shape, figures equal to the vLLM file's")
+texts = ours["generated_texts"]
+assert len(texts) == 4 and all(isinstance(t, str) for t in texts) and any(texts), texts  # kept with --save-detailed
+PY
+
+# --output-tokens tokenize: the server's /tokenize of each generated text, said in the files.
+"$exe" bench --base-url "$base_url" --model "$model" --mean-input-tokens 24 --stddev-input-tokens 0 \
+  --mean-output-tokens 6 --stddev-output-tokens 0 --max-num-completed-requests 2 --max-concurrency 2 \
+  --additional-sampling-params '{"ignore_eos": true}' --output-tokens tokenize --results-dir "$work/tokenize" \
+  --save-result --progress-interval 0 --json > "$work/tokenize.json" 2> "$work/tokenize.log" || {
+  cat "$work/tokenize.log"; exit 1; }
+python3 - "$work" <<'PY'
+import glob, json, sys
+work = sys.argv[1]
+j = json.load(open(f"{work}/tokenize.json"))
+assert j["tokenizer_id"].startswith("output tokens: server /tokenize"), j["tokenizer_id"]
+assert j["dsdeploy"]["output_token_source"] == "server /tokenize of the generated text", j["dsdeploy"]
+v = json.load(open(glob.glob(f"{work}/tokenize/dsdeploy-infqps-*.json")[0]))
+assert v["tokenizer_id"].startswith("output tokens: server /tokenize"), v["tokenizer_id"]
+print("--output-tokens tokenize: counted by the server's /tokenize, said in the files")
 PY
 echo "bench result keys against vllm bench serve: ok"

@@ -139,6 +139,54 @@ TEST_CASE("bench against vLLM: requests and tokens equal the server's usage and 
     CHECK(ind_out == measured_out);
 }
 
+TEST_CASE("bench against vLLM: --output-tokens tokenize counts the kept text with the server's /tokenize", "[vllm]") {
+    openai::client_options co;
+    co.base_url = state_file("base_url");
+    co.api_key = std::string();
+    co.max_retries = 0;
+    openai::client c(co);
+    const std::string model = state_file("model");
+    b::workload_options w;
+    w.model = model;
+    w.mean_input_tokens = 40;
+    w.mean_output_tokens = 12;
+    w.num_requests = 4;
+    w.ignore_eos = true;
+    w.additional_sampling_params = {{"temperature", 0}};
+    const auto counter = b::server_token_counter(c, model);
+    REQUIRE(counter);
+    const auto load = b::make_workload(w, counter);
+    b::run_options o;
+    o.max_concurrency = 2;
+    o.request_timeout = std::chrono::seconds(300);
+    o.keep_text = true;
+    b::epoll_engine engine(c.url());
+    auto r = b::run(engine, load, o, "", c.url().to_string());
+    std::vector<std::int64_t> usage;
+    std::size_t with_text = 0;
+    for (const auto& q : r.requests) {
+        REQUIRE(q.status == b::request_status::ok);
+        usage.push_back(q.output_tokens);
+        with_text += q.generated_text.empty() ? 0 : 1;
+    }
+    CHECK(with_text > 0);  // the text was kept
+    CHECK(b::count_output_tokens(r, counter) == 4);
+    for (std::size_t i = 0; i < r.requests.size(); ++i) {
+        const auto& q = r.requests[i];
+        CHECK(q.tokens_from_tokenize);
+        CHECK_FALSE(q.tokens_from_usage);
+        // the server's own count of the same text, asked again
+        CHECK(q.output_tokens == (q.generated_text.empty() ? 0 : counter.count(q.generated_text)));
+        // re-tokenizing decoded text need not give the generated ids back, but it is near them
+        CHECK(q.output_tokens <= 4 * usage[i] + 4);
+    }
+    const auto s = b::summarize(r);
+    CHECK(s.output_token_source == "server /tokenize of the generated text");
+    const auto v = b::vllm_result(r, s, "dsdeploy", {}, true);
+    CHECK(v["generated_texts"][0] == r.requests[0].generated_text);
+    CHECK_THROWS_AS(b::count_output_tokens(r, b::token_counter{}), config_error);
+}
+
 TEST_CASE("bench against vLLM: errors are per request, with their code", "[vllm]") {
     openai::client_options co;
     co.base_url = state_file("base_url");

@@ -209,7 +209,7 @@ TEST_CASE("validate() checks names, paths, runtime and API settings") {
                              i.runtime.launcher = launcher_kind::mp;
                              i.serving.data_parallel_size = 2;
                          })),
-                         errc::inventory_field, "runtime.launcher", "TP x PP only");
+                         errc::inventory_field, "serving.pipeline_parallel_size", "use pipeline_parallel_size = 1");
     CHECK_DSDEPLOY_ERROR(validate(bad([](inventory& i) { i.api.host = "every interface"; })), errc::inventory_field, "api.host", "not an address");
     CHECK_DSDEPLOY_ERROR(validate(bad([](inventory& i) { i.api.key = "short"; })), errc::inventory_field, "api.key", "16-512 characters");
     CHECK_DSDEPLOY_ERROR(validate(bad([](inventory& i) { i.api.key_env = "MY-KEY"; })), errc::inventory_field, "api.key_env",

@@ -108,8 +108,21 @@ TEST_CASE("check_vllm_flag knows which version accepts which option") {
 
     const auto bogus = check_vllm_flag("--gpu-memory-utilisation", v("0.11.0"));
     CHECK(bogus.support == flag_support::no);
-    CHECK_THAT(bogus.detail, Catch::Matchers::Contains("every option of vLLM 0.11.0"));
-    CHECK(check_vllm_flag("--gpu-memory-utilisation", v("0.13.0")).support == flag_support::unknown);
+    CHECK_THAT(bogus.detail, Catch::Matchers::Contains("every option of every vLLM release from 0.11.0 to 0.34.0"));
+    // The table holds every release from 0.11.0 to its newest: a flag it lacks is refused for any
+    // of them (issue 14: version-exact), and only a release past the newest is unknown.
+    CHECK(check_vllm_flag("--gpu-memory-utilisation", v("0.13.0")).support == flag_support::no);
+    CHECK(check_vllm_flag("--gpu-memory-utilisation", v("0.34.2")).support == flag_support::no);
+    const auto future = check_vllm_flag("--gpu-memory-utilisation", v("0.35.0"));
+    CHECK(future.support == flag_support::unknown);
+    CHECK_THAT(future.detail, Catch::Matchers::Contains("newer than the table"));
+    CHECK(newest_catalogued_vllm_version() == v("0.34.0"));
+    CHECK(oldest_catalogued_vllm_version() == v("0.11.0"));
+    // A flag removed in a release: refused from that release on, the release named.
+    const auto gone = check_vllm_flag("--disable-log-requests", v("0.17.1"));
+    CHECK_THAT(gone.detail, Catch::Matchers::Contains("removed in vLLM 0.17.1"));
+    CHECK(check_vllm_flag("--disable-log-requests", v("0.16.0")).support == flag_support::yes);
+    CHECK(gone.support == flag_support::no);
     // Present in 0.11.0, history before it not catalogued: neither yes nor no for 0.9.
     CHECK(check_vllm_flag("--async-scheduling", v("0.9.0")).support == flag_support::unknown);
     CHECK(check_vllm_flag("--model", v("0.11.0")).support == flag_support::no);
@@ -195,10 +208,19 @@ TEST_CASE("extra serve arguments are checked against the target version") {
     REQUIRE(l.warnings.size() == 1);
     CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("serving.extra_args[0]") && Catch::Matchers::Contains("deprecated"));
     inv.serving.extra_args = {"--some-future-flag"};
-    inv.runtime.vllm_version = "0.13.0";
+    inv.runtime.vllm_version = "0.13.0";  // in the table's range: refused, the release named
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
+                         "not a `vllm serve` option in vLLM 0.13.0");
+    inv.runtime.vllm_version = "0.35.0";  // past the table: a warning
+    inv.runtime.image = "vllm/vllm-openai:v0.35.0";
     l = make_launch(inv, plan_for(inv));
-    REQUIRE(l.warnings.size() == 1);
-    CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("may or may not accept it"));
+    CHECK(std::any_of(l.warnings.begin(), l.warnings.end(), [](const std::string& w) { return w.find("may or may not accept it") != std::string::npos; }));
+    inv.runtime.vllm_version = "0.18.1";  // removed in 0.17.1: an error naming that release
+    inv.runtime.image = "vllm/vllm-openai:v0.18.1";
+    inv.serving.extra_args = {"--disable-log-requests"};
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
+                         "removed in vLLM 0.17.1");
+    inv.serving.extra_args = {"--some-future-flag"};
     inv.runtime.vllm_version = "0.8.0";
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_version, "runtime.vllm_version", "older than 0.8.5");
 }
@@ -278,6 +300,7 @@ TEST_CASE("security warnings: an exposed dashboard, an open API without key, CPU
     CHECK_THAT(c.warnings[1], Catch::Matchers::Contains("current platform cpu does not support ray"));
     // Still true in 0.20 (FINDINGS.md: ValueError in ray_utils.py), so the warning stays for newer versions.
     cpu.runtime.vllm_version = "0.20.0";
+    cpu.runtime.launcher = launcher_kind::ray;  // auto would pick mp for 0.20
     cpu.serving.env = {{"VLLM_CPU_KVCACHE_SPACE", "1"}};
     const launch_plan c20 = make_launch(cpu, plan_for(cpu));
     REQUIRE(c20.warnings.size() == 1);
@@ -510,4 +533,164 @@ TEST_CASE("free-text fields have length limits and errors echo a short prefix wi
     inv = default_inventory();
     inv.serving.extra_args = {"--chat-template", std::string(200000, 'y')};
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::inventory_field, "serving.extra_args[1]", "holds at most 4096 bytes");
+}
+
+namespace {
+// DeepSeek-V3 as DP 16 x EP over two nodes of 8 x H200, vLLM 0.33 (upstream's wide-EP recipe shape).
+inventory dp_ep_inventory() {
+    inventory inv = default_inventory();
+    inv.runtime.image = "vllm/vllm-openai:v0.33.0";
+    inv.runtime.vllm_version = "0.33.0";
+    for (auto& n : inv.cluster.nodes) n.gpu_type = "H200";
+    inv.serving.tensor_parallel_size = 1;
+    inv.serving.pipeline_parallel_size = 1;
+    inv.serving.data_parallel_size = 16;
+    inv.serving.enable_expert_parallel = true;
+    inv.serving.max_model_len = 8192;
+    return inv;
+}
+}  // namespace
+
+TEST_CASE("launcher auto: mp from vLLM 0.11.1, Ray before, and the reason kept") {
+    inventory inv = default_inventory();
+    REQUIRE(inv.runtime.launcher == launcher_kind::automatic);
+    CHECK(effective_launcher(inv).kind == launcher_kind::ray);  // 0.11.0: no multi-node without Ray yet
+    CHECK_THAT(effective_launcher(inv).why, Catch::Matchers::Contains("predates multi-node without Ray"));
+    CHECK(make_launch(inv, plan_for(inv)).launcher == launcher_kind::ray);
+    inv.runtime.vllm_version = "0.11.1";
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(l.launcher == launcher_kind::mp);
+    CHECK_THAT(l.launcher_why, Catch::Matchers::StartsWith("auto:") && Catch::Matchers::Contains("#23691"));
+    CHECK(after(l.nodes[1].vllm_serve, "--nnodes") == "2");
+    CHECK(l.head_port == inv.ports.master);
+    inv.runtime.launcher = launcher_kind::ray;  // an explicit choice wins
+    CHECK(effective_launcher(inv).kind == launcher_kind::ray);
+    CHECK(effective_launcher(inv).why == "runtime.launcher = \"ray\"");
+    CHECK(parse_launcher_kind("auto") == launcher_kind::automatic);
+    CHECK(to_string(launcher_kind::automatic) == "auto");
+}
+
+TEST_CASE("data parallel x expert parallel across nodes with vLLM's own launcher: internal load balancing") {
+    inventory inv = dp_ep_inventory();
+    inv.serving.api_server_count = 4;
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    REQUIRE(l.launcher == launcher_kind::mp);
+    const auto& head = l.nodes[0].vllm_serve;
+    const auto& worker = l.nodes[1].vllm_serve;
+    for (const auto* argv : {&head, &worker}) {
+        CHECK(after(*argv, "--data-parallel-size") == "16");
+        CHECK(after(*argv, "--data-parallel-size-local") == "8");
+        CHECK(after(*argv, "--data-parallel-address") == "10.0.0.1");
+        CHECK(after(*argv, "--data-parallel-rpc-port") == "13345");
+        CHECK(after(*argv, "--tensor-parallel-size") == "1");
+        CHECK(has(*argv, "--enable-expert-parallel"));
+        CHECK_FALSE(has(*argv, "--nnodes"));  // each replica lives inside its node
+        CHECK_FALSE(has(*argv, "--data-parallel-backend"));
+        CHECK_FALSE(has(*argv, "--data-parallel-hybrid-lb"));
+    }
+    CHECK_FALSE(has(head, "--data-parallel-start-rank"));
+    CHECK(after(worker, "--data-parallel-start-rank") == "8");
+    CHECK(has(worker, "--headless"));
+    CHECK_FALSE(has(worker, "--port"));
+    CHECK(after(head, "--port") == "8000");
+    CHECK(after(head, "--api-server-count") == "4");
+    CHECK(l.head_port == inv.ports.dp_rpc);  // workers wait for the DP coordinator
+    bool dp_rpc = false, master = false;
+    for (const auto& u : node_ports(inv, 0)) {
+        dp_rpc = dp_rpc || u.field == "ports.dp_rpc";
+        master = master || u.field == "ports.master";
+    }
+    CHECK(dp_rpc);
+    CHECK_FALSE(master);
+    // The workers' start.sh waits for the head's DP coordinator port.
+    bool waits = false;
+    for (const auto& s : node_scripts(inv, l, 1))
+        if (s.name == "start.sh") waits = s.text.find("13345") != std::string::npos;
+    CHECK(waits);
+}
+
+TEST_CASE("data parallel across nodes: hybrid load balancing serves on every node") {
+    inventory inv = dp_ep_inventory();
+    inv.serving.data_parallel_lb = dp_load_balancing::hybrid;
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(l.hybrid_lb);
+    for (const auto& n : l.nodes) {
+        CHECK(has(n.vllm_serve, "--data-parallel-hybrid-lb"));
+        CHECK(after(n.vllm_serve, "--port") == "8000");
+        CHECK_FALSE(has(n.vllm_serve, "--headless"));
+    }
+    CHECK(std::any_of(l.warnings.begin(), l.warnings.end(), [](const std::string& w) {
+        return w.find("load balancer") != std::string::npos && w.find("http://10.0.0.2:8000") != std::string::npos;
+    }));
+    bool api_on_worker = false;
+    for (const auto& u : node_ports(inv, 1)) api_on_worker = api_on_worker || u.field == "ports.api";
+    CHECK(api_on_worker);
+    // hybrid needs DP and vLLM's own launcher
+    inv.serving.data_parallel_size = 1;
+    inv.serving.tensor_parallel_size = 8;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_lb", "use \"internal\"");
+}
+
+TEST_CASE("data parallel across nodes: layouts the nodes cannot run are refused with what would work") {
+    inventory inv = dp_ep_inventory();
+    inv.serving.data_parallel_size = 15;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_size", "use a multiple of 2");
+    inv.serving.data_parallel_size = 4;
+    inv.serving.tensor_parallel_size = 1;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_size", "use data_parallel_size = 16");
+    inv.serving.data_parallel_size = 8;
+    inv.serving.pipeline_parallel_size = 2;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.pipeline_parallel_size", "use pipeline_parallel_size = 1");
+    // With Ray, DP keeps Ray's DP backend across nodes.
+    inventory ray = dp_ep_inventory();
+    ray.runtime.launcher = launcher_kind::ray;
+    ray.runtime.image = "registry.example/vllm-with-ray:0.33.0";
+    const launch_plan r = make_launch(ray, plan_for(ray));
+    CHECK(after(r.nodes[0].vllm_serve, "--data-parallel-backend") == "ray");
+    CHECK_FALSE(has(r.nodes[0].vllm_serve, "--data-parallel-size-local"));
+}
+
+TEST_CASE("EPLB: redundant experts are flags for the version and weights in the plan") {
+    inventory inv = dp_ep_inventory();
+    const plan base = plan_for(inv);
+    inv.serving.num_redundant_experts = 32;
+    const plan with = plan_for(inv);
+    const launch_plan l = make_launch(inv, with);
+    CHECK(has(l.nodes[0].vllm_serve, "--enable-eplb"));
+    CHECK(after(l.nodes[0].vllm_serve, "--eplb-config") == "{\"num_redundant_experts\":32}");
+    // Each of the 58 MoE layers holds 32 more experts of 3 fp8 matrices (7168 x 2048, block-128
+    // scales), split over the 16 EP ranks.
+    const auto& m = with.model;
+    const int moe_layers = m.num_layers - m.first_dense_layers;
+    const double per_expert = 3.0 * (7168.0 * 2048.0 + (7168.0 / 128) * (2048.0 / 128) * 4.0);
+    const double extra_gib = moe_layers * 32 * per_expert / 16 / gib;
+    CHECK(with.memory.stages[0].weights_gib - base.memory.stages[0].weights_gib == Approx(extra_gib).epsilon(0.01));
+    CHECK(with.memory.kv_tokens < base.memory.kv_tokens);
+    inv.serving.enable_expert_parallel = false;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.num_redundant_experts", "enable_expert_parallel = true");
+    inv.serving.enable_expert_parallel = true;
+    inv.serving.num_redundant_experts = -1;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.num_redundant_experts", "is not a count");
+}
+
+TEST_CASE("the plan says which layout upstream recommends for the model and the fabric, and why") {
+    inventory inv = default_inventory();  // DeepSeek-V3, 2 x 8 L20, InfiniBand, TP 8 x PP 2
+    // On 48 GB L20s DP + EP does not fit (every GPU would hold the attention weights and 1/16 of
+    // the experts, more than its budget): TP x PP, and the reason said.
+    const std::string ib = make_launch(inv, plan_for(inv)).layout_advice;
+    CHECK_THAT(ib, Catch::Matchers::Contains("TP inside each node x PP across the nodes") &&
+                       Catch::Matchers::Contains("DP + EP (upstream's choice for MoE over RDMA) does not fit") &&
+                       Catch::Matchers::Contains("(that layout)"));
+    inventory h200 = default_inventory();  // the same on 2 x 8 H200: DP + EP fits, and is upstream's choice
+    for (auto& n : h200.cluster.nodes) n.gpu_type = "H200";
+    const std::string big = make_launch(h200, plan_for(h200)).layout_advice;
+    CHECK_THAT(big, Catch::Matchers::Contains("DP + EP across the nodes (TP 1 x DP 16 with EP") && Catch::Matchers::Contains("multi_node_dep") &&
+                        Catch::Matchers::Contains("TP 8 x PP 2 x DP 1 (another layout)"));
+    inv.network.kind = fabric::tcp;
+    inv.network.hcas.clear();
+    const std::string tcp = make_launch(inv, plan_for(inv)).layout_advice;
+    CHECK_THAT(tcp, Catch::Matchers::Contains("TP inside each node x PP across the nodes") && Catch::Matchers::Contains("tp_pp") &&
+                        Catch::Matchers::Contains("(that layout)"));
+    inventory dp = dp_ep_inventory();  // DP 16 x EP over InfiniBand: the recommended one
+    CHECK_THAT(make_launch(dp, plan_for(dp)).layout_advice, Catch::Matchers::EndsWith("TP 1 x PP 1 x DP 16 with EP (that layout)"));
 }

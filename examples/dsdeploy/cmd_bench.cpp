@@ -72,6 +72,7 @@ command add_bench_command(CLI::App& root, options& o) {
         double link_gbit = 0;
         std::uint64_t seed = 11111;
         bool ignore_eos = false, no_tokenize = false, save_result = false, save_detailed = false, quiet = false;
+        std::string output_tokens = "usage";
     };
     auto s = std::make_shared<settings>();
     CLI::App* app = root.add_subcommand(
@@ -115,6 +116,10 @@ command add_bench_command(CLI::App& root, options& o) {
     app->add_option("--seed", s->seed, "seed of prompts, lengths and arrivals")->capture_default_str();
     app->add_flag("--ignore-eos", s->ignore_eos, "ask vLLM to generate exactly max_tokens (ignore_eos)");
     app->add_flag("--no-tokenize", s->no_tokenize, "do not size prompts with the server's /tokenize (estimate instead)");
+    app->add_option("--output-tokens", s->output_tokens,
+                    "how output tokens are counted: usage (the server's usage, default) or tokenize (the server's /tokenize of "
+                    "each request's generated text, as tokenizer-based clients count)")
+        ->check(CLI::IsMember({"usage", "tokenize"}));
     app->add_option("--percentile-metrics", s->percentile_metrics, "metrics with percentiles: ttft,tpot,itl,e2el")
         ->capture_default_str();
     app->add_option("--metric-percentiles", s->metric_percentiles, "percentiles to report, e.g. 50,90,99")
@@ -222,6 +227,13 @@ command add_bench_command(CLI::App& root, options& o) {
                           << wo.num_requests + wo.warmup_requests << " prompt(s), sized by "
                           << (counter ? counter.source : std::string("an estimate (4 characters per token)")) << "\n";
                 const b::workload load = b::make_workload(wo, counter);
+                b::token_counter output_counter;  // --output-tokens tokenize
+                if (s->output_tokens == "tokenize") {
+                    output_counter = counter ? counter : b::server_token_counter(c, wo.model);
+                    if (!output_counter)
+                        dsdeploy::raise(dsdeploy::errc::bench_config, "--output-tokens",
+                                        "tokenize: the server at " + c.url().to_string() + " has no /tokenize; use --output-tokens usage");
+                }
                 const std::string key = c.has_api_key() ? std::string(std::getenv(s->api_key_env.c_str())) : std::string();
 
                 b::interrupt_guard guard;
@@ -239,6 +251,7 @@ command add_bench_command(CLI::App& root, options& o) {
                     ro.time_limit = std::chrono::milliseconds(static_cast<long long>(s->timeout * 1000));
                     ro.request_timeout = std::chrono::milliseconds(static_cast<long long>(s->request_timeout * 1000));
                     ro.stop = guard.flag();
+                    ro.keep_text = output_counter || s->save_detailed;  // vLLM's generated_texts with --save-detailed
                     if (s->progress_interval > 0) {
                         ro.progress_interval = std::chrono::milliseconds(static_cast<long long>(s->progress_interval * 1000));
                         ro.on_progress = [conc](const b::progress& p) {
@@ -255,6 +268,7 @@ command add_bench_command(CLI::App& root, options& o) {
                         b::transport_engine<dsdeploy::openai::httplib_transport> engine(c.transport());
                         *res = b::run(engine, load, ro, key, c.url().to_string());
                     }
+                    if (output_counter) b::count_output_tokens(*res, output_counter);
                     auto sum = std::make_unique<b::run_summary>(b::summarize(*res, so));
                     any_failed = any_failed || sum->failed > 0 || res->interrupted;
                     std::optional<b::reconciliation> rec;  // predicted beside measured, for the same workload

@@ -61,12 +61,22 @@ command add_plan_command(CLI::App& root, options& o) {
                     perf = dsdeploy::rank_layouts(inv.cluster, p.model, po,
                                                   dsdeploy::perf_network_for(inv.network, ov->link_gbit.value_or(0)),
                                                   dsdeploy::parse_workload(ov->workload), *dsdeploy::parse_rank_metric(ov->rank_by), ov->slo_tpot_ms);
+                const dsdeploy::launch_plan& l = v.launch();
                 if (o.json) {
                     nlohmann::json j = p;
+                    j["launch"] = {{"vllm_version", l.version.text},
+                                   {"launcher", std::string(dsdeploy::to_string(l.launcher))},
+                                   {"launcher_why", l.launcher_why},
+                                   {"layout_advice", l.layout_advice},
+                                   {"warnings", l.warnings}};
                     if (perf) j["performance"] = *perf;
                     std::cout << j.dump(2) << "\n";
                 } else {
                     std::cout << dsdeploy::to_text(p);
+                    std::cout << "\nLaunch: vLLM " << l.version.text << ", launcher " << dsdeploy::to_string(l.launcher) << " ("
+                              << l.launcher_why << ")\n";
+                    std::cout << "Layout: " << l.layout_advice << "\n";
+                    for (const auto& w : l.warnings) std::cout << "  warning: " << w << "\n";
                     if (perf) std::cout << "\n" << dsdeploy::to_text(*perf);
                 }
                 return p.fits() ? exit_ok : exit_check_failed;

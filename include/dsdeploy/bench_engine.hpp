@@ -48,7 +48,9 @@ public:
     void on_end(openai::transport_error error, std::string_view message, clock::time_point t);
 
     // The runner's side.
-    void reset(request_record* rec, clock::time_point t0, std::size_t expected_events);
+    // keep_text: append each chunk's text to rec->generated_text (parsed a second time, off the
+    // measuring path's fast scan; for --output-tokens tokenize and vLLM's generated_texts).
+    void reset(request_record* rec, clock::time_point t0, std::size_t expected_events, bool keep_text = false);
     request_record* record() const noexcept { return rec_; }
     bool ended() const noexcept { return ended_; }
     // Records a failure (e.g. the runner's request timeout); later events do not undo it.
@@ -66,6 +68,12 @@ private:
     bool done_seen_ = false;
     bool failed_ = false;
     bool ended_ = false;
+    // The first and last event that carried a choice, text or not: the first-token time of a
+    // request whose tokens all decoded to no text (vLLM holds back partial UTF-8 and streams an
+    // empty delta), as `vllm bench serve` times it (its first chunk with "choices").
+    bool keep_text_ = false;
+    double first_choice_ = -1;
+    double last_choice_ = -1;
     std::string error_body_;
 };
 

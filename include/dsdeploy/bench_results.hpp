@@ -35,6 +35,8 @@ struct request_record {
     std::int64_t prompt_tokens = 0;
     std::int64_t output_tokens = 0;
     bool tokens_from_usage = false;   // false: prompt from the workload, output = events with output
+    bool tokens_from_tokenize = false;  // output = the server's /tokenize of generated_text (count_output_tokens)
+    std::string generated_text;       // the streamed text, kept only when run_options::keep_text
     std::string finish_reason;
     int error_code = 0;               // HTTP status, or -1 (transport, stream, decode) as llmperf
     std::string error_kind;           // "http", "connection", "timeout", "stream", "decode", "empty"

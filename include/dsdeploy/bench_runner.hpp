@@ -45,7 +45,14 @@ struct run_options {
     std::function<void(const progress&)> on_progress;
     std::chrono::milliseconds progress_interval{1000};
     openai::header_list headers;        // extra headers for every request
+    bool keep_text = false;             // keep each request's generated text (request_record)
 };
+
+// Replaces each completed request's output token count with `counter`'s count of its generated
+// text (the run must have kept the text: run_options::keep_text), and marks it so the files say
+// "server /tokenize". A request whose text is empty counts 0. Returns how many were recounted.
+// Throws bench.config when the counter is empty (the server has no /tokenize).
+std::size_t count_output_tokens(run_result& r, const token_counter& counter);
 
 // The most requests in flight for a run, from the options a user gave (nullopt: not given), as
 // vLLM bench serve decides it: a closed loop (rate infinity) has --max-concurrency, else

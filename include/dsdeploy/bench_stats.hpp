@@ -53,7 +53,7 @@ std::vector<double> parse_metric_percentiles(std::string_view text);
 
 struct run_summary {
     std::size_t completed = 0, failed = 0, cancelled = 0;
-    std::size_t empty_outputs = 0;           // completed without any output event
+    std::size_t empty_outputs = 0;           // completed without any event carrying text
     double duration = 0;
     std::int64_t total_input_tokens = 0, total_output_tokens = 0;
     double request_throughput = 0;           // completed / duration

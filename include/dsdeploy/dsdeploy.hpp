@@ -40,6 +40,7 @@
 #include <dsdeploy/perf.hpp>
 #include <dsdeploy/plan.hpp>
 #include <dsdeploy/ssh_executor.hpp>
+#include <dsdeploy/timeline.hpp>
 #include <dsdeploy/validated_inventory.hpp>
 #include <dsdeploy/version.hpp>
 #include <dsdeploy/vllm_memory.hpp>

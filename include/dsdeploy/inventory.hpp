@@ -23,6 +23,14 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 
+// Data parallelism across nodes with the mp launcher (vLLM's data_parallel_deployment guide):
+// internal: one API server on the head balances over every DP rank, the other nodes run
+// headless; hybrid (--data-parallel-hybrid-lb): every node serves its own DP ranks at its own
+// address, behind the operator's load balancer.
+enum class dp_load_balancing { internal, hybrid };
+std::string_view to_string(dp_load_balancing b);
+std::optional<dp_load_balancing> parse_dp_load_balancing(std::string_view s);
+
 struct serving_options {
     std::string model = "deepseek-ai/DeepSeek-V3";  // catalog id or local directory, for planning
     std::string model_path;        // the weights on every node's disk (same path everywhere)
@@ -32,6 +40,9 @@ struct serving_options {
     std::optional<int> pipeline_parallel_size;
     std::optional<int> data_parallel_size;
     bool enable_expert_parallel = false;
+    dp_load_balancing data_parallel_lb = dp_load_balancing::internal;  // DP across nodes (launcher mp)
+    int api_server_count = 0;              // --api-server-count on each API node; 0: vLLM's default
+    int num_redundant_experts = 0;         // EPLB: extra expert replicas per MoE layer (needs expert parallelism)
     bool allow_cross_node_tp = false;
     std::vector<int> pp_layer_partition;
 
@@ -53,7 +64,9 @@ std::optional<runtime_kind> parse_runtime_kind(std::string_view s);
 // How the nodes form one vLLM instance: a Ray cluster (`ray start` on every node, one
 // `vllm serve --distributed-executor-backend ray` on the head), or vLLM's own multi-node
 // mode without Ray (`vllm serve --nnodes N --node-rank i ...` on every node; vLLM >= 0.11.1).
-enum class launcher_kind { ray, mp };
+// automatic ("auto", the default): what upstream recommends for runtime.vllm_version, decided by
+// effective_launcher below.
+enum class launcher_kind { ray, mp, automatic };
 std::string_view to_string(launcher_kind k);
 std::optional<launcher_kind> parse_launcher_kind(std::string_view s);
 
@@ -77,7 +90,7 @@ struct runtime_options {
     runtime_kind kind = runtime_kind::docker;
     std::string image = "vllm/vllm-openai:v0.11.0";  // docker: the same image on every node
     std::string vllm_version = "0.11.0";             // decides which `vllm serve` flags exist
-    launcher_kind launcher = launcher_kind::ray;
+    launcher_kind launcher = launcher_kind::automatic;
     std::string python_env;      // process: prefix holding bin/ray, bin/vllm, bin/python; empty: from PATH
     std::string shm_size = "64g";  // docker: /dev/shm (NCCL needs far more than Docker's 64 MB)
     bool privileged = false;     // docker: privileged container; RDMA otherwise gets IPC_LOCK + /dev/infiniband
@@ -104,6 +117,7 @@ struct port_options {
     int max_worker = 19999;
     int api = 8000;                       // vLLM's OpenAI API (head)
     int master = 29501;                   // vLLM multi-node rendezvous (launcher "mp", head)
+    int dp_rpc = 13345;                   // vLLM data-parallel coordination (launcher "mp" with DP > 1, head)
 };
 
 struct api_options {
@@ -152,6 +166,25 @@ struct port_use {
 };
 // The ports the services on node `index` listen on (Ray's when launcher is ray, vLLM's).
 std::vector<port_use> node_ports(const inventory& inv, std::size_t index);
+
+// The launcher the deployment uses (ray or mp, never automatic) and why. runtime.launcher when
+// set; for "auto", what upstream recommends for runtime.vllm_version: mp (vLLM's own multi-node
+// launcher, `--nnodes/--node-rank/--master-addr`) from 0.11.1, where it first exists (vllm #23691)
+// and which upstream's config picks for nnodes > 1 (field-2026-12.md §1); Ray before 0.11.1, and
+// with data parallelism (dsdeploy renders DP with Ray only). A vllm_version that cannot be read
+// gives Ray (the launch plan then refuses the version itself).
+struct launcher_choice {
+    launcher_kind kind = launcher_kind::ray;
+    bool automatic = false;  // runtime.launcher was "auto"
+    std::string why;         // one line for `plan` and bundle.json
+};
+launcher_choice effective_launcher(const inventory& inv);
+
+namespace detail {
+// Data-parallel ranks per node for DP across nodes with the mp launcher: data_parallel_size /
+// nodes, each node's GPUs = that x TP, PP 1; throws inventory.field naming what would work.
+int dp_local_size(const inventory& inv);
+}  // namespace detail
 
 // --- file formats ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <dsdeploy/config.hpp>
+#include <dsdeploy/engine_version.hpp>
 #include <dsdeploy/error.hpp>
 #include <dsdeploy/inventory.hpp>
 #include <dsdeploy/network.hpp>
@@ -20,36 +21,7 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 
-// --- engine versions and the flag table ---------------------------------------------------------
-
-struct engine_version {
-    int major = 0;
-    int minor = 0;
-    int patch = 0;
-    std::string text;  // as given ("0.11.1rc2", "v0.12.0+cu128"); suffixes do not change the order
-
-    friend bool operator<(const engine_version& a, const engine_version& b) {
-        if (a.major != b.major) return a.major < b.major;
-        if (a.minor != b.minor) return a.minor < b.minor;
-        return a.patch < b.patch;
-    }
-    friend bool operator>=(const engine_version& a, const engine_version& b) { return !(a < b); }
-    friend bool operator>(const engine_version& a, const engine_version& b) { return b < a; }
-    friend bool operator<=(const engine_version& a, const engine_version& b) { return !(b < a); }
-    friend bool operator==(const engine_version& a, const engine_version& b) { return !(a < b) && !(b < a); }
-};
-
-// "0.11.0", "v0.11.1", "0.12.0rc1", "0.11.0+cpu"; throws launch.version naming `field`.
-engine_version parse_engine_version(std::string_view text, const std::string& field = "runtime.vllm_version");
-
-// The oldest vLLM dsdeploy renders for (the V1-era multi-node procedure).
-engine_version min_vllm_version();
-// The release whose complete option list the table holds (tests/validate/vllm-serve-flags.txt).
-engine_version catalogued_vllm_version();
-// The first release with multi-node without Ray (--nnodes/--node-rank/--master-addr/--master-port).
-engine_version mp_multinode_version();
-// The first release whose CPU backend runs that mode across hosts (tests/e2e/FINDINGS.md).
-engine_version mp_multinode_cpu_version();
+// --- the flag table ---------------------------------------------------------------------------
 
 struct vllm_flag {
     std::string flag;                       // "--tensor-parallel-size"
@@ -102,10 +74,15 @@ struct node_launch {
 struct launch_plan {
     engine_version version;
     runtime_kind runtime = runtime_kind::docker;
-    launcher_kind launcher = launcher_kind::ray;
+    launcher_kind launcher = launcher_kind::ray;  // ray or mp (runtime.launcher "auto" resolved)
+    std::string launcher_why;               // why that launcher (effective_launcher)
     std::size_t head = 0;
     std::string head_address;
     std::string ray_address;                // "10.0.0.1:6379" (what workers pass to --address)
+    int head_port = 0;                      // what the other nodes wait for on the head: Ray's GCS, vLLM's
+                                            // rendezvous (--master-port) or its DP coordinator (--data-parallel-rpc-port)
+    bool hybrid_lb = false;                 // every node serves the API for its own data-parallel ranks
+    std::string layout_advice;              // the layout upstream's recipes recommend here, and why (recommended_layout)
     std::string listen_host;                // vllm serve --host: api.host, but "::" for "0.0.0.0" with an IPv6 head
     std::string api_url;                    // "http://10.0.0.1:8000", what clients use
     std::string health_url;                 // the same, from the head itself
@@ -117,6 +94,14 @@ struct launch_plan {
     std::vector<node_launch> nodes;
     std::vector<std::string> warnings;      // security and version notes for the operator
 };
+
+// The layout upstream recommends for this model on this cluster and fabric, and why, in one
+// line: TP inside a node x PP across nodes over commodity links (vLLM's distributed-serving rule
+// of thumb; vllm-project/recipes' tp_pp "for commodity inter-node links"), DP + EP across nodes
+// for MoE models when RDMA carries the all-to-all (recipes' multi_node_dep, vLLM's
+// expert_parallel_deployment guide, llm-d's wide-EP guide); it says whether the inventory's
+// layout is that one. Advice only: the plan's verdict says whether a layout fits.
+std::string recommended_layout(const inventory& inv, const plan& p);
 
 // Validates the inventory, checks every flag against runtime.vllm_version (launch.version,
 // launch.flag_unsupported) and derives each node's commands and environment from the plan.

@@ -101,6 +101,10 @@ model_spec resolve_model(std::string_view name_or_path, const std::string& field
 struct shard_layout {
     int tp = 1;
     int expert_shards = 1;
+    // EPLB's redundant experts: each MoE layer holds num_experts + this many physical experts,
+    // split over expert_shards (vllm/model_executor/layers/fused_moe/layer.py: global_num_experts
+    // = logical + redundant, local = global / ep_size).
+    int redundant_experts = 0;
 };
 
 // Bytes one GPU holds for decoder layer `layer` (0-based).

@@ -45,6 +45,7 @@ struct plan_options {
     int max_num_batched_tokens = 0;        // --max-num-batched-tokens; 0: vLLM's default for the GPU
     int max_num_seqs = 0;                  // --max-num-seqs; 0: vLLM's default for the GPU
     int nodes = 0;                         // nodes the deployment spans; 0: from the cluster (make_plan)
+    int num_redundant_experts = 0;         // EPLB replicas per MoE layer (with expert parallelism)
 };
 
 inline constexpr double gib = 1024.0 * 1024.0 * 1024.0;

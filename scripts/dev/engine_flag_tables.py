@@ -1165,7 +1165,16 @@ def render_header(engine: str, rows: list[dict]) -> str:
         out.append(f"        {{{c_str(flag)}, {c_str(r['aliases'])}, {c_str(since)}, "
                    f"{c_str(removed)}, {dep}, {c_str('; '.join(note_bits))}, "
                    f"{c_str(r['deprecated_in'])}}},\n")
-    out += ["    };\n", "    return rows;\n", "}\n", "\n", "}  // namespace detail\n",
+    out += ["    };\n", "    return rows;\n", "}\n", "\n"]
+    # The releases read, oldest first: a version between two of them that is not one of them
+    # was never published (an error names the neighbours); past the last, the table cannot tell.
+    rel = f"{engine}_flag_releases"
+    out += ["// The releases the table was read from, oldest first.\n",
+            f"inline const std::vector<const char*>& {rel}() {{\n",
+            "    static const std::vector<const char*> releases = {\n"]
+    out += ["        " + line + "\n" for line in textwrap.wrap(
+        ", ".join(c_str(v) for v in vers) + ",", 92)]
+    out += ["    };\n", "    return releases;\n", "}\n", "\n", "}  // namespace detail\n",
             "DSDEPLOY_NAMESPACE_END\n"]
     return "".join(out)
 

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
             nodes.push_back({{"compose", (written.root / n.name / "compose.yaml").string()},
                              {"role", std::string(dsdeploy::to_string(n.role))},
                              {"address", n.address},
-                             {"entrypoint", c.inv.runtime.launcher == dsdeploy::launcher_kind::ray ? n.ray_start : n.vllm_serve},
+                             {"entrypoint", dsdeploy::effective_launcher(c.inv).kind == dsdeploy::launcher_kind::ray ? n.ray_start : n.vllm_serve},
                              {"environment", env}});
         }
         if (c.inv.runtime.kind == dsdeploy::runtime_kind::docker)
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
                               {"model_source", dsdeploy::model_path(c.inv)},
                               {"model_target", b.launch.model_path},
                               {"head_ray", b.launch.ray_address},
-                              {"launcher", std::string(dsdeploy::to_string(c.inv.runtime.launcher))},
+                              {"launcher", std::string(dsdeploy::to_string(dsdeploy::effective_launcher(c.inv).kind))},
                               {"nodes", nodes}});
     }
     std::ofstream(out / "expect.json") << expect.dump(2) << "\n";

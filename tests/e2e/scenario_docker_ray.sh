@@ -12,6 +12,30 @@ trap scenario_teardown EXIT
 
 make_model
 INV="$WORK/inventory.toml"
+
+# First an image without Ray (issue 14: the official images have none from vLLM 0.18): the test
+# image finds Ray only in the bind-mounted venv, so without that mount `ray` is missing. start.sh
+# asks the service for `ray --version` before it leaves a container running: up stops at
+# start-head on h1 with the reason and the fix (exit 1, a step failed), nothing left on the engines.
+write_docker_inventory "$INV" e2e-docker-ray ray
+"$VENV/bin/python" - "$INV" "$VENV" <<'PY'
+import sys
+path, venv = sys.argv[1:]
+text = open(path).read().replace(f'"{venv}:{venv}:ro", ', "")
+assert venv + ":" not in text
+open(path, "w").write(text)
+PY
+dsd up-noray 240 up --until cluster --skip-netcheck
+expect_rc 1 "up --until cluster with an image that has no Ray"
+grep -q "the image has no working Ray" "$WORK/up-noray.out" || fail "up did not say the image has no Ray: $OUT"
+grep -q 'use launcher = "mp"' "$WORK/up-noray.out" || fail "up did not give the fix: $OUT"
+grep -q "start-head" "$WORK/up-noray.out" || fail "up did not name the step: $OUT"
+grep -q "h1" "$WORK/up-noray.out" || fail "up did not name the node: $OUT"
+dsd down-noray 240 down
+expect_rc 0 "down after the refused start"
+expect_engines_empty "after the refused start"
+log "an image without Ray: refused at start-head on h1 (exit 1), nothing left"
+
 write_docker_inventory "$INV" e2e-docker-ray ray
 
 dsd up 420 up --until cluster

@@ -110,6 +110,12 @@ set(fuzz_vllm_memory_log_FIXTURE_SEEDS
     vllm/public-vllm-10517-v0-kv-cache.log
     vllm/public-vllm-25350-v1-kv-cache.log
 )
+set(fuzz_timeline_FIXTURE_SEEDS
+    timeline/vllm-0.20.0-cpu-pp2-healthy-h1.log
+    timeline/vllm-0.20.0-cpu-pp2-healthy-h2.log
+    timeline/probe-vllm-0.20.0-pp2-h2-after-down.out
+    vllm-memory/dl-a100-qwen2-7b-tp2-u025.log
+)
 set(fuzz_line_splitter_FIXTURE_SEEDS
     vllm/public-ray-53192-no-node-type.log
     gpu/nccl-ib-requested-absent.log

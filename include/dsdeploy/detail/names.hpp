@@ -31,6 +31,13 @@ inline bool is_valid_interface_name(std::string_view s) {
 
 inline std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// "10.0.0.1:6379", "[fd00::1]:29501": an address and port as people, URLs, --address and
+// --master-addr write them (an IPv6 address in brackets). The one spelling every room uses.
+inline std::string host_port(const std::string& host, int port) {
+    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 inline bool is_env_name(std::string_view s) {
     if (s.empty() || std::isdigit(static_cast<unsigned char>(s.front()))) return false;
     return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });

@@ -652,5 +652,16 @@ inline const std::vector<sglang_flag_row>& sglang_flag_rows() {
     return rows;
 }
 
+// The releases the table was read from, oldest first.
+inline const std::vector<const char*>& sglang_flag_releases() {
+    static const std::vector<const char*> releases = {
+        "0.4.10.post2", "0.5.1.post3", "0.5.2", "0.5.3.post3", "0.5.4.post3", "0.5.5.post3",
+        "0.5.6.post2", "0.5.7", "0.5.8.post1", "0.5.9", "0.5.10.post1", "0.5.11", "0.5.12.post1",
+        "0.5.13.post1", "0.5.14", "0.5.15.post1", "0.5.16", "0.5.17", "0.5.18", "0.5.19", "0.5.20",
+        "0.5.21", "0.5.22", "0.5.23",
+    };
+    return releases;
+}
+
 }  // namespace detail
 DSDEPLOY_NAMESPACE_END

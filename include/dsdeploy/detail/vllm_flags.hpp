@@ -402,5 +402,15 @@ inline const std::vector<vllm_flag_row>& vllm_flag_rows() {
     return rows;
 }
 
+// The releases the table was read from, oldest first.
+inline const std::vector<const char*>& vllm_flag_releases() {
+    static const std::vector<const char*> releases = {
+        "0.11.0", "0.11.1", "0.11.2", "0.12.0", "0.13.0", "0.14.1", "0.15.1", "0.16.0", "0.17.1",
+        "0.18.1", "0.19.1", "0.20.2", "0.21.0", "0.22.1", "0.23.0", "0.24.0", "0.25.1", "0.26.0",
+        "0.27.1", "0.28.0", "0.29.0", "0.30.0", "0.31.0", "0.32.0", "0.33.0", "0.34.0",
+    };
+    return releases;
+}
+
 }  // namespace detail
 DSDEPLOY_NAMESPACE_END

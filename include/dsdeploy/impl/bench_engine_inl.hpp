@@ -10,6 +10,8 @@
 #include <dsdeploy/detail/chunk_scan.hpp>
 #include <dsdeploy/detail/text.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -28,8 +30,34 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 namespace bench {
+namespace detail {
+// The text one streamed chunk carried (already known to be valid JSON with output): every
+// choice's delta.reasoning_content / delta.reasoning / delta.content (chat) or text (completions),
+// in that order, as `vllm bench serve` concatenates them into generated_text.
+inline void append_chunk_text(std::string_view data, std::string& out) {
+    const auto j = nlohmann::json::parse(data, nullptr, false);
+    if (!j.is_object()) return;
+    const auto ch = j.find("choices");
+    if (ch == j.end() || !ch->is_array()) return;
+    for (const auto& c : *ch) {
+        if (!c.is_object()) continue;
+        const auto d = c.find("delta");
+        if (d != c.end() && d->is_object()) {
+            for (const char* k : {"reasoning_content", "reasoning", "content"}) {
+                const auto v = d->find(k);
+                if (v != d->end() && v->is_string()) out += v->get_ref<const std::string&>();
+            }
+        }
+        const auto t = c.find("text");
+        if (t != c.end() && t->is_string()) out += t->get_ref<const std::string&>();
+    }
+}
+}  // namespace detail
 
-DSDEPLOY_INLINE void stream_job::reset(request_record* rec, clock::time_point t0, std::size_t expected_events) {
+DSDEPLOY_INLINE void stream_job::reset(request_record* rec, clock::time_point t0, std::size_t expected_events, bool keep_text) {
+    keep_text_ = keep_text;
+    first_choice_ = -1;
+    last_choice_ = -1;
     rec_ = rec;
     t0_ = t0;
     parser_ = dsdeploy::detail::sse_parser();
@@ -86,7 +114,12 @@ DSDEPLOY_INLINE bool stream_job::on_event(std::string_view data, double t) {
         fail(-1, "stream", "the server reported an error mid-stream: " + (info.message.empty() ? std::string(data.substr(0, 300)) : info.message));
         return false;
     }
+    if (c.has_choices) {
+        if (first_choice_ < 0) first_choice_ = t;
+        last_choice_ = t;
+    }
     if (c.has_output) {
+        if (keep_text_) detail::append_chunk_text(data, rec_->generated_text);
         if (rec_->first_token < 0) rec_->first_token = t;
         rec_->last_token = t;
         rec_->token_times.push_back(t);
@@ -137,6 +170,12 @@ DSDEPLOY_INLINE void stream_job::on_end(openai::transport_error error, std::stri
     }
     rec_->status = request_status::ok;
     if (!rec_->tokens_from_usage) rec_->output_tokens = static_cast<std::int64_t>(rec_->token_times.size());
+    if (rec_->first_token < 0 && rec_->output_tokens > 0 && first_choice_ >= 0) {
+        // Tokens that streamed as empty deltas only (usage counted them): time them by the
+        // chunks that carried them, as vllm bench serve does, rather than leave no TTFT.
+        rec_->first_token = first_choice_;
+        rec_->last_token = last_choice_;
+    }
 }
 
 // The epoll engine: one loop, every stream on the calling thread.

@@ -70,9 +70,10 @@ inline llmperf_row llmperf_values(const request_record& q) {
 // How the run's tokens were counted, for the files: output tokens from the server's usage or
 // from counting events, prompt tokens as the workload sized them.
 inline std::string output_token_source(const run_result& r) {
-    std::size_t usage = 0, chunks = 0;
+    std::size_t usage = 0, chunks = 0, tokenize = 0;
     for (const auto& q : r.requests)
-        if (q.status == request_status::ok) (q.tokens_from_usage ? usage : chunks) += 1;
+        if (q.status == request_status::ok) (q.tokens_from_tokenize ? tokenize : q.tokens_from_usage ? usage : chunks) += 1;
+    if (tokenize) return "server /tokenize of the generated text (--output-tokens tokenize)";
     if (usage && chunks) return "mixed (server usage where the server sent it, else chunk count)";
     if (chunks) return "chunk count (the server sent no usage)";
     return "server usage (stream_options.include_usage)";
@@ -227,7 +228,7 @@ DSDEPLOY_INLINE nlohmann::ordered_json llmperf_individual_responses(const run_re
         e["send_lag_s"] = q.sent >= 0 ? q.sent - q.scheduled : 0.0;
         e["ttft_from_scheduled_s"] = ok && q.first_token >= 0 ? q.first_token - q.scheduled : 0.0;
         e["end_to_end_latency_from_scheduled_s"] = ok ? q.end - q.scheduled : 0.0;
-        e["output_token_source"] = !ok ? "" : q.tokens_from_usage ? "server usage" : "chunk count";
+        e["output_token_source"] = !ok ? "" : q.tokens_from_tokenize ? "server /tokenize" : q.tokens_from_usage ? "server usage" : "chunk count";
         a.push_back(std::move(e));
     }
     return a;
@@ -315,7 +316,7 @@ DSDEPLOY_INLINE nlohmann::ordered_json vllm_result(const run_result& r, const ru
         latencies.push_back(ok && q.last_token >= 0 ? q.last_token - q.sent : 0.0);
         start_times.push_back(q.sent);  // seconds from the run's start (vLLM: its perf_counter)
         queue_times.push_back(q.sent >= 0 ? q.sent - q.scheduled : 0.0);  // the wait before the send
-        texts.push_back("");  // generated text is not kept (it is not needed to measure)
+        texts.push_back(q.generated_text);  // kept only with run_options::keep_text (else "")
         errors.push_back(ok ? std::string() : q.error_msg);
     }
     if (detailed) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dsdeploy/bench_reconcile.hpp>
+#include <dsdeploy/detail/html.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -83,19 +84,7 @@ inline std::string reconcile_pct(const reconciled_metric& m) {
     if (!m.have_measured) return "-";
     return fmt::format("{:+.0f}%", m.error * 100.0);
 }
-inline std::string reconcile_esc(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        switch (c) {
-            case '&': o += "&amp;"; break;
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '"': o += "&quot;"; break;
-            default: o += c;
-        }
-    }
-    return o;
-}
+inline std::string reconcile_esc(const std::string& s) { return dsdeploy::detail::html_escape(s); }
 }  // namespace detail
 
 DSDEPLOY_INLINE std::string to_text(const reconciliation& r) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dsdeploy/bench_report.hpp>
+#include <dsdeploy/detail/html.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -15,20 +16,7 @@ namespace bench {
 
 namespace detail {
 
-inline std::string esc(std::string_view s) {
-    std::string o;
-    for (char c : s) {
-        switch (c) {
-            case '&': o += "&amp;"; break;
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '"': o += "&quot;"; break;
-            case '\'': o += "&#39;"; break;
-            default: o += c;
-        }
-    }
-    return o;
-}
+inline std::string esc(std::string_view s) { return dsdeploy::detail::html_escape(s); }
 
 inline std::string num(double v, int prec = 2) {
     char b[64];

@@ -16,6 +16,19 @@
 DSDEPLOY_NAMESPACE_BEGIN
 namespace bench {
 
+DSDEPLOY_INLINE std::size_t count_output_tokens(run_result& r, const token_counter& counter) {
+    if (!counter) raise(errc::bench_config, "output_tokens", "the server has no /tokenize to count output tokens with; use the server's usage");
+    std::size_t n = 0;
+    for (auto& q : r.requests) {
+        if (q.status != request_status::ok) continue;
+        q.output_tokens = q.generated_text.empty() ? 0 : counter.count(q.generated_text);
+        q.tokens_from_tokenize = true;
+        q.tokens_from_usage = false;
+        ++n;
+    }
+    return n;
+}
+
 DSDEPLOY_INLINE std::size_t concurrency_cap(double request_rate, std::optional<std::size_t> max_concurrency,
                                             std::optional<std::size_t> num_concurrent_requests) {
     if (max_concurrency) return *max_concurrency;
@@ -181,7 +194,7 @@ DSDEPLOY_INLINE std::optional<clock::time_point> step(run_state& s, const std::f
         request_record* rec = &(*s.records)[s.next];
         const request_spec& spec = (*s.specs)[s.next];
         j->request.body = spec.body;
-        j->reset(rec, s.t0, static_cast<std::size_t>(spec.max_tokens) + 8);
+        j->reset(rec, s.t0, static_cast<std::size_t>(spec.max_tokens) + 8, s.o.keep_text);
         now = clock::now();
         rec->sent = secs(now, s.t0);
         rec->scheduled = s.result.closed_loop ? rec->sent : s.offsets[s.next];

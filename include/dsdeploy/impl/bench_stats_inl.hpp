@@ -108,7 +108,7 @@ DSDEPLOY_INLINE run_summary summarize(const run_result& r, const summary_options
     s.options = o;
     s.duration = r.duration;
     std::vector<double> ttft, tpot, itl, e2el, queue, ttft_sched, e2el_sched;
-    std::size_t good = 0, from_usage = 0, from_chunks = 0;
+    std::size_t good = 0, from_usage = 0, from_chunks = 0, from_tokenize = 0;
     std::vector<std::pair<double, int>> edges;  // concurrency sweep line
     const auto nb = static_cast<std::size_t>(std::max(0.0, std::ceil(r.duration)));
     s.output_tokens_per_second.assign(nb, 0.0);
@@ -131,13 +131,11 @@ DSDEPLOY_INLINE run_summary summarize(const run_result& r, const summary_options
         ++s.completed;
         s.total_input_tokens += q.prompt_tokens;
         s.total_output_tokens += q.output_tokens;
-        (q.tokens_from_usage ? from_usage : from_chunks) += 1;
+        (q.tokens_from_tokenize ? from_tokenize : q.tokens_from_usage ? from_usage : from_chunks) += 1;
         s.output_events += q.token_times.size();
         if (!r.closed_loop) queue.push_back((q.sent - q.scheduled) * 1000.0);
-        if (q.token_times.empty() || q.first_token < 0) {
-            ++s.empty_outputs;
-            continue;
-        }
+        if (q.token_times.empty()) ++s.empty_outputs;  // no text; its chunks may still time it
+        if (q.first_token < 0) continue;
         const double t = (q.first_token - q.sent) * 1000.0;
         const double e = (q.last_token - q.sent) * 1000.0;
         ttft.push_back(t);
@@ -153,8 +151,11 @@ DSDEPLOY_INLINE run_summary summarize(const run_result& r, const summary_options
             good += ok ? 1 : 0;
         }
         // Output tokens over time: each output event carries tokens / events of its request.
-        const double per_event = static_cast<double>(q.output_tokens) / static_cast<double>(q.token_times.size());
-        for (double at : q.token_times) {
+        // A request that streamed no text puts its tokens at its last chunk.
+        const std::vector<double> last_chunk{q.last_token};
+        const std::vector<double>& times = q.token_times.empty() ? last_chunk : q.token_times;
+        const double per_event = static_cast<double>(q.output_tokens) / static_cast<double>(times.size());
+        for (double at : times) {
             const auto b = static_cast<std::size_t>(std::max(0.0, at));
             if (b < s.output_tokens_per_second.size()) s.output_tokens_per_second[b] += per_event;
             else if (!s.output_tokens_per_second.empty()) s.output_tokens_per_second.back() += per_event;
@@ -193,7 +194,8 @@ DSDEPLOY_INLINE run_summary summarize(const run_result& r, const summary_options
         cur += e.second;
         s.peak_concurrency = std::max(s.peak_concurrency, static_cast<double>(cur));
     }
-    if (from_usage && from_chunks) s.output_token_source = "mixed (usage where the server sent it, else chunk count)";
+    if (from_tokenize) s.output_token_source = "server /tokenize of the generated text";
+    else if (from_usage && from_chunks) s.output_token_source = "mixed (usage where the server sent it, else chunk count)";
     else if (from_chunks) s.output_token_source = "chunk count (the server sent no usage)";
     else s.output_token_source = "usage";
     s.client_cpu_seconds = r.client_cpu_seconds;

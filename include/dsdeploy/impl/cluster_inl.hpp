@@ -2,6 +2,7 @@
 #pragma once
 
 #include <dsdeploy/cluster.hpp>
+#include <dsdeploy/detail/address.hpp>
 #include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
 
@@ -78,24 +79,6 @@ inline std::string ipv4_without_leading_zeros(std::string_view s) {
     return zero_led ? out : std::string();
 }
 
-// What two addresses are compared by: the 16 bytes of the parsed address (IPv4 as its
-// IPv4-mapped IPv6 form, so "10.0.0.1" and "::ffff:10.0.0.1" are one host; "fd00::1",
-// "fd00:0:0::1", "[FD00::1]" likewise), or a hostname in lower case without the final dot.
-inline std::string address_key(std::string_view address) {
-    std::string a(trim(address));
-    unsigned char buf[16] = {};
-    if (unsigned char v4[4]; inet_pton(AF_INET, a.c_str(), v4) == 1) {
-        buf[10] = buf[11] = 0xff;
-        std::copy(v4, v4 + 4, buf + 12);
-        return "ip:" + std::string(reinterpret_cast<const char*>(buf), 16);
-    }
-    std::string bare = a;
-    if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
-    if (inet_pton(AF_INET6, bare.c_str(), buf) == 1) return "ip:" + std::string(reinterpret_cast<const char*>(buf), 16);
-    std::string host = to_lower(a);
-    if (!host.empty() && host.back() == '.') host.pop_back();
-    return "name:" + host;
-}
 
 }  // namespace detail
 

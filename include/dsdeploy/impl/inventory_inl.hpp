@@ -6,6 +6,7 @@
 
 #include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
+#include <dsdeploy/engine_version.hpp>
 #include <dsdeploy/inventory.hpp>
 
 #include <fmt/format.h>
@@ -25,12 +26,29 @@ DSDEPLOY_INLINE std::optional<runtime_kind> parse_runtime_kind(std::string_view 
     return std::nullopt;
 }
 
-DSDEPLOY_INLINE std::string_view to_string(launcher_kind k) { return k == launcher_kind::ray ? "ray" : "mp"; }
+DSDEPLOY_INLINE std::string_view to_string(launcher_kind k) {
+    switch (k) {
+    case launcher_kind::ray: return "ray";
+    case launcher_kind::mp: return "mp";
+    case launcher_kind::automatic: break;
+    }
+    return "auto";
+}
 
 DSDEPLOY_INLINE std::optional<launcher_kind> parse_launcher_kind(std::string_view s) {
     const std::string k = detail::to_lower(detail::trim(s));
     if (k == "ray") return launcher_kind::ray;
     if (k == "mp" || k == "multiprocessing") return launcher_kind::mp;
+    if (k == "auto") return launcher_kind::automatic;
+    return std::nullopt;
+}
+
+DSDEPLOY_INLINE std::string_view to_string(dp_load_balancing b) { return b == dp_load_balancing::hybrid ? "hybrid" : "internal"; }
+
+DSDEPLOY_INLINE std::optional<dp_load_balancing> parse_dp_load_balancing(std::string_view s) {
+    const std::string k = detail::to_lower(detail::trim(s));
+    if (k == "internal") return dp_load_balancing::internal;
+    if (k == "hybrid") return dp_load_balancing::hybrid;
     return std::nullopt;
 }
 
@@ -108,6 +126,7 @@ DSDEPLOY_INLINE plan_options to_plan_options(const serving_options& s) {
         p.pp = s.pipeline_parallel_size.value_or(1);
         p.dp = s.data_parallel_size.value_or(1);
         p.ep = s.enable_expert_parallel;
+        o.num_redundant_experts = s.num_redundant_experts;
         o.parallel = p;
     }
     return o;
@@ -192,6 +211,16 @@ inline const std::vector<std::pair<std::string, std::string>>& derived_vllm_flag
         {"-dp", "serving.data_parallel_size"},
         {"--enable-expert-parallel", "serving.enable_expert_parallel"},
         {"--no-enable-expert-parallel", "serving.enable_expert_parallel"},
+        {"-ep", "serving.enable_expert_parallel"},
+        {"--data-parallel-size-local", "the nodes' GPUs (serving.data_parallel_size over the nodes)"},
+        {"--data-parallel-address", "the head's address"},
+        {"--data-parallel-rpc-port", "ports.dp_rpc"},
+        {"--data-parallel-start-rank", "the node order"},
+        {"--data-parallel-hybrid-lb", "serving.data_parallel_lb"},
+        {"--api-server-count", "serving.api_server_count"},
+        {"--enable-eplb", "serving.num_redundant_experts"},
+        {"--eplb-config", "serving.num_redundant_experts"},
+        {"--num-redundant-experts", "serving.num_redundant_experts"},
         {"--distributed-executor-backend", "runtime.launcher"},
         {"--gpu-memory-utilization", "serving.gpu_memory_utilization"},
         {"--max-model-len", "serving.max_model_len"},
@@ -266,12 +295,70 @@ inline void check_env_list(const env_list& env, const std::string& field) {
 }
 }  // namespace detail
 
+DSDEPLOY_INLINE int detail::dp_local_size(const inventory& inv) {
+    const auto& s = inv.serving;
+    const int dp = s.data_parallel_size.value_or(1);
+    const int nnodes = static_cast<int>(inv.cluster.nodes.size());
+    const int tp = s.tensor_parallel_size.value_or(1);
+    const int pp = s.pipeline_parallel_size.value_or(1);
+    if (pp != 1)
+        raise(errc::inventory_field, "serving.pipeline_parallel_size",
+              "data parallelism across nodes with vLLM's own launcher runs each replica inside one node (TP x DP per node); "
+              "pipeline_parallel_size " + std::to_string(pp) + " with data_parallel_size " + std::to_string(dp) +
+                  " is not rendered: use pipeline_parallel_size = 1, or data_parallel_size = 1 (TP x PP across the nodes)");
+    if (dp % nnodes != 0)
+        raise(errc::inventory_field, "serving.data_parallel_size",
+              std::to_string(dp) + " data-parallel ranks cannot be split evenly over " + std::to_string(nnodes) +
+                  " nodes (each node runs data_parallel_size / nodes of them); use a multiple of " + std::to_string(nnodes));
+    const int local = dp / nnodes;
+    for (std::size_t i = 0; i < inv.cluster.nodes.size(); ++i) {
+        const int g = inv.cluster.nodes[i].gpus();
+        if (g > 0 && g != local * tp)
+            raise(errc::inventory_field, "serving.data_parallel_size",
+                  "node " + inv.cluster.nodes[i].name + " has " + std::to_string(g) + " GPUs, but " + std::to_string(local) +
+                      " data-parallel ranks of TP " + std::to_string(tp) + " per node need " + std::to_string(local * tp) +
+                      "; use data_parallel_size = " + std::to_string(nnodes * std::max(1, g / tp)) + " with tensor_parallel_size " +
+                      std::to_string(tp) + " (every node the same GPU count)");
+    }
+    return local;
+}
+
+DSDEPLOY_INLINE launcher_choice effective_launcher(const inventory& inv) {
+    launcher_choice c;
+    const launcher_kind set = inv.runtime.launcher;
+    if (set != launcher_kind::automatic) {
+        c.kind = set;
+        c.why = "runtime.launcher = \"" + std::string(to_string(set)) + "\"";
+        return c;
+    }
+    c.automatic = true;
+    engine_version v;
+    try {
+        v = parse_engine_version(inv.runtime.vllm_version);
+    } catch (const error&) {
+        c.kind = launcher_kind::ray;
+        c.why = "auto: runtime.vllm_version cannot be read";
+        return c;
+    }
+    if (v < mp_multinode_version()) {
+        c.kind = launcher_kind::ray;
+        c.why = "auto: vLLM " + v.text + " predates multi-node without Ray (" + mp_multinode_version().text +
+                ", vllm-project/vllm #23691), so a Ray cluster";
+    } else {
+        c.kind = launcher_kind::mp;
+        c.why = "auto: vLLM " + v.text + " launches multi-node itself (--nnodes/--node-rank/--master-addr, vllm #23691; data parallel "
+                "with --data-parallel-address/-size-local/-start-rank), upstream's default for more than one node; no Ray needed (it "
+                "left vLLM's images in " + ray_dropped_version().text + ")";
+    }
+    return c;
+}
+
 DSDEPLOY_INLINE std::vector<port_use> node_ports(const inventory& inv, std::size_t index) {
     const auto& p = inv.ports;
     const bool head = index < inv.cluster.nodes.size() && inv.cluster.nodes[index].role == node_role::head;
     std::vector<port_use> out;
     auto add = [&](const char* service, const char* field, int first, int last) { out.push_back({service, field, first, last}); };
-    if (inv.runtime.launcher == launcher_kind::ray) {
+    if (effective_launcher(inv).kind == launcher_kind::ray) {
         if (head) {
             add("Ray GCS", "ports.ray", p.ray, p.ray);
             add("Ray dashboard", "ports.dashboard", p.dashboard, p.dashboard);
@@ -284,10 +371,13 @@ DSDEPLOY_INLINE std::vector<port_use> node_ports(const inventory& inv, std::size
         add("Ray metrics export", "ports.metrics_export", p.metrics_export, p.metrics_export);
         add("Ray dashboard agent (HTTP)", "ports.dashboard_agent_listen", p.dashboard_agent_listen, p.dashboard_agent_listen);
         add("Ray workers", "ports.min_worker", p.min_worker, p.max_worker);
+    } else if (inv.serving.data_parallel_size.value_or(1) > 1) {
+        if (head) add("vLLM data-parallel coordination", "ports.dp_rpc", p.dp_rpc, p.dp_rpc);
     } else if (head) {
         add("vLLM multi-node rendezvous", "ports.master", p.master, p.master);
     }
-    if (head) add("vLLM API", "ports.api", p.api, p.api);
+    const bool hybrid = inv.serving.data_parallel_lb == dp_load_balancing::hybrid;
+    if (head || hybrid) add("vLLM API", "ports.api", p.api, p.api);
     return out;
 }
 
@@ -351,9 +441,21 @@ DSDEPLOY_INLINE void validate(const inventory& inv) {
               detail::quoted(r.python_env) + " is not an absolute path; give the environment's prefix (the folder holding bin/ray and bin/vllm), or leave it empty to use PATH");
     if (r.num_cpus < 0 || r.num_cpus > 100000)
         raise(errc::inventory_field, "runtime.num_cpus", std::to_string(r.num_cpus) + " is not a CPU count; use 0 (detect) or a positive number");
-    if (r.launcher == launcher_kind::mp && s.data_parallel_size.value_or(1) > 1)
-        raise(errc::inventory_field, "runtime.launcher",
-              "the \"mp\" launcher is rendered for TP x PP only; use launcher = \"ray\" with data parallelism");
+    const int dp = s.data_parallel_size.value_or(1);
+    if (s.api_server_count < 0 || s.api_server_count > 64)
+        raise(errc::inventory_field, "serving.api_server_count",
+              std::to_string(s.api_server_count) + " is not an API server count; use 0 (vLLM's default) or 1..64");
+    if (s.num_redundant_experts < 0 || s.num_redundant_experts > 4096)
+        raise(errc::inventory_field, "serving.num_redundant_experts",
+              std::to_string(s.num_redundant_experts) + " is not a count of redundant experts; use 0 (no EPLB) or 1..4096");
+    if (s.num_redundant_experts > 0 && !s.enable_expert_parallel)
+        raise(errc::inventory_field, "serving.num_redundant_experts",
+              "redundant experts are EPLB's replicas over the expert-parallel group; set enable_expert_parallel = true, or 0 here");
+    if (s.data_parallel_lb == dp_load_balancing::hybrid && (dp < 2 || effective_launcher(inv).kind != launcher_kind::mp))
+        raise(errc::inventory_field, "serving.data_parallel_lb",
+              "\"hybrid\" balances data-parallel ranks per node with vLLM's own launcher; it needs data_parallel_size > 1 and launcher "
+              "\"mp\" (or \"auto\" with vLLM >= 0.11.1); use \"internal\"");
+    if (effective_launcher(inv).kind == launcher_kind::mp && dp > 1) detail::dp_local_size(inv);  // throws when the nodes cannot split it
 
     const auto& a = inv.api;
     if (classify_address(a.host) == address_kind::invalid)

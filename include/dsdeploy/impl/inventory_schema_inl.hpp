@@ -330,7 +330,12 @@ inline std::string invalid_fabric(const std::string& s) { return "\"" + s + "\" 
 inline std::string invalid_runtime(const std::string& s) {
     return "\"" + s + "\" is not a runtime; use \"docker\" (compose files) or \"process\" (a Python environment on each host)";
 }
-inline std::string invalid_launcher(const std::string& s) { return "\"" + s + "\" is not a launcher; use \"ray\" or \"mp\" (vLLM >= 0.11.1)"; }
+inline std::string invalid_dp_lb(const std::string& s) {
+    return "\"" + s + "\" is not a data-parallel load balancing; use \"internal\" (one API server on the head) or \"hybrid\" (one per node)";
+}
+inline std::string invalid_launcher(const std::string& s) {
+    return "\"" + s + "\" is not a launcher; use \"auto\" (what upstream recommends for vllm_version), \"ray\" or \"mp\" (vLLM >= 0.11.1)";
+}
 
 inline std::string invalid_pull(const std::string& s) { return "\"" + s + "\" is not a pull policy; use \"never\", \"missing\" or \"always\""; }
 
@@ -420,7 +425,7 @@ inline inventory_schema make_inventory_schema() {
         choice("kind", &R::kind, parse_runtime_kind, invalid_runtime, "docker (a compose file per node) | process (a Python env per host)"),
         member("image", &R::image, "docker: the same image on every node"),
         member("vllm_version", &R::vllm_version, "the vLLM in the image/env: decides which flags exist"),
-        choice("launcher", &R::launcher, parse_launcher_kind, invalid_launcher, "ray (Ray cluster) | mp (vLLM --nnodes, vLLM >= 0.11.1)"),
+        choice("launcher", &R::launcher, parse_launcher_kind, invalid_launcher, "auto (default: upstream's choice for vllm_version) | ray (Ray cluster) | mp (vLLM --nnodes, vLLM >= 0.11.1)"),
         member("python_env", &R::python_env, "process: prefix with bin/ray, bin/vllm; \"\" = PATH").optional_when([](const R& r) { return r.python_env.empty(); }),
         member("shm_size", &R::shm_size, "docker: /dev/shm size for NCCL"),
         member("privileged", &R::privileged, "docker: only if you must; RDMA gets IPC_LOCK + /dev/infiniband"),
@@ -455,6 +460,7 @@ inline inventory_schema make_inventory_schema() {
         member("max_worker", &P::max_worker, "... up to this port"),
         member("api", &P::api, "vLLM OpenAI API on the head"),
         member("master", &P::master, "vLLM multi-node rendezvous (launcher = \"mp\")"),
+        member("dp_rpc", &P::dp_rpc, "vLLM data-parallel coordination (launcher mp, DP > 1; head)"),
     };
 
     using A = api_options;
@@ -502,6 +508,10 @@ inline inventory_schema make_inventory_schema() {
         member("pipeline_parallel_size", &V::pipeline_parallel_size, 2, "unset: PP = nodes"),
         member("data_parallel_size", &V::data_parallel_size, 1, "replicas"),
         member("enable_expert_parallel", &V::enable_expert_parallel, "MoE: EP instead of TP for experts"),
+        choice("data_parallel_lb", &V::data_parallel_lb, parse_dp_load_balancing, invalid_dp_lb,
+               "DP across nodes: internal (one API on the head) | hybrid (an API per node)"),
+        member("api_server_count", &V::api_server_count, "API server processes per API node; 0 = vLLM's default"),
+        member("num_redundant_experts", &V::num_redundant_experts, "EPLB replicas per MoE layer (needs enable_expert_parallel)"),
         member("allow_cross_node_tp", &V::allow_cross_node_tp, "let one TP group span nodes"),
         member("pp_layer_partition", &V::pp_layer_partition, "layers per stage (VLLM_PP_LAYER_PARTITION)")
             .optional_when([](const V& v) { return v.pp_layer_partition.empty(); }, constant<V>("[32, 29]")),

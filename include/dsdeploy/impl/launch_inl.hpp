@@ -19,63 +19,6 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 
-// --- versions ------------------------------------------------------------------------------------
-
-DSDEPLOY_INLINE engine_version parse_engine_version(std::string_view text, const std::string& field) {
-    engine_version v;
-    const std::string_view trimmed = detail::trim(text);
-    // The grammar first: a value that is not a version (shell or template text, a 1 MB string)
-    // never reaches a README, bundle.json or a message whole.
-    if (!detail::is_version_text(trimmed))
-        raise(errc::launch_version, field,
-              detail::echo(trimmed) + " is not a version; use the release of the vLLM in the image or environment as pip prints it, "
-              "e.g. \"0.11.0\", \"0.11.0.post2\" or \"0.20.0rc1\" (pip show vllm)");
-    v.text = std::string(trimmed);
-    std::string_view s = v.text;
-    if (!s.empty() && (s.front() == 'v' || s.front() == 'V')) s.remove_prefix(1);
-    int parts[3] = {0, 0, 0};
-    int count = 0;
-    std::size_t i = 0;
-    while (count < 3) {
-        const std::size_t start = i;
-        long value = 0;
-        while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 6) value = value * 10 + (s[i++] - '0');
-        if (i == start) break;
-        parts[count++] = static_cast<int>(value);
-        if (count < 3 && i + 1 < s.size() && s[i] == '.' && std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
-            ++i;
-            continue;
-        }
-        break;
-    }
-    const bool suffix_ok = i == s.size() || !std::isdigit(static_cast<unsigned char>(s[i]));
-    if (count < 2 || !suffix_ok)
-        raise(errc::launch_version, field,
-              "\"" + v.text + "\" is not a version; use the release of the vLLM in the image or environment, e.g. \"0.11.0\" (pip show vllm)");
-    v.major = parts[0];
-    v.minor = parts[1];
-    v.patch = parts[2];
-    return v;
-}
-
-DSDEPLOY_INLINE engine_version min_vllm_version() { return engine_version{0, 8, 5, "0.8.5"}; }
-DSDEPLOY_INLINE engine_version catalogued_vllm_version() { return engine_version{0, 11, 0, "0.11.0"}; }
-DSDEPLOY_INLINE engine_version mp_multinode_version() { return engine_version{0, 11, 1, "0.11.1"}; }
-// Ray left vLLM's default dependencies and the official vllm/vllm-openai images in v0.18
-// (vllm-project/vllm #36170 and #33445; ../shared/reference/field-2026-12.md §1).
-inline engine_version ray_dropped_version() { return engine_version{0, 18, 0, "0.18.0"}; }
-
-namespace detail {
-// The official image, from Docker Hub under any of its spellings, any tag or digest.
-inline bool official_vllm_image(std::string_view image) {
-    for (std::string_view prefix : {"docker.io/", "registry-1.docker.io/", "index.docker.io/"})
-        if (image.substr(0, prefix.size()) == prefix) image.remove_prefix(prefix.size());
-    const auto end = image.find_first_of(":@");
-    return image.substr(0, end) == "vllm/vllm-openai";
-}
-}  // namespace detail
-DSDEPLOY_INLINE engine_version mp_multinode_cpu_version() { return engine_version{0, 13, 0, "0.13.0"}; }
-
 DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
     static const std::vector<vllm_flag> table = [] {
         std::vector<vllm_flag> out;
@@ -96,6 +39,13 @@ DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
 }
 
 namespace detail {
+// Newer than the newest release the table was read from (a later patch of that release counts
+// as in it: patch releases carry fixes, not options).
+inline bool past_catalogue(const engine_version& v) {
+    const engine_version& n = newest_catalogued_vllm_version();
+    return v.major > n.major || (v.major == n.major && v.minor > n.minor);
+}
+
 inline const vllm_flag* find_vllm_flag(std::string_view name) {
     for (const auto& f : vllm_flag_table()) {
         if (f.flag == name) return &f;
@@ -131,21 +81,23 @@ DSDEPLOY_INLINE flag_check check_vllm_flag(std::string_view arg, const engine_ve
     }
     const vllm_flag* f = detail::find_vllm_flag(name);
     r.flag = f;
+    const engine_version& oldest = oldest_catalogued_vllm_version();
+    const engine_version& newest = newest_catalogued_vllm_version();
     if (!f) {
-        if (v <= catalogued_vllm_version()) {
+        if (!detail::past_catalogue(v)) {
             r.support = flag_support::no;
-            r.detail = name + " is not a `vllm serve` option in " + at + " (dsdeploy's table holds every option of vLLM " +
-                       catalogued_vllm_version().text + ")";
+            r.detail = name + " is not a `vllm serve` option in " + at + " (dsdeploy's table holds every option of every vLLM release from " +
+                       oldest.text + " to " + newest.text + ")";
         } else {
             r.support = flag_support::unknown;
-            r.detail = name + " is not in dsdeploy's table (every option of vLLM " + catalogued_vllm_version().text +
-                       " and known later additions); " + at + " may or may not accept it";
+            r.detail = name + " is not in dsdeploy's table (every option of vLLM " + oldest.text + " to " + newest.text + "); " + at +
+                       ", newer than the table, may or may not accept it";
         }
         return r;
     }
     if (f->removed && v >= *f->removed) {
         r.support = flag_support::no;
-        r.detail = name + " was removed in vLLM " + f->removed->text;
+        r.detail = name + " was removed in vLLM " + f->removed->text + "; " + at + " rejects it";
         return r;
     }
     if (f->since && v < *f->since) {
@@ -153,9 +105,9 @@ DSDEPLOY_INLINE flag_check check_vllm_flag(std::string_view arg, const engine_ve
         r.detail = name + " first appeared in vLLM " + f->since->text + (f->note.empty() ? "" : " (" + f->note + ")") + "; " + at + " rejects it";
         return r;
     }
-    if (!f->since && v < catalogued_vllm_version()) {
+    if (!f->since && v < oldest) {
         r.support = flag_support::unknown;
-        r.detail = name + " exists in vLLM " + catalogued_vllm_version().text + "; whether " + at + " has it is not catalogued";
+        r.detail = name + " exists in vLLM " + oldest.text + "; whether " + at + " has it is not catalogued";
         return r;
     }
     if (f->deprecated) r.detail = name + " is deprecated (" + f->note + ")";
@@ -185,11 +137,6 @@ DSDEPLOY_INLINE const std::vector<std::string>& ray_start_options_used() {
 // --- launch ---------------------------------------------------------------------------------------
 
 namespace detail {
-inline std::string host_port(const std::string& host, int port) {
-    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 inline std::string shortest(double v) { return fmt::format("{}", v); }
 
 inline bool binds_everything(const std::string& host) { return host == "0.0.0.0" || host == "::" || host == "[::]"; }
@@ -249,6 +196,67 @@ inline bool has_env(const env_list& env, const std::string& name) {
 DSDEPLOY_INLINE std::string command_line(const std::vector<std::string>& argv) { return detail::shell::join(argv); }
 
 namespace detail {
+// The smallest TP inside a node at which DP x EP over every GPU fits (planned), if any.
+inline std::optional<parallelism> dp_ep_fit(const inventory& inv, const plan& p) {
+    const int g = p.gpus_per_node;
+    const int total = g * static_cast<int>(inv.cluster.nodes.size());
+    for (int tp = 1; g > 0 && tp <= g; tp *= 2) {
+        if (g % tp != 0) continue;
+        inventory t = inv;
+        t.serving.tensor_parallel_size = tp;
+        t.serving.pipeline_parallel_size = 1;
+        t.serving.data_parallel_size = total / tp;
+        t.serving.enable_expert_parallel = true;
+        t.serving.pp_layer_partition.clear();
+        t.serving.num_redundant_experts = 0;
+        try {
+            const plan q = plan_for(t);
+            if (q.fits()) return q.parallel;
+        } catch (const error&) {
+        }
+    }
+    return std::nullopt;
+}
+}  // namespace detail
+
+DSDEPLOY_INLINE std::string recommended_layout(const inventory& inv, const plan& p) {
+    using detail::dp_ep_fit;
+    const std::size_t nodes = inv.cluster.nodes.size();
+    const auto& par = p.parallel;
+    const bool moe = p.model.is_moe();
+    const bool rdma = inv.network.kind != fabric::tcp;
+    const std::string mine = fmt::format("TP {} x PP {} x DP {}{}", par.tp, par.pp, par.dp, par.ep ? " with EP" : "");
+    std::string rec, why, why_prefix;
+    bool is_mine = false;
+    if (nodes <= 1) {
+        rec = moe ? "TP over the node's GPUs, or DP x EP (attention data-parallel, experts spread)" : "TP over the node's GPUs";
+        why = moe ? "one node needs no inter-node link; vLLM's EP guide runs DeepSeek-V3 as TP 1 x DP 8 with EP on one 8-GPU node "
+                    "(docs/serving/expert_parallel_deployment.md)"
+                  : "one node needs no inter-node link";
+        is_mine = par.pp == 1;
+    } else if (moe && rdma && dp_ep_fit(inv, p)) {
+        const parallelism& fit = *dp_ep_fit(inv, p);
+        rec = fmt::format("DP + EP across the nodes (TP {} x DP {} with EP: experts spread over every GPU)", fit.tp, fit.dp);
+        why = "with " + std::string(to_string(inv.network.kind)) +
+              " the per-layer all-to-all of expert parallelism runs over RDMA; upstream's multi-node MoE recipes use it "
+              "(vllm-project/recipes multi_node_dep, vLLM's expert_parallel_deployment guide, llm-d's wide-EP guide), and that "
+              "layout fits these GPUs (planned); TP x PP also works";
+        is_mine = par.dp > 1 && par.ep;
+    } else {
+        rec = "TP inside each node x PP across the nodes";
+        if (moe && rdma)
+            why_prefix = "DP + EP (upstream's choice for MoE over RDMA) does not fit these GPUs at any TP inside a node (planned); ";
+        why = rdma ? "the rule of thumb of vLLM's distributed-serving guide (TP = GPUs per node, PP = nodes): only PP's hand-offs "
+                     "cross nodes"
+                   : "over TCP only the pipeline's hand-offs (one activation per step) should cross nodes: tensor-parallel all-reduces "
+                     "or EP's all-to-all every layer would run at socket speed (vllm-project/recipes' tp_pp, \"for commodity "
+                     "inter-node links\")";
+        is_mine = par.pp > 1 && par.dp == 1 && (p.gpus_per_node == 0 || par.tp <= p.gpus_per_node);
+    }
+    return "upstream recommends " + rec + " here: " + why_prefix + why + "; this inventory runs " + mine + (is_mine ? " (that layout)" : " (another layout)");
+}
+
+namespace detail {
 // make_launch once validate(inv) passed, for validate_inventory (validated_inventory.hpp).
 launch_plan make_launch_validated(const inventory& inv, const plan& p);
 // Every free-text field within its length limit, runtime.image an image reference: checked
@@ -279,7 +287,15 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
               "vLLM " + l.version.text + " is older than " + min_vllm_version().text +
                   ", the oldest release dsdeploy renders for; use a newer image or environment");
     l.runtime = inv.runtime.kind;
-    l.launcher = inv.runtime.launcher;
+    const launcher_choice chosen = effective_launcher(inv);
+    l.launcher = chosen.kind;
+    l.launcher_why = chosen.why;
+    if (l.runtime == runtime_kind::docker && l.launcher == launcher_kind::ray && detail::official_vllm_image(inv.runtime.image) &&
+        !(l.version < ray_dropped_version()) && chosen.automatic)
+        raise(errc::launch_version, "runtime.launcher",
+              "auto picks Ray for data parallelism, but the official " + detail::echo(inv.runtime.image) + " has no Ray (dropped in " +
+                  ray_dropped_version().text + ", vllm-project/vllm #36170, #33445); use an image that installs Ray, or "
+                  "serving.data_parallel_size = 1 (tensor x pipeline parallel, launched by vLLM itself)");
     if (l.runtime == runtime_kind::docker && l.launcher == launcher_kind::ray && detail::official_vllm_image(inv.runtime.image) &&
         !(l.version < ray_dropped_version()))
         raise(errc::launch_version, "runtime.launcher",
@@ -318,11 +334,40 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
     std::vector<std::string> serve = {"vllm", "serve", l.model_path, "--served-model-name", l.served_model_name,
                                       "--tensor-parallel-size", std::to_string(p.parallel.tp), "--pipeline-parallel-size",
                                       std::to_string(p.parallel.pp)};
+    // Data parallel across nodes with vLLM's own launcher: each node runs data_parallel_size /
+    // nodes replicas (TP inside the node) and joins the head's DP coordinator (vLLM docs,
+    // serving/data_parallel_deployment.md; flags in 0.9.0 on, PR #15977).
+    const bool dp_mp = !ray && p.parallel.dp > 1 && nnodes > 1;
+    const bool hybrid = dp_mp && inv.serving.data_parallel_lb == dp_load_balancing::hybrid;
+    const int dp_local = dp_mp ? detail::dp_local_size(inv) : p.parallel.dp;
     if (p.parallel.dp > 1) {
         serve.insert(serve.end(), {"--data-parallel-size", std::to_string(p.parallel.dp)});
-        if (nnodes > 1) serve.insert(serve.end(), {"--data-parallel-backend", "ray"});
+        if (nnodes > 1 && ray) serve.insert(serve.end(), {"--data-parallel-backend", "ray"});
+        if (dp_mp)
+            serve.insert(serve.end(), {"--data-parallel-size-local", std::to_string(dp_local), "--data-parallel-address", l.head_address,
+                                       "--data-parallel-rpc-port", std::to_string(inv.ports.dp_rpc)});
+        if (hybrid) serve.push_back("--data-parallel-hybrid-lb");
+    }
+    l.head_port = ray ? ports.ray : dp_mp ? ports.dp_rpc : ports.master;
+    l.layout_advice = recommended_layout(inv, p);
+    l.hybrid_lb = hybrid;
+    if (hybrid) {
+        std::vector<std::string> urls;
+        for (const auto& n : inv.cluster.nodes) urls.push_back("http://" + detail::host_port(n.address, ports.api));
+        l.warnings.push_back("serving.data_parallel_lb: \"hybrid\": each node serves its own " + std::to_string(dp_local) +
+                             " data-parallel rank(s) at its own address (" + detail::join(urls, ", ") +
+                             "); put a load balancer in front of them, the head's URL reaches only its own ranks");
     }
     if (p.parallel.ep) serve.push_back("--enable-expert-parallel");
+    if (p.parallel.ep && inv.serving.num_redundant_experts > 0) {
+        // EPLB: --eplb-config from 0.11.0 (the separate --num-redundant-experts was deprecated in
+        // 0.11.0 and removed in 0.12.0; docs/engine-flags.md).
+        serve.push_back("--enable-eplb");
+        if (l.version < engine_version{0, 11, 0, "0.11.0"})
+            serve.insert(serve.end(), {"--num-redundant-experts", std::to_string(inv.serving.num_redundant_experts)});
+        else
+            serve.insert(serve.end(), {"--eplb-config", "{\"num_redundant_experts\":" + std::to_string(inv.serving.num_redundant_experts) + "}"});
+    }
     // Explicit always: from 0.11.1 multi-node Ray needs it (PR #25775 removed the fallback).
     serve.insert(serve.end(), {"--distributed-executor-backend", ray ? "ray" : "mp"});
     serve.insert(serve.end(), {"--gpu-memory-utilization", detail::shortest(p.options.gpu_memory_utilization)});
@@ -332,7 +377,12 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
     // Which inventory field each derived flag comes from, for errors.
     auto field_of = [&](const std::string& flag) -> std::string {
         if (flag == "--nnodes" || flag == "--node-rank" || flag == "--master-addr" || flag == "--master-port") return "runtime.launcher";
-        if (flag == "--data-parallel-size" || flag == "--data-parallel-backend") return "serving.data_parallel_size";
+        if (flag == "--data-parallel-size" || flag == "--data-parallel-backend" || flag == "--data-parallel-size-local" ||
+            flag == "--data-parallel-address" || flag == "--data-parallel-rpc-port" || flag == "--data-parallel-start-rank")
+            return "serving.data_parallel_size";
+        if (flag == "--data-parallel-hybrid-lb") return "serving.data_parallel_lb";
+        if (flag == "--api-server-count") return "serving.api_server_count";
+        if (flag == "--enable-eplb" || flag == "--eplb-config" || flag == "--num-redundant-experts") return "serving.num_redundant_experts";
         if (flag == "--enable-expert-parallel") return "serving.enable_expert_parallel";
         if (flag == "--kv-cache-dtype") return "serving.kv_cache_dtype";
         if (flag == "--headless") return "runtime.launcher";
@@ -411,13 +461,35 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
             if (is_head) {
                 nl.vllm_serve = serve;
                 nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", l.listen_host, "--port", std::to_string(ports.api)});
+                if (inv.serving.api_server_count > 0)
+                    nl.vllm_serve.insert(nl.vllm_serve.end(), {"--api-server-count", std::to_string(inv.serving.api_server_count)});
+            }
+        } else if (dp_mp) {
+            nl.vllm_serve = serve;
+            const int node_rank = is_head ? 0 : static_cast<int>(rank++);
+            if (!is_head) nl.vllm_serve.insert(nl.vllm_serve.end(), {"--data-parallel-start-rank", std::to_string(node_rank * dp_local)});
+            if (is_head || hybrid) {
+                // hybrid: every node serves its own ranks, on its own address
+                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", is_head ? l.listen_host : (l.listen_host == "::" || l.listen_host == "0.0.0.0"
+                                                                                                    ? l.listen_host
+                                                                                                    : n.address),
+                                                           "--port", std::to_string(ports.api)});
+                if (inv.serving.api_server_count > 0)
+                    nl.vllm_serve.insert(nl.vllm_serve.end(), {"--api-server-count", std::to_string(inv.serving.api_server_count)});
+            } else {
+                nl.vllm_serve.push_back("--headless");
             }
         } else {
             nl.vllm_serve = serve;
             nl.vllm_serve.insert(nl.vllm_serve.end(), {"--nnodes", std::to_string(nnodes), "--node-rank", std::to_string(is_head ? 0 : rank++),
                                                        "--master-addr", l.head_address, "--master-port", std::to_string(ports.master)});
-            if (is_head) nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", l.listen_host, "--port", std::to_string(ports.api)});
-            else nl.vllm_serve.push_back("--headless");
+            if (is_head) {
+                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", l.listen_host, "--port", std::to_string(ports.api)});
+                if (inv.serving.api_server_count > 0)
+                    nl.vllm_serve.insert(nl.vllm_serve.end(), {"--api-server-count", std::to_string(inv.serving.api_server_count)});
+            } else {
+                nl.vllm_serve.push_back("--headless");
+            }
         }
         if (!nl.vllm_serve.empty()) {
             check_words(nl.vllm_serve, 3, false);

@@ -173,7 +173,7 @@ inline std::string start_script(const script_context& c) {
     const std::string what = ray ? (c.head ? "the Ray head" : "the Ray worker") : (c.head ? "vLLM (rank 0)" : "vLLM (headless)");
     std::string s = script_header(c, "start.sh", "starts " + what + " on this node" + (c.head ? "" : " (after the head answers)") + ".");
     const std::string head = c.l.head_address;
-    const int port = ray ? c.inv.ports.ray : c.inv.ports.master;
+    const int port = c.l.head_port;
     const std::string head_what = ray ? "the Ray head (GCS)" : "vLLM rank 0 (rendezvous)";
     if (c.docker) {
         s += docker_prelude(c);
@@ -192,6 +192,19 @@ inline std::string start_script(const script_context& c) {
             break;
         case pull_policy::always: s += "\"${compose[@]}\" pull\n"; break;
         case pull_policy::missing: break;
+        }
+        if (ray) {
+            // Ray must be in the image: the official vllm/vllm-openai images have none from 0.18
+            // (vllm-project/vllm #36170, #33445), and a custom image may lack it too. Asked of the
+            // service itself (its volumes and environment), before the container is left running.
+            s += service_line(c);
+            s += "if ! ray_version=$(\"${compose[@]}\" run --rm --no-deps --entrypoint ray \"$service\" --version 2>&1); then\n"
+                 "    echo \"$me: the image has no working Ray: \\`ray --version\\` in service $service on " + c.n.name +
+                 " said: $(printf '%s' \"$ray_version\" | tail -n 3 | tr '\\n' ' ' | cut -c 1-300)\" >&2\n"
+                 "    echo \"$me: use launcher = \\\"mp\\\" (vLLM >= 0.11.1, no Ray) or an image that installs Ray\" >&2\n"
+                 "    exit 3\n"
+                 "fi\n"
+                 "echo \"$me: $(printf '%s' \"$ray_version\" | tail -n 1) in the image\"\n";
         }
         s += "\"${compose[@]}\" up --detach\n";
         s += "echo \"$me: started " + what + " on " + c.n.name + "; follow it with: ${compose[*]} logs -f\"\n";

@@ -418,7 +418,7 @@ DSDEPLOY_INLINE double layer_bytes(const model_spec& m, int layer, shard_layout 
     }
     double experts = 0;
     if (m.is_moe_layer(layer)) {
-        experts = m.num_experts * 3 * linear_bytes(m.moe_intermediate_size, H, w);
+        experts = (m.num_experts + s.redundant_experts) * 3 * linear_bytes(m.moe_intermediate_size, H, w);
         const double shared = m.shared_expert_intermediate_size > 0 ? m.shared_expert_intermediate_size
                                                                      : double(m.num_shared_experts) * m.moe_intermediate_size;
         if (shared > 0) sharded += 3 * linear_bytes(shared, H, w);

@@ -6,6 +6,8 @@
 #include <dsdeploy/netcheck.hpp>
 
 #include <dsdeploy/compose.hpp>
+#include <dsdeploy/detail/address.hpp>
+#include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/diagnose_nccl.hpp>
 #include <dsdeploy/network.hpp>
@@ -35,11 +37,6 @@ constexpr std::size_t max_sizes = 64;
 constexpr std::size_t max_text = 2000;            // error messages kept per rank
 constexpr std::size_t max_interfaces = 256;
 
-inline std::string host_port(const std::string& host, int port) {
-    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 inline std::string tail_lines(const std::string& s, std::size_t lines, std::size_t max_bytes) {
     std::size_t pos = s.size(), n = 0;
     while (pos > 0 && n <= lines) {
@@ -55,23 +52,6 @@ inline std::string tail_lines(const std::string& s, std::size_t lines, std::size
     return t;
 }
 
-// Two spellings of one IP address (10.0.0.1 and ::ffff:10.0.0.1, fd00::1 and fd00:0::1) are equal;
-// names compare as lower-case text.
-inline bool same_address(const std::string& a, const std::string& b) {
-    auto key = [](std::string s) {
-        unsigned char buf[16] = {};
-        if (s.size() > 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
-        if (unsigned char v4[4]; ::inet_pton(AF_INET, s.c_str(), v4) == 1) {
-            buf[10] = buf[11] = 0xff;
-            std::copy(v4, v4 + 4, buf + 12);
-            return std::string(reinterpret_cast<const char*>(buf), 16);
-        }
-        if (::inet_pton(AF_INET6, s.c_str(), buf) == 1) return std::string(reinterpret_cast<const char*>(buf), 16);
-        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        return "name:" + s;
-    };
-    return key(a) == key(b);
-}
 
 inline int planned_local_ranks(const node& n) { return n.gpu_count > 0 ? n.gpu_count : 1; }
 
@@ -273,7 +253,7 @@ DSDEPLOY_INLINE std::vector<finding> judge_netcheck(const inventory& inv, const 
             std::string holder;
             for (const auto& [name, addrs] : n.addresses)
                 for (const auto& a : addrs)
-                    if (nc::same_address(a, n.address)) holder = name;
+                    if (dsdeploy::detail::same_address(a, n.address)) holder = name;
             if (!n.interface_exists) {
                 f.add("netcheck.wrong_interface", severity::error, n.name,
                       "the interface " + n.interface + " does not exist on " + n.name + " (GLOO/NCCL_SOCKET_IFNAME)",
@@ -351,7 +331,7 @@ DSDEPLOY_INLINE netcheck_report run_netcheck(const deployment& d, const executor
     netcheck_report rep;
     const auto& inv = d.inv;
     rep.backend = nc::any_gpu(inv) ? "nccl" : "gloo";
-    rep.master = nc::host_port(d.bundle.launch.head_address, o.port > 0 ? o.port : inv.ports.master);
+    rep.master = dsdeploy::detail::host_port(d.bundle.launch.head_address, o.port > 0 ? o.port : inv.ports.master);
     for (const auto& n : inv.cluster.nodes) rep.world += nc::planned_local_ranks(n);
     if (o.progress)
         o.progress("netcheck: one " + rep.backend + " all-reduce across " + std::to_string(rep.world) + " ranks on " +

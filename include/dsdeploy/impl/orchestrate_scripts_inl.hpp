@@ -7,6 +7,7 @@
 #include <dsdeploy/compose.hpp>
 #include <dsdeploy/detail/process.hpp>
 #include <dsdeploy/orchestrate.hpp>
+#include <dsdeploy/detail/names.hpp>
 
 #include <chrono>
 #include <string>
@@ -214,19 +215,13 @@ exit 0
 )SH";
 
 
-// "10.0.0.1:6379", "[fd00::1]:29501": an address and port as people and URLs write them.
-inline std::string host_port_text(const std::string& host, int port) {
-    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 inline std::vector<std::string> port_check_argv(const std::string& host, int port, seconds limit) {
     return {"timeout", std::to_string(limit.count()), "bash", "-c", "exec 3<>\"/dev/tcp/$1/$2\"", "dsdeploy-reach", host,
             std::to_string(port)};
 }
 
 inline bool docker(const deployment& d) { return d.inv.runtime.kind == runtime_kind::docker; }
-inline bool ray(const deployment& d) { return d.inv.runtime.launcher == launcher_kind::ray; }
+inline bool ray(const deployment& d) { return effective_launcher(d.inv).kind == launcher_kind::ray; }
 
 inline bool has_file(const deployment& d, std::size_t i, std::string_view file) {
     return d.bundle.find(d.inv.cluster.nodes.at(i).name + "/" + std::string(file)) != nullptr;
@@ -273,7 +268,7 @@ inline std::vector<std::string> ray_status_argv(const deployment& d) {
     return {env.empty() ? std::string("ray") : env + "/bin/ray", "status", "--address", d.bundle.launch.ray_address};
 }
 
-inline int head_port(const deployment& d) { return ray(d) ? d.inv.ports.ray : d.inv.ports.master; }
+inline int head_port(const deployment& d) { return d.bundle.launch.head_port; }
 
 // The tar stream of one node's folder (run/, logs/ and ray/ state left out).
 inline detail::process_result tar_node(const deployment& d, std::size_t i) {

@@ -345,7 +345,7 @@ inline bool runner::wait_head() {
     const int port = head_port(d_);
     const auto limit = ray(d_) ? o_.head_port_timeout : std::max(o_.head_port_timeout, seconds(600));
     auto last_progress = t0;
-    say("wait-head: waiting for " + host_port_text(addr, port) + " on " + name(h));
+    say("wait-head: waiting for " + dsdeploy::detail::host_port(addr, port) + " on " + name(h));
     while (true) {
         const auto r = exec(h, port_check_argv(addr, port, seconds(2)), milliseconds(15000));
         if (r.ok()) break;
@@ -360,19 +360,19 @@ inline bool runner::wait_head() {
         }
         if (clock::now() - t0 > limit) {
             fail_timeout(step::wait_head, h,
-                         host_port_text(addr, port) + " did not accept connections within " + std::to_string(limit.count()) + " s",
+                         dsdeploy::detail::host_port(addr, port) + " did not accept connections within " + std::to_string(limit.count()) + " s",
                          ray(d_) ? "ray" : "vllm");
             return false;
         }
         if (clock::now() - last_progress >= o_.progress_interval) {
             last_progress = clock::now();
-            say("wait-head: " + fixed1(secs_since(t0)) + " s, " + host_port_text(addr, port) + " not open yet" +
+            say("wait-head: " + fixed1(secs_since(t0)) + " s, " + dsdeploy::detail::host_port(addr, port) + " not open yet" +
                 (last.empty() ? "" : "; " + name(h) + ": " + last));
         }
         std::this_thread::sleep_for(std::min<milliseconds>(o_.poll_interval, milliseconds(2000)));
     }
-    record(step::wait_head, name(h), true, secs_since(t0), host_port_text(addr, port) + " accepts connections");
-    say("wait-head: " + host_port_text(addr, port) + " is open (" + fixed1(secs_since(t0)) + " s)");
+    record(step::wait_head, name(h), true, secs_since(t0), dsdeploy::detail::host_port(addr, port) + " accepts connections");
+    say("wait-head: " + dsdeploy::detail::host_port(addr, port) + " is open (" + fixed1(secs_since(t0)) + " s)");
     return true;
 }
 
@@ -388,7 +388,7 @@ inline bool runner::reach_head() {
     });
     for (std::size_t k = 0; k < ws.size(); ++k) {
         const auto& r = results[k];
-        const std::string target = host_port_text(addr, port);
+        const std::string target = dsdeploy::detail::host_port(addr, port);
         record(step::reach_head, name(ws[k]), r.ok(), ms_to_s(r.elapsed), r.ok() ? "reaches " + target : describe_exit(r));
         if (r.ok()) continue;
         if (r.unreachable) {
@@ -403,7 +403,7 @@ inline bool runner::reach_head() {
         }
         return false;
     }
-    say("reach-head: every worker reaches " + host_port_text(addr, port));
+    say("reach-head: every worker reaches " + dsdeploy::detail::host_port(addr, port));
     return true;
 }
 

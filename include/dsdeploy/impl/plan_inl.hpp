@@ -261,7 +261,7 @@ DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spe
     a.vllm_version = o.vllm_version;
     a.era = vllm_era_of(o.vllm_version);
     a.enforce_eager = o.enforce_eager;
-    const shard_layout shard{p.tp, p.ep ? p.tp * p.dp : p.tp};
+    const shard_layout shard{p.tp, p.ep ? p.tp * p.dp : p.tp, p.ep ? o.num_redundant_experts : 0};
     // The fused-MoE intermediate cache holds top_k x moe_I / tp per token; dense layers I / tp.
     const double dense_local = double(m.intermediate_size) / p.tp;
     const double moe_local = m.is_moe() ? double(m.experts_per_token) * m.moe_intermediate_size / p.tp : 0.0;
