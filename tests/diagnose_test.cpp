@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/diagnose.hpp>
 #include <dsdeploy/inventory.hpp>
+#include <dsdeploy/detail/line_splitter.hpp>
 #include <dsdeploy/detail/text.hpp>
 
 #include "test_support.hpp"
@@ -919,4 +920,192 @@ TEST_CASE("probe_local runs what exists and says what does not") {
     CHECK_THAT(all, Catch::Matchers::Contains("ray status: /nonexistent/ray is not installed"));
     // what the probe found can be judged like any other evidence
     CHECK_NOTHROW(diagnose(one(r.evidence)));
+}
+
+// --- Streaming input (issue 15, item 3): any size, bounded memory --------------------------------
+
+namespace {
+
+// Every line the splitter gives for `text` fed in chunks of `chunk` bytes.
+std::vector<std::string> split_in_chunks(std::string_view text, std::size_t chunk, std::size_t max_line = detail::line_splitter::default_max_line) {
+    detail::line_splitter s(max_line);
+    std::vector<std::string> out;
+    auto one = [&out](std::string_view l) { out.emplace_back(l); };
+    for (std::size_t i = 0; i < text.size(); i += chunk) s.feed(text.substr(i, chunk), one);
+    s.finish(one);
+    return out;
+}
+
+// The findings' ids, messages and evidence, for comparing two ways of reading one input.
+std::vector<std::string> described(const std::vector<finding>& fs) {
+    std::vector<std::string> out;
+    for (const auto& f : fs) out.push_back(f.id + " | " + f.node + " | " + f.message + " | " + f.evidence);
+    return out;
+}
+
+// A log fed to log_reader in chunks of `chunk` bytes.
+log_digest read_in_chunks(const std::string& source, std::string_view text, std::size_t chunk) {
+    log_reader r(source);
+    for (std::size_t i = 0; i < text.size(); i += chunk) r.feed(text.substr(i, chunk));
+    return r.finish();
+}
+
+}  // namespace
+
+TEST_CASE("line_splitter: LF, CRLF, bare CR and mixed endings give the same lines for every chunk size") {
+    const std::string text = "one\ntwo\r\nthree\rfour\r\r\nfive\n\nsix";
+    const std::vector<std::string> want = {"one", "two", "three", "four", "", "five", "", "six"};
+    for (std::size_t chunk = 1; chunk <= text.size(); ++chunk) {
+        INFO("chunk " << chunk);
+        CHECK(split_in_chunks(text, chunk) == want);
+    }
+    // a CRLF whose CR ends one chunk and whose LF starts the next is one line ending
+    CHECK(split_in_chunks("a\r\nb", 2) == std::vector<std::string>{"a", "b"});
+    // a final line ending does not make an empty last line; an empty input has no line
+    CHECK(split_in_chunks("a\n", 1) == std::vector<std::string>{"a"});
+    CHECK(split_in_chunks("a\r", 1) == std::vector<std::string>{"a"});
+    CHECK(split_in_chunks("", 1).empty());
+    CHECK(split_in_chunks("\n", 1) == std::vector<std::string>{""});
+}
+
+TEST_CASE("line_splitter: a UTF-8 BOM at the start is dropped, also when it arrives in pieces, elsewhere it stays") {
+    const std::string bom = "\xEF\xBB\xBF";
+    for (std::size_t chunk = 1; chunk <= 5; ++chunk) CHECK(split_in_chunks(bom + "NCCL INFO x\n" + bom + "y\n", chunk) == std::vector<std::string>{"NCCL INFO x", bom + "y"});
+    CHECK(split_in_chunks(bom, 1) == std::vector<std::string>{""});
+}
+
+TEST_CASE("line_splitter: a line longer than the chunk is whole, one longer than max_line is cut, counted, and the next is intact") {
+    const std::string longer(10000, 'x');
+    CHECK(split_in_chunks(longer + "\nnext", 7) == std::vector<std::string>{longer, "next"});
+    detail::line_splitter s(100);
+    std::vector<std::string> got;
+    auto one = [&got](std::string_view l) { got.emplace_back(l); };
+    const std::string text = std::string(250, 'a') + "\r\n" + std::string(100, 'b') + "\nshort\n" + std::string(101, 'c');
+    for (std::size_t i = 0; i < text.size(); i += 33) s.feed(std::string_view(text).substr(i, 33), one);
+    s.finish(one);
+    REQUIRE(got.size() == 4);
+    CHECK(got[0] == std::string(100, 'a'));
+    CHECK(got[1] == std::string(100, 'b'));
+    CHECK(got[2] == "short");
+    CHECK(got[3] == std::string(100, 'c'));
+    CHECK(s.truncated() == 2);
+    CHECK(s.lines() == 4);
+    CHECK(s.bytes() == text.size());
+}
+
+TEST_CASE("colour codes, a BOM and any line ending leave the parsers' reports and the findings unchanged") {
+    const std::string plain = fixture("gpu/nccl-ib-requested-absent.log") + fixture("vllm/vllm-0.11.0-cpu-kv-cache-too-small.log");
+    // the same lines coloured (SGR), with CRLF, bare CR and a BOM
+    std::string dressed = "\xEF\xBB\xBF";
+    std::size_t n = 0;
+    for (auto l : detail::split_lines(plain)) {
+        dressed += n % 2 ? "\x1b[1;36m" + std::string(l) + "\x1b[0m" : std::string(l);
+        dressed += n % 3 == 0 ? "\r\n" : n % 3 == 1 ? "\r" : "\n";
+        ++n;
+    }
+    auto nccl_a = parse_nccl_log(plain), nccl_b = parse_nccl_log(dressed);
+    CHECK(nccl_a.recognised);
+    CHECK(nccl_b.networks == nccl_a.networks);
+    CHECK(nccl_b.env == nccl_a.env);
+    CHECK(nccl_b.processes.size() == nccl_a.processes.size());
+    auto vllm_a = parse_vllm_log(plain), vllm_b = parse_vllm_log(dressed);
+    CHECK(vllm_a.recognised);
+    CHECK(vllm_b.version == vllm_a.version);
+    CHECK(vllm_b.kv_cache_error.has_value() == vllm_a.kv_cache_error.has_value());
+    node_evidence a, b;
+    a.name = b.name = "gpu-a";
+    a.vllm_log = plain;
+    b.vllm_log = dressed;
+    const auto fa = diagnose(one(a)), fb = diagnose(one(b));
+    CHECK_FALSE(fa.empty());
+    CHECK(described(fb) == described(fa));
+}
+
+TEST_CASE("log_reader: a log fed in chunks of any size is judged as the whole text is") {
+    for (const std::string name : {"vllm/public-vllm-15598-ray-workers-oom.log", "vllm/vllm-0.11.0-placement-group-timeout.log",
+                                   "vllm/public-ray-53192-no-node-type.log", "gpu/nccl-badhca.log", "nccl/public-nccl-tests-185-roce.log"}) {
+        INFO(name);
+        const std::string text = fixture(name);
+        node_evidence whole;
+        whole.name = "gpu-a";
+        whole.vllm_log = text;
+        const auto want = described(diagnose(one(whole)));
+        CHECK_FALSE(want.empty());
+        for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, text.size() + 1}) {
+            INFO("chunk " << chunk);
+            node_evidence streamed;
+            streamed.name = "gpu-a";
+            streamed.streamed.push_back(read_in_chunks("vllm_log", text, chunk));
+            CHECK(streamed.streamed.back().lines == detail::split_lines(text).size());
+            CHECK(described(diagnose(one(streamed))) == want);
+        }
+    }
+}
+
+TEST_CASE("log_reader: an empty input, and a file read in small chunks past any size limit") {
+    auto empty = read_in_chunks("log", "", 1);
+    CHECK(empty.lines == 0);
+    CHECK_FALSE(empty.recognised());
+    node_evidence n;
+    n.name = "gpu-a";
+    n.streamed.push_back(empty);
+    CHECK(diagnose(one(n)).empty());
+
+    // read_file_chunks and feed_file with a chunk far smaller than the file: the NCCL fallback at its end is found
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("dsdeploy-stream-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string tail = fixture("gpu/nccl-ib-requested-absent.log");
+    {
+        std::ofstream out(dir / "big.log", std::ios::binary);
+        for (int i = 0; i < 20000; ++i) out << "INFO 12-03 07:00:00 filler line " << i << " without anything to judge\r\n";
+        out << tail;
+    }
+    const auto size = std::filesystem::file_size(dir / "big.log");
+    log_reader r("nccl_log");
+    r.feed_file(dir / "big.log", 4093);
+    auto g = r.finish();
+    CHECK(g.bytes == size);
+    CHECK(g.lines == 20000 + detail::split_lines(tail).size());
+    CHECK(g.nccl.recognised);
+    node_evidence big;
+    big.name = "gpu-a";
+    big.streamed.push_back(std::move(g));
+    expectations ex;
+    ex.fabric_kind = fabric::infiniband;
+    auto fs = diagnose(one(big), ex);
+    REQUIRE(find_id(fs, "nccl.ib_fallback_to_socket"));
+    CHECK(find_id(fs, "nccl.ib_fallback_to_socket")->source == "nccl_log");
+    CHECK_DSDEPLOY_ERROR(r.feed_file(dir / "absent.log"), errc::diagnose_input, (dir / "absent.log").string(), "cannot be opened");
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("40,000 distinct node IPs in placement requests: bounded lists, the findings capped with a count of the rest") {
+    std::string text;
+    auto ip = [](int i) { return "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256); };
+    for (int i = 0; i < 40000; ++i)
+        text += "(autoscaler +" + std::to_string(i) + "s) Error: No available node types can fulfill resource request {'GPU': 1.0, 'node:" + ip(i) +
+                "': 0.001}. Add suitable node types to this cluster to resolve this issue.\n";
+    for (const bool streamed : {false, true}) {
+        INFO((streamed ? "log_reader" : "parse_vllm_log"));
+        const vllm_report v = streamed ? read_in_chunks("vllm_log", text, 65536).vllm : parse_vllm_log(text);
+        REQUIRE(v.requested_node_ips.size() == vllm_log_parser::max_requested_ips);
+        CHECK(v.requested_node_ips.front() == "10.0.0.0");
+        CHECK(v.requested_node_ips.back() == ip(255));
+        CHECK(v.requested_node_ips_not_kept == 40000 - vllm_log_parser::max_requested_ips);
+        CHECK(v.no_node_type.size() == 100);
+    }
+    node_evidence n;
+    n.name = "gpu-a";
+    n.streamed.push_back(read_in_chunks("vllm_log", text, 1 << 20));
+    expectations ex;
+    ex.node_list = {{"gpu-a", "10.200.0.1", 8}, {"gpu-b", "10.200.0.2", 8}};
+    const auto fs = diagnose(one(n), ex);
+    std::vector<const finding*> mismatches;
+    for (const auto& f : fs)
+        if (f.id == "ray.node_ip_mismatch") mismatches.push_back(&f);
+    REQUIRE(mismatches.size() == 32);
+    CHECK(mismatches.front()->message.find("node:10.0.0.0 but that is not any planned node address") != std::string::npos);
+    // the 224 other kept IPs beyond the cap, and the 39,744 not kept, are counted on the last one
+    CHECK(mismatches.back()->message.find("(" + std::to_string(40000 - 32) + " more like this not shown)") != std::string::npos);
+    CHECK(find_id(fs, "vllm.no_node_type_fulfils"));
 }

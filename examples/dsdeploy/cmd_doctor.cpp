@@ -10,6 +10,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string_view>
 
 namespace dsdeploy_cli {
 
@@ -141,8 +143,34 @@ command add_doctor_command(CLI::App& root, options& o) {
                     {"--nvidia-smi-topo", &dsdeploy::node_evidence::nvidia_smi_topo},
                 };
                 std::vector<std::string> unrecognised;  // files in which no parser recognised a single line
+                std::vector<std::string> notes;
                 std::map<const CLI::Option*, std::size_t> used;  // values consumed per option
                 bool any_file = false;
+                // Logs are read as streams, in memory that does not grow with them: one reader per node and
+                // log slot (the files of one slot are read as one, in the order given), one per --output file,
+                // and one vLLM memory-line parser per node.
+                struct node_stream {
+                    std::map<std::string, std::unique_ptr<dsdeploy::log_reader>> slots;  // "nccl_log", "vllm_log", "log"
+                    std::vector<dsdeploy::log_digest> outputs;
+                    dsdeploy::vllm_memory_log_parser memory;
+                };
+                std::map<std::string, node_stream> streams;
+                constexpr std::size_t head_bytes = std::size_t{1} << 20;        // what tool outputs are recognised in
+                constexpr std::size_t tool_output_bytes = std::size_t{16} << 20;  // no tool's output is longer
+                // Streams `path` through `reader`; true when a parser recognised a line of it.
+                auto stream_file = [&](const std::string& path, dsdeploy::log_reader& reader, std::string& head) {
+                    auto count = [&reader]() {
+                        return reader.nccl().recognised_lines() + reader.vllm().recognised_lines() + reader.events().recognised_lines();
+                    };
+                    const std::size_t before = count();
+                    dsdeploy::read_file_chunks(path, [&](std::string_view chunk) {
+                        if (head.size() < head_bytes) head.append(chunk.substr(0, head_bytes - head.size()));
+                        reader.feed(chunk);
+                    });
+                    reader.end_input();
+                    return count() > before || !dsdeploy::recognised_in(head).empty();
+                };
+                const std::set<std::string> log_slots = {"--nccl-log", "--vllm-log", "--log"};
                 for (const CLI::Option* opt : app->parse_order()) {
                     const auto& values = opt->results();
                     std::size_t& k = used[opt];
@@ -153,24 +181,67 @@ command add_doctor_command(CLI::App& root, options& o) {
                         if (value.empty()) throw dsdeploy::config_error(dsdeploy::errc::cli_usage, "--node", "give the node a name (e.g. gpu-a)");
                         current = value;
                         (void)node();
+                    } else if (log_slots.count(name)) {
+                        (void)node();
+                        const std::string slot = name.substr(2, name.size() - 2) == "log" ? "log" : name == "--nccl-log" ? "nccl_log" : "vllm_log";
+                        node_stream& ns = streams[current];
+                        auto& reader = ns.slots[slot];
+                        if (!reader) {
+                            reader = std::make_unique<dsdeploy::log_reader>(slot);
+                            if (slot == "vllm_log") reader->on_line([&ns](std::size_t n, std::string_view l) { ns.memory.line(n, l); });
+                        }
+                        std::string head;
+                        if (!stream_file(value, *reader, head)) unrecognised.push_back(value);
+                        any_file = true;
                     } else if (auto s = slots.find(name); s != slots.end()) {
-                        const auto text = dsdeploy::read_text_file(value);
+                        // a tool's output: kept as text (the first 16 MiB; none is that long)
+                        std::string text;
+                        std::uint64_t total = 0;
+                        dsdeploy::read_file_chunks(value, [&](std::string_view chunk) {
+                            total += chunk.size();
+                            if (text.size() < tool_output_bytes) text.append(chunk.substr(0, tool_output_bytes - text.size()));
+                        });
+                        if (total > text.size())
+                            notes.push_back("only the first 16 MiB of " + value + " were read as " + name.substr(2) + " output (the file has " +
+                                            std::to_string(total >> 20) + " MiB)");
                         if (dsdeploy::recognised_in(text).empty()) unrecognised.push_back(value);
                         append(node().*(s->second), text);
                         any_file = true;
                     } else if (name == "--output") {
-                        const auto text = dsdeploy::read_text_file(value);
-                        if (dsdeploy::recognised_in(text).empty()) unrecognised.push_back(value);
-                        auto found = dsdeploy::evidence_from_output(current, text);
-                        auto& n = node();
-                        for (const auto& [flag, slot] : slots)
-                            if (found.*slot) append(n.*slot, *(found.*slot));
+                        (void)node();
+                        node_stream& ns = streams[current];
+                        dsdeploy::log_reader reader("output");
+                        reader.on_line([&ns](std::size_t n, std::string_view l) { ns.memory.line(n, l); });
+                        std::string head;
+                        if (!stream_file(value, reader, head)) unrecognised.push_back(value);
+                        const bool whole = head.size() < head_bytes;
+                        auto digest = reader.finish();
+                        if (digest.recognised()) ns.outputs.push_back(std::move(digest));
+                        // tool outputs (ray status, nvidia-smi, ...) in a captured output: recognised in its text
+                        if (whole) {
+                            auto found = dsdeploy::evidence_from_output(current, head);
+                            auto& n = node();
+                            for (const auto& [flag, slot] : slots)
+                                if (!log_slots.count(flag) && found.*slot) append(n.*slot, *(found.*slot));
+                        }
                         any_file = true;
                     } else if (name == "--vllm-host-ip") {
                         if (!dsdeploy::is_ip_address(value))
                             throw dsdeploy::config_error(dsdeploy::errc::cli_usage, "--vllm-host-ip", "\"" + value + "\" is not an IP address");
                         node().vllm_host_ip = value;
                     }
+                }
+                std::map<std::string, dsdeploy::vllm_memory_log> memory_logs;
+                for (auto& [node_name, ns] : streams) {
+                    auto& n = ev.nodes[index.at(node_name)];
+                    for (const char* slot : {"nccl_log", "vllm_log", "log"})  // (the order the text slots are judged in)
+                        if (auto it = ns.slots.find(slot); it != ns.slots.end()) n.streamed.push_back(it->second->finish());
+                    for (auto& g : ns.outputs) n.streamed.push_back(std::move(g));
+                    for (const auto& g : n.streamed)
+                        if (g.truncated_lines > 0)
+                            notes.push_back(std::to_string(g.truncated_lines) + " line(s) of the " + g.source + " of " + node_name +
+                                            " are longer than 1 MiB; only their first 1 MiB was read");
+                    memory_logs[node_name] = ns.memory.finish();
                 }
                 std::vector<std::string> unavailable;
                 if (!any_file || d->probe) {
@@ -183,7 +254,6 @@ command add_doctor_command(CLI::App& root, options& o) {
                     unavailable = probed.unavailable;
                     ev.nodes.push_back(std::move(probed.evidence));
                 }
-                std::vector<std::string> notes;
                 if (!ex.node_list.empty()) {
                     std::string planned;
                     for (const auto& n : ex.node_list) planned += (planned.empty() ? "" : ", ") + n.name;
@@ -204,8 +274,9 @@ command add_doctor_command(CLI::App& root, options& o) {
                 };
                 std::vector<memory_section> memory;
                 for (const auto& n : ev.nodes) {
-                    if (!n.vllm_log) continue;
-                    memory_section m{n.name, dsdeploy::parse_vllm_memory_log(*n.vllm_log), std::nullopt};
+                    auto logged = memory_logs.find(n.name);
+                    if (logged == memory_logs.end()) continue;
+                    memory_section m{n.name, std::move(logged->second), std::nullopt};
                     if (!m.logged.recognised) continue;
                     if (validated) {
                         m.reconciled = dsdeploy::reconcile_vllm_memory(m.logged, validated->plan());

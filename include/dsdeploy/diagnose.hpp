@@ -15,6 +15,7 @@
 
 #include <dsdeploy/cluster.hpp>
 #include <dsdeploy/config.hpp>
+#include <dsdeploy/detail/line_splitter.hpp>
 #include <dsdeploy/diagnose_events.hpp>
 #include <dsdeploy/diagnose_gpu.hpp>
 #include <dsdeploy/diagnose_nccl.hpp>
@@ -30,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,6 +64,20 @@ struct finding {
     std::string fix;        // what to do
 };
 
+// A log read as a stream (log_reader): what the log parsers found in it, without its text, so a
+// log of any size is judged in memory that does not grow with it. diagnose() judges it as it
+// judges the text slot named by `source`.
+struct log_digest {
+    std::string source;          // "nccl_log", "vllm_log", "log"; "output": judged as whatever its lines are
+    nccl_report nccl;
+    vllm_report vllm;
+    log_events events;
+    std::uint64_t bytes = 0, lines = 0;
+    std::uint64_t truncated_lines = 0;  // lines longer than the reader's max_line (read up to it)
+    std::size_t nccl_lines = 0, vllm_lines = 0, event_lines = 0;  // lines each parser recognised
+    bool recognised() const { return nccl.recognised || vllm.recognised || events.recognised; }
+};
+
 // What was seen on one node. Every text is optional; absent ones are not judged.
 struct node_evidence {
     std::string name;
@@ -73,6 +89,7 @@ struct node_evidence {
     std::optional<std::vector<listening_socket>> listening;  // TCP listeners; nullopt: not probed
     std::map<std::string, std::string> versions;  // "vllm", "ray", "python", "torch", "nccl", "driver", "cuda", "image"
     std::optional<std::string> vllm_host_ip;    // VLLM_HOST_IP in the node's serving environment
+    std::vector<log_digest> streamed;           // logs read as streams (log_reader), judged beside the text slots
 };
 
 struct evidence {
@@ -143,8 +160,51 @@ struct probe_result {
 // ray status and ray --version, /dev/shm's size, the TCP listeners. Never throws.
 probe_result probe_local(const std::string& node_name, const probe_options& o = {});
 
-// Reads a whole text file (at most max_bytes); throws environment_error diagnose.input.
+// Reads a whole text file (at most max_bytes); throws environment_error diagnose.input. For a tool's
+// short output; a log of any size goes through log_reader instead.
 std::string read_text_file(const std::filesystem::path& path, std::size_t max_bytes = std::size_t{64} << 20);
+
+// Calls on_chunk with the file's bytes in order, chunk_bytes at a time (the memory it takes does
+// not grow with the file); throws environment_error diagnose.input when the file cannot be read.
+void read_file_chunks(const std::filesystem::path& path, const std::function<void(std::string_view)>& on_chunk,
+                      std::size_t chunk_bytes = std::size_t{1} << 20);
+
+// Reads a log of any size as a stream, in memory that does not grow with it: give it the bytes in
+// chunks of any size (feed, or feed_file), and it splits lines on LF, CRLF and bare CR (also across
+// chunks), drops a leading UTF-8 BOM, removes terminal colour codes (CSI/SGR escape sequences, and
+// "[36m" remnants that lost their ESC), and runs the NCCL, vLLM and failure-line parsers over
+// every line; finish() gives their reports. A line longer than max_line is read up to max_line.
+// Several inputs fed one after the other are read as one (line numbers go on).
+class log_reader {
+public:
+    static constexpr std::size_t default_max_line = std::size_t{1} << 20;
+    explicit log_reader(std::string source = "log", std::size_t max_line = default_max_line);
+
+    // Also calls on_line(number, line) for every cleaned line (e.g. vllm_memory_log_parser).
+    void on_line(std::function<void(std::size_t, std::string_view)> f) { extra_ = std::move(f); }
+    void feed(std::string_view chunk);
+    // Feeds a whole file (read_file_chunks), then ends its last line; throws diagnose.input.
+    void feed_file(const std::filesystem::path& path, std::size_t chunk_bytes = std::size_t{1} << 20);
+    // Ends the input's last line (the next feed starts a new input: its BOM is dropped too).
+    void end_input();
+    const nccl_log_parser& nccl() const { return nccl_; }
+    const vllm_log_parser& vllm() const { return vllm_; }
+    const log_events_parser& events() const { return events_; }
+    std::uint64_t lines() const;
+    log_digest finish();  // ends the input; the reader can be used again
+
+private:
+    void line(std::string_view raw);
+    std::string source_;
+    std::size_t max_line_;
+    detail::line_splitter split_;
+    std::string clean_buf_;
+    std::size_t number_ = 0;
+    nccl_log_parser nccl_;
+    vllm_log_parser vllm_;
+    log_events_parser events_;
+    std::function<void(std::size_t, std::string_view)> extra_;
+};
 
 DSDEPLOY_NAMESPACE_END
 

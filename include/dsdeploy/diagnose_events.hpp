@@ -10,6 +10,8 @@
 #include <dsdeploy/config.hpp>
 #include <dsdeploy/log_line.hpp>
 
+#include <cstddef>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +49,26 @@ struct log_events {
     std::string cache_path;
 };
 log_events parse_log_events(std::string_view text);
+
+// The same parser line by line, for a log of any size (doctor streams its files through it): give
+// it each line with its 1-based number, colour codes removed (log_reader in diagnose.hpp does
+// both), then take the report. Its state is bounded (the previous line, capped blocks).
+// parse_log_events(text) is this over the lines of `text`.
+class log_events_parser {
+public:
+    void line(std::size_t number, std::string_view text);
+    std::size_t recognised_lines() const { return recognised_lines_; }
+    log_events finish();  // the report; the parser starts afresh
+
+private:
+    void process(std::size_t number, std::string_view text);
+    enum class block_kind { none, cluster, process };
+    log_events r_;
+    block_kind in_block_ = block_kind::none;
+    std::string prev_;  // the previous line (gloo prints the interface error under its source line)
+    bool has_prev_ = false;
+    std::size_t recognised_lines_ = 0;
+};
 
 DSDEPLOY_NAMESPACE_END
 

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -65,6 +66,25 @@ struct nccl_report {
     bool ib_requested() const;
 };
 nccl_report parse_nccl_log(std::string_view text);
+
+// The same parser line by line, for a log of any size (doctor streams its files through it): give
+// it each line with its 1-based number, colour codes removed (log_reader in diagnose.hpp does
+// both), then take the report. Its state is bounded whatever the input (the report's lists are
+// capped). parse_nccl_log(text) is this over the lines of `text`.
+class nccl_log_parser {
+public:
+    void line(std::size_t number, std::string_view text);
+    const nccl_report& report() const { return r_; }  // so far (last_line is set by finish())
+    std::size_t recognised_lines() const { return recognised_lines_; }  // lines that made the text an NCCL log
+    nccl_report finish();                              // the report; the parser starts afresh
+
+private:
+    nccl_report r_;
+    std::map<std::string, std::size_t, std::less<>> proc_index_;  // "host:pid" -> index in r_.processes (at most 4096)
+    std::size_t last_number_ = 0;
+    std::string last_text_;
+    std::size_t recognised_lines_ = 0;
+};
 
 DSDEPLOY_NAMESPACE_END
 

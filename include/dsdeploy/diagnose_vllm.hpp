@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 DSDEPLOY_NAMESPACE_BEGIN
@@ -35,7 +36,8 @@ struct vllm_report {
     std::optional<std::int64_t> estimated_max_model_len;
     std::vector<log_line> out_of_memory;
     std::vector<log_line> no_node_type;              // "No available node types can fulfill resource request"
-    std::vector<std::string> requested_node_ips;     // node:<ip> in resource requests and placement groups
+    std::vector<std::string> requested_node_ips;     // node:<ip> in resource requests and placement groups (the first 256)
+    std::size_t requested_node_ips_not_kept = 0;     // distinct ones beyond those (counted up to 65536)
     std::vector<log_line> placement_group_waiting;
     std::optional<log_line> placement_group_timeout;
     std::vector<log_line> not_enough_gpus;
@@ -46,11 +48,40 @@ struct vllm_report {
     std::optional<log_line> quantization_unsupported;  // "... not supported for the current GPU. Min capability: 80 ..."
     std::string quantization_method;
     std::optional<int> min_capability, current_capability;
-    std::vector<std::string> ray_worker_ips;         // ip= of "(RayWorkerWrapper pid=N, ip=X)" prefixes
+    std::vector<std::string> ray_worker_ips;         // ip= of "(RayWorkerWrapper pid=N, ip=X)" prefixes (the first 1024)
     std::optional<log_line> started;                 // the API server is up
     std::optional<log_line> engine_failed;
 };
 vllm_report parse_vllm_log(std::string_view text);
+
+// The same parser line by line, for a log of any size (doctor streams its files through it): give
+// it each line with its 1-based number, colour codes removed (log_reader in diagnose.hpp does
+// both), then take the report. Its state is bounded whatever the input (a request line held until
+// the next, capped lists, hash sets for the IPs). parse_vllm_log(text) is this over the lines of `text`.
+class vllm_log_parser {
+public:
+    static constexpr std::size_t max_requested_ips = 256, max_more_ips = 65536, max_worker_ips = 1024;
+
+    void line(std::size_t number, std::string_view text);
+    std::size_t recognised_lines() const { return recognised_lines_; }  // lines that made the text a vLLM log (so far)
+    void end_input();  // reads a held-back request line now (no line follows it)
+    vllm_report finish();                                                // the report; the parser starts afresh
+
+private:
+    void process(std::size_t number, std::string_view text);
+    void requests(const std::string_view* next);
+    void collect_requested_ips(std::string_view s);
+
+    vllm_report r_;
+    std::size_t deferred_number_ = 0;  // a request line, read when the next line comes (it may continue there)
+    std::string deferred_;
+    std::optional<std::int64_t> gpu_blocks_;
+    std::optional<log_line> blocks_line_;
+    std::int64_t block_size_ = 16;
+    std::size_t graph_done_ = 0, graph_trace_ = 0;  // line numbers (1-based; 0: none)
+    std::unordered_set<std::string> requested_ips_, more_ips_, worker_ips_;
+    std::size_t recognised_lines_ = 0;
+};
 
 DSDEPLOY_NAMESPACE_END
 

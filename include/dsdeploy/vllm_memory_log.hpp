@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,53 @@ struct vllm_memory_log {
 // Reads every memory figure it recognises; never throws. Lines cut by a terminal or a copy
 // (a continuation starting with a lower-case letter, a digit or a blank) are joined first.
 vllm_memory_log parse_vllm_memory_log(std::string_view text);
+
+namespace detail {
+namespace memlog {
+// One logical line: its first line's number, the lines a terminal cut joined, and the pipeline
+// stage its process prefix names.
+struct record {
+    std::size_t number = 0;
+    std::string text;
+    int pp_rank = -1;
+};
+// The figures of a sequence of records (all of a log's, or one pipeline stage's).
+class record_parser {
+public:
+    void add(const record& rec);
+    void skip(const record& rec);  // a record that holds none of the words add() looks for (it still ends a table)
+    bool in_table() const { return !table_header_.empty(); }
+    vllm_memory_log finish();
+
+private:
+    vllm_memory_log r_;
+    std::optional<logged_figure> blocks_, pool_actual_;
+    double block_size_ = 16;
+    std::optional<logged_figure> peak_torch_;  // V0 <= 0.6.4: weights included
+    std::vector<std::string> table_header_;
+};
+}  // namespace memlog
+}  // namespace detail
+
+// The same parser line by line, for a log of any size (doctor streams its files through it): give
+// it each line with its 1-based number, colour codes removed (log_reader in diagnose.hpp), then
+// take the figures. Its state is bounded: the record being joined (at most 4000 characters) and
+// the figures of at most max_stages pipeline stages (the first ones whose lines hold a key's word).
+class vllm_memory_log_parser {
+public:
+    static constexpr std::size_t max_stages = 256;
+    void line(std::size_t number, std::string_view text);
+    vllm_memory_log finish();  // the figures; the parser starts afresh
+
+private:
+    void flush();
+    detail::memlog::record_parser all_;
+    std::map<int, detail::memlog::record_parser> stages_;
+    detail::memlog::record record_;
+    bool has_record_ = false;
+    bool record_matters_ = false;  // its lines hold a word a figure's key contains
+    std::size_t stage_tables_ = 0;  // stage parsers inside a Markdown table
+};
 
 // One row of the side-by-side: a figure vLLM logged beside what the plan predicted.
 struct memory_comparison {

@@ -116,3 +116,8 @@ set(fuzz_timeline_FIXTURE_SEEDS
     timeline/probe-vllm-0.20.0-pp2-h2-after-down.out
     vllm-memory/dl-a100-qwen2-7b-tp2-u025.log
 )
+set(fuzz_line_splitter_FIXTURE_SEEDS
+    vllm/public-ray-53192-no-node-type.log
+    gpu/nccl-ib-requested-absent.log
+    nccl/public-pytorch-ci-infra-490-shm-timestamped.log
+)

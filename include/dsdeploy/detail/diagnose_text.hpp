@@ -7,6 +7,7 @@
 
 #include <dsdeploy/cluster.hpp>
 #include <dsdeploy/config.hpp>
+#include <dsdeploy/detail/line_splitter.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/log_line.hpp>
 
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,7 +32,79 @@ namespace diag {
 
 constexpr std::size_t max_line_chars = 400;
 
-inline bool has(std::string_view s, std::string_view needle) { return s.find(needle) != std::string_view::npos; }
+// A quick "certainly not there" for the many fixed strings the parsers look for in each line:
+// while a key_filter is in scope on a line, every search in that line (or a part of it) first
+// checks that the pairs of adjacent bytes of the key (ASCII letters in lower case) occur in the
+// line, from a 4096-bit table filled once per line; a search the table rules out costs a few
+// bit tests instead of a scan. Answers are the same with or without it.
+class key_filter {
+public:
+    explicit key_filter(std::string_view line) : begin_(line.data()), end_(line.data() + line.size()), prev_(current()) {
+        for (auto& w : bits_) w = 0;
+        const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+        if (line.size() >= 2) {
+            unsigned a = fold(p[0]);
+            for (std::size_t i = 1; i < line.size(); ++i) {
+                const unsigned b = fold(p[i]);
+                set(pair(a, b));
+                a = b;
+            }
+        }
+        current() = this;
+    }
+    ~key_filter() { current() = prev_; }
+    key_filter(const key_filter&) = delete;
+    key_filter& operator=(const key_filter&) = delete;
+
+    // False when `key` cannot occur in the line: its first or last pair of bytes is not there.
+    bool may_contain(std::string_view key) const {
+        const std::size_t n = key.size();
+        if (n < 2) return true;
+        const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+        return test(pair(fold(k[0]), fold(k[1]))) && test(pair(fold(k[n - 2]), fold(k[n - 1])));
+    }
+    // The filter in scope for s (s lies within its line), or nullptr.
+    static const key_filter* covering(std::string_view s) {
+        const key_filter* f = current();
+        if (f && !s.empty() && !std::less<const char*>()(s.data(), f->begin_) && !std::less<const char*>()(f->end_, s.data() + s.size())) return f;
+        return nullptr;
+    }
+
+private:
+    static const key_filter*& current() {
+        static thread_local const key_filter* f = nullptr;
+        return f;
+    }
+    static unsigned fold(unsigned char c) { return fold_table().v[c]; }
+    struct folds {
+        unsigned char v[256];
+    };
+    static constexpr folds make_folds() {
+        folds t{};
+        for (unsigned i = 0; i < 256; ++i) t.v[i] = static_cast<unsigned char>(i - 65u < 26u ? (i | 0x20u) : i);  // ASCII letters in lower case
+        return t;
+    }
+    static const folds& fold_table() {
+        static constexpr folds t = make_folds();
+        return t;
+    }
+    static unsigned pair(unsigned a, unsigned b) { return ((a << 4) ^ b ^ (a >> 4)) & 4095u; }
+    void set(unsigned h) { bits_[h >> 6] |= std::uint64_t{1} << (h & 63u); }
+    bool test(unsigned h) const { return (bits_[h >> 6] >> (h & 63u)) & 1u; }
+
+    const char* begin_;
+    const char* end_;
+    const key_filter* prev_;
+    std::uint64_t bits_[64];
+};
+
+// s.find(key), ruled out quickly by the key_filter in scope.
+inline std::size_t find_key(std::string_view s, std::string_view key) {
+    if (const key_filter* f = key_filter::covering(s); f && !f->may_contain(key)) return std::string_view::npos;
+    return s.find(key);
+}
+
+inline bool has(std::string_view s, std::string_view needle) { return find_key(s, needle) != std::string_view::npos; }
 
 // Removes terminal escape sequences (ESC [ ... final byte, and two-byte ESC x).
 inline std::string strip_ansi(std::string_view s) {
@@ -109,10 +183,43 @@ inline std::string strip_colour_remnant(std::string s) {
     return s;
 }
 
-// The input's lines with escape sequences (and colour codes that lost their ESC) removed.
+// One line as the parsers read it: escape sequences (and colour codes that lost their ESC)
+// removed. Returns `raw` itself when there is nothing to remove (most lines), else `buf`.
+inline std::string_view clean_log_line(std::string_view raw, std::string& buf) {
+    std::size_t i = 0;
+    while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t')) ++i;
+    bool remnant = false;  // "[36m" without its ESC (strip_colour_remnant)
+    if (i < raw.size() && raw[i] == '[') {
+        std::size_t j = i + 1;
+        while (j < raw.size() && j - i <= 8 && ((raw[j] >= '0' && raw[j] <= '9') || raw[j] == ';')) ++j;
+        remnant = j > i + 1 && j < raw.size() && raw[j] == 'm';
+    }
+    if (!remnant && raw.find('\x1b') == std::string_view::npos) return raw;
+    buf = strip_colour_remnant(strip_ansi(raw));
+    return buf;
+}
+
+// Calls on_line(number, line) for every line of `text` (1-based numbers), split and cleaned as
+// doctor reads a file: LF, CRLF and bare CR end lines, a leading BOM is dropped, colour removed
+// (line_splitter.hpp, clean_log_line).
+template <class F>
+inline void for_each_clean_line(std::string_view text, F&& on_line) {
+    line_splitter split;
+    std::string buf;
+    std::size_t number = 0;
+    auto one = [&](std::string_view raw) {
+        const std::string_view l = clean_log_line(raw, buf);
+        const key_filter filter(l);
+        on_line(++number, l);
+    };
+    split.feed(text, one);
+    split.finish(one);
+}
+
+// The input's lines, cleaned (for_each_clean_line).
 inline std::vector<std::string> clean_lines(std::string_view text) {
     std::vector<std::string> out;
-    for (auto l : split_lines(text)) out.push_back(strip_colour_remnant(strip_ansi(l)));
+    for_each_clean_line(text, [&out](std::size_t, std::string_view l) { out.emplace_back(l); });
     return out;
 }
 
@@ -160,7 +267,7 @@ inline std::optional<double> parse_number(std::string_view s) {
 
 // The text after `key`, or empty.
 inline std::string_view after(std::string_view s, std::string_view key) {
-    auto p = s.find(key);
+    auto p = find_key(s, key);
     if (p == std::string_view::npos) return {};
     return s.substr(p + key.size());
 }
@@ -178,14 +285,14 @@ inline bool number_char(char c) { return std::isdigit(static_cast<unsigned char>
 
 // The (comma-grouped) integer right after `key`.
 inline std::optional<std::int64_t> count_after(std::string_view s, std::string_view key) {
-    auto p = s.find(key);
+    auto p = find_key(s, key);
     if (p == std::string_view::npos) return std::nullopt;
     auto rest = s.substr(p + key.size());
     return parse_count(take_while(rest, count_char));
 }
 
 inline std::optional<double> number_after(std::string_view s, std::string_view key) {
-    auto p = s.find(key);
+    auto p = find_key(s, key);
     if (p == std::string_view::npos) return std::nullopt;
     return parse_number(take_while(s.substr(p + key.size()), number_char));
 }
@@ -195,8 +302,25 @@ inline std::optional<int> small_int(std::optional<std::int64_t> v) {
     return static_cast<int>(*v);
 }
 
-inline void add_unique(std::vector<std::string>& v, std::string s) {
-    if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(std::move(s));
+// Appends s unless it is empty, already there, or v holds `cap` entries (a linear search: for
+// short lists; a growing set of values uses a hash set, see vllm_log_parser).
+inline void add_unique(std::vector<std::string>& v, std::string s, std::size_t cap = 1024) {
+    if (!s.empty() && v.size() < cap && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(std::move(s));
+}
+
+// `needle` (lower-case) in s, ignoring the case of s.
+inline bool has_nocase(std::string_view s, std::string_view needle) {
+    if (needle.empty()) return true;
+    if (s.size() < needle.size()) return false;
+    if (const key_filter* f = key_filter::covering(s); f && !f->may_contain(needle)) return false;
+    const auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+    for (std::size_t i = 0; i + needle.size() <= s.size(); ++i) {
+        if (lower(s[i]) != needle[0]) continue;
+        std::size_t k = 1;
+        while (k < needle.size() && lower(s[i + k]) == needle[k]) ++k;
+        if (k == needle.size()) return true;
+    }
+    return false;
 }
 
 // Every IP in "node:<ip>" resource names ('node:10.0.0.1': 0.001).

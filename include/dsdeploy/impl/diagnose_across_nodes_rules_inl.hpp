@@ -52,32 +52,48 @@ DSDEPLOY_INLINE void node_ip_rules(finder& f, cluster_facts& c) {
     const auto& ray_ips = c.ray_ips;
     const auto& requested_ips = c.requested_ips;
     const auto& host_ips = c.host_ips;
+    // the lists in messages are built once and say at most 16 addresses (a log can name thousands)
+    auto listed = [](auto begin, auto end, std::size_t total) {
+        std::vector<std::string> out;
+        for (auto it = begin; it != end && out.size() < 16; ++it) out.push_back(*it);
+        if (total > out.size()) out.push_back("... " + std::to_string(total - out.size()) + " more");
+        return detail::join(out, ", ");
+    };
+    std::vector<std::string> ray_ip_list;
+    for (const auto& kv : ray_ips) {
+        if (ray_ip_list.size() >= 16) break;
+        ray_ip_list.push_back(kv.first);
+    }
+    const std::string known = listed(ray_ip_list.begin(), ray_ip_list.end(), ray_ips.size());
+    const std::string planned = listed(expected_ips.begin(), expected_ips.end(), expected_ips.size());
+    const std::string id = "ray.node_ip_mismatch";
     if (!expected_ips.empty())
         for (const auto& [ip, where] : ray_ips)
-            if (!expected_ips.count(ip))
+            if (!expected_ips.count(ip)) {
+                if (!f.room(id, where.node)) {
+                    f.note_more(id, where.node, 1);
+                    continue;
+                }
                 f.add("ray.node_ip_mismatch", severity::error, where.node, where.source,
-                      "Ray knows a node by " + ip + ", which is not any planned node address (" +
-                          detail::join(std::vector<std::string>(expected_ips.begin(), expected_ips.end()), ", ") + ")",
-                      where.line, fix_ip);
+                      "Ray knows a node by " + ip + ", which is not any planned node address (" + planned + ")", where.line, fix_ip);
+            }
     for (const auto& w : requested_ips) {
         const bool unknown_to_ray = !ray_ips.empty() && !ray_ips.count(w.ip);
         const bool unplanned = ray_ips.empty() && !expected_ips.empty() && !expected_ips.count(w.ip);
         if (!unknown_to_ray && !unplanned) continue;
-        std::vector<std::string> known;
-        for (const auto& kv : ray_ips) known.push_back(kv.first);
+        if (!f.room(id, w.node)) {
+            f.note_more(id, w.node, 1);
+            continue;
+        }
         f.add("ray.node_ip_mismatch", severity::error, w.node, "vllm_log",
               "the request is pinned to node:" + w.ip + " but " +
-                  (unknown_to_ray ? "Ray has no node with that IP (Ray's nodes: " + detail::join(known, ", ") + ")"
-                                  : std::string("that is not any planned node address")),
+                  (unknown_to_ray ? "Ray has no node with that IP (Ray's nodes: " + known + ")" : std::string("that is not any planned node address")),
               w.line, fix_ip);
     }
     for (const auto& h : host_ips)
-        if (!ray_ips.empty() && !ray_ips.count(h.ip)) {
-            std::vector<std::string> known;
-            for (const auto& kv : ray_ips) known.push_back(kv.first);
+        if (!ray_ips.empty() && !ray_ips.count(h.ip))
             f.add("ray.node_ip_mismatch", severity::error, h.node, "probe",
-                  "VLLM_HOST_IP " + h.ip + " is not the IP of any Ray node (" + detail::join(known, ", ") + ")", h.line, fix_ip);
-        }
+                  "VLLM_HOST_IP " + h.ip + " is not the IP of any Ray node (" + known + ")", h.line, fix_ip);
 }
 
 }  // namespace diag

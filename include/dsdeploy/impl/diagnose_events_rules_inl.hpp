@@ -37,15 +37,9 @@ DSDEPLOY_INLINE void event_rules(finder& f, const expectations&, cluster_facts&,
     const std::pair<const char*, const std::optional<std::string>*> texts[] = {
         {"log", &node.log},           {"vllm_log", &node.vllm_log},   {"nccl_log", &node.nccl_log},
         {"ray_status", &node.ray_status}, {"nvidia_smi", &node.nvidia_smi}, {"ray_list_nodes", &node.ray_list_nodes}};
-    std::vector<const std::string*> done;  // the same output filed in several slots is read once
     const std::size_t before = f.out.size();
-    for (const auto& [source_name, slot] : texts) {
-        const std::optional<std::string>* text = slot;  // (a lambda may not capture a structured binding in C++17)
-        if (!*text || std::any_of(done.begin(), done.end(), [&](const std::string* d) { return *d == **text; })) continue;
-        done.push_back(&**slot);
-        const std::string source = source_name;
-        const log_events e = parse_log_events(**slot);
-        if (!e.recognised) continue;
+    auto judge = [&](const log_events& e, const std::string& source, bool is_ray_status) {
+        if (!e.recognised) return;
         if (e.gloo_no_interface) {
             f.add("gloo.socket_interface_missing", severity::error, nn, source,
                   "GLOO_SOCKET_IFNAME names no interface on this node (\"" + e.gloo_interface +
@@ -89,7 +83,7 @@ DSDEPLOY_INLINE void event_rules(finder& f, const expectations&, cluster_facts&,
                   "Open the ports Ray uses between nodes (GCS 6379, the node manager and object manager ports, the worker port "
                   "range) in firewalls and security groups, or pin them with `ray start --node-manager-port ... "
                   "--object-manager-port ... --min-worker-port ... --max-worker-port ...` and open exactly those.");
-        } else if ((e.ray_redis_unreachable || e.ray_gcs_unreachable) && !(node.ray_status && *node.ray_status == **slot)) {
+        } else if ((e.ray_redis_unreachable || e.ray_gcs_unreachable) && !is_ray_status) {
             // (`ray status` output is judged by ray_rules)
             const log_line& l = e.ray_gcs_unreachable ? *e.ray_gcs_unreachable : *e.ray_redis_unreachable;
             f.add("ray.unreachable", severity::error, nn, source, "this node could not reach the Ray head's GCS", l.text,
@@ -136,7 +130,15 @@ DSDEPLOY_INLINE void event_rules(finder& f, const expectations&, cluster_facts&,
                   "Set HF_HOME to a directory the container's user can write, or `chown` the mounted cache to the container's UID "
                   "(`id -u` inside the container).");
         }
+    };
+    std::vector<const std::string*> done;  // the same output filed in several slots is read once
+    for (const auto& [source_name, slot] : texts) {
+        const std::optional<std::string>* text = slot;  // (a lambda may not capture a structured binding in C++17)
+        if (!*text || std::any_of(done.begin(), done.end(), [&](const std::string* d) { return *d == **text; })) continue;
+        done.push_back(&**slot);
+        judge(parse_log_events(**slot), source_name, node.ray_status && *node.ray_status == **slot);
     }
+    for (const auto& g : node.streamed) judge(g.events, g.source == "output" ? std::string("log") : g.source, false);
     for (std::size_t i = before; i < f.out.size(); ++i)
         if (f.out[i].level == severity::error) n.explained = true;
 }

@@ -17,6 +17,7 @@
 #include <dsdeploy/impl/diagnose_ray_rules_inl.hpp>
 #include <dsdeploy/impl/diagnose_rdma_rules_inl.hpp>
 #include <dsdeploy/impl/diagnose_rules_inl.hpp>
+#include <dsdeploy/impl/diagnose_stream_inl.hpp>
 #include <dsdeploy/impl/diagnose_versions_rules_inl.hpp>
 #include <dsdeploy/impl/diagnose_vllm_rules_inl.hpp>
 
@@ -117,6 +118,7 @@ DSDEPLOY_INLINE std::vector<finding> diagnose(const evidence& ev, const expectat
     d::fabric_agreement_rules(f, c);
     d::version_rules(f, c);
     d::node_ip_rules(f, c);
+    f.close();
     std::stable_sort(f.out.begin(), f.out.end(), [](const finding& a, const finding& b) { return a.level < b.level; });
     return f.out;
 }

@@ -36,6 +36,68 @@ inline std::vector<std::string> distinct_nccl_versions(const std::vector<std::st
     return out;
 }
 
+// `more` (a later part of the node's logs) into `into`: what was first stays, what was last is
+// replaced, lists are joined (within the parser's caps), processes by host:pid.
+inline void merge_nccl(nccl_report& into, const nccl_report& more) {
+    into.recognised = into.recognised || more.recognised;
+    for (const auto& v : more.versions) add_unique(into.versions, v, 64);
+    for (const auto& [k, v] : more.env)
+        if (into.env.size() < 256 || into.env.count(k)) into.env[k] = v;
+    for (const auto& p : more.processes) {
+        auto same = std::find_if(into.processes.begin(), into.processes.end(), [&](const nccl_process& q) { return q.host == p.host && q.pid == p.pid; });
+        if (same == into.processes.end()) {
+            if (into.processes.size() < 4096) into.processes.push_back(p);
+            continue;
+        }
+        if (same->network.empty() || !p.network.empty()) same->network = p.network.empty() ? same->network : p.network;
+        if (!same->rank) same->rank = p.rank;
+        if (!same->nranks) same->nranks = p.nranks;
+        if (p.nnodes) same->nnodes = p.nnodes;
+        if (same->version.empty()) same->version = p.version;
+        for (const auto& x : p.socket_interfaces) add_unique(same->socket_interfaces, x, 64);
+        for (const auto& x : p.ib_devices) add_unique(same->ib_devices, x, 64);
+    }
+    for (const auto& x : more.networks) add_unique(into.networks, x, 16);
+    for (const auto& x : more.transports) add_unique(into.transports, x, 64);
+    auto first = [](std::optional<log_line>& a, const std::optional<log_line>& b) {
+        if (!a) a = b;
+    };
+    auto last = [](std::optional<log_line>& a, const std::optional<log_line>& b) {
+        if (b) a = b;
+    };
+    first(into.ib_no_device, more.ib_no_device);
+    first(into.ib_plugin_failed, more.ib_plugin_failed);
+    first(into.socket_network, more.socket_network);
+    first(into.ib_network, more.ib_network);
+    first(into.no_socket_interface, more.no_socket_interface);
+    first(into.interface_line, more.interface_line);
+    first(into.ib_devices_line, more.ib_devices_line);
+    first(into.ib_completion_error, more.ib_completion_error);
+    first(into.shm_error, more.shm_error);
+    if (!into.ibverbs_missing) into.ibverbs_missing = more.ibverbs_missing;
+    if (!into.socket_after_ibverbs && more.socket_after_ibverbs) {
+        into.socket_after_ibverbs = more.socket_after_ibverbs;
+        into.socket_after_ibverbs_interface = more.socket_after_ibverbs_interface;
+    }
+    if (!into.watchdog && more.watchdog) {
+        into.watchdog = more.watchdog;
+        into.watchdog_rank = more.watchdog_rank;
+        into.watchdog_op = more.watchdog_op;
+        into.watchdog_ip = more.watchdog_ip;
+        into.watchdog_seq = more.watchdog_seq;
+        into.watchdog_ran_ms = more.watchdog_ran_ms;
+    }
+    first(into.version_conflict, more.version_conflict);
+    first(into.peer_lost, more.peer_lost);
+    last(into.init_start, more.init_start);
+    last(into.init_complete, more.init_complete);
+    last(into.last_line, more.last_line);
+    for (const auto& l : more.warnings)
+        if (into.warnings.size() < 1000) into.warnings.push_back(l);
+    for (const auto& l : more.errors)
+        if (into.errors.size() < 1000) into.errors.push_back(l);
+}
+
 DSDEPLOY_INLINE void nccl_rules(finder& f, const expectations& ex, cluster_facts& c, node_facts& n) {
     const node_evidence& node = n.node;
     const std::string& nn = node.name;
@@ -59,8 +121,18 @@ DSDEPLOY_INLINE void nccl_rules(finder& f, const expectations& ex, cluster_facts
             text += **slot;
         }
     }
-    if (!src.empty()) {
-        auto r = parse_nccl_log(text);
+    // and the logs read as streams: their reports are merged as if their texts followed
+    std::optional<nccl_report> merged;
+    if (!src.empty()) merged = parse_nccl_log(text);
+    for (const auto& g : node.streamed) {
+        if (g.source != "nccl_log" && !g.nccl.recognised) continue;
+        const std::string name = g.source == "output" ? (g.vllm.recognised ? "vllm_log" : g.events.recognised ? "log" : "nccl_log") : g.source;
+        if (src.empty()) src = name;
+        if (!merged) merged = g.nccl;
+        else merge_nccl(*merged, g.nccl);
+    }
+    if (merged) {
+        auto& r = *merged;
         if (!r.versions.empty()) ver.emplace("nccl", r.versions.front());
         bool specific = false;
         if (r.no_socket_interface) {

@@ -31,14 +31,34 @@ struct finder {
     std::vector<finding> out;
     std::set<std::string> seen;
     std::map<std::string, std::size_t> per_id;
+    std::map<std::string, std::size_t> not_shown;  // id + node -> findings beyond max_findings_per_id
+    // Whether another finding `id` on `node` would still be shown (callers skip building it otherwise).
+    bool room(const std::string& id, const std::string& node) const {
+        auto it = per_id.find(id + '\x1f' + node);
+        return it == per_id.end() || it->second < max_findings_per_id;
+    }
+    // `count` more findings like `id` on `node` that are not shown (the last shown one says so).
+    void note_more(const std::string& id, const std::string& node, std::size_t count) { not_shown[id + '\x1f' + node] += count; }
     void add(std::string id, severity level, std::string node, std::string source, std::string message, std::string evidence, std::string fix) {
         std::string key = id + '\x1f' + node + '\x1f' + evidence + '\x1f' + (evidence.empty() ? message : std::string());
         if (seen.count(key)) return;
-        if (++per_id[id + '\x1f' + node] > max_findings_per_id) return;
+        if (++per_id[id + '\x1f' + node] > max_findings_per_id) {
+            ++not_shown[id + '\x1f' + node];
+            return;
+        }
         seen.insert(std::move(key));
         // values taken from the input (names, versions, addresses) reach messages too: keep them valid UTF-8
         out.push_back(finding{std::move(id), level, clean_text(node, 200), std::move(source), clean_text(message, 2000),
                               clean_text(evidence, 4000, true), clean_text(fix, 2000)});
+    }
+    // Appends "(N more not shown)" to the last shown finding of every id and node that had more.
+    void close() {
+        for (auto i = out.size(); i-- > 0;) {
+            auto it = not_shown.find(out[i].id + '\x1f' + out[i].node);
+            if (it == not_shown.end() || it->second == 0) continue;
+            out[i].message += " (" + std::to_string(it->second) + " more like this not shown)";
+            it->second = 0;
+        }
     }
 };
 

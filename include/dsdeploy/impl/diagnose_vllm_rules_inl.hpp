@@ -36,8 +36,7 @@ DSDEPLOY_INLINE void vllm_rules(finder& f, const expectations& ex, cluster_facts
     auto& ver = n.versions;
     auto& ray_ips = c.ray_ips;
     auto& requested_ips = c.requested_ips;
-    if (node.vllm_log) {
-        auto v = parse_vllm_log(*node.vllm_log);
+    auto judge = [&](const vllm_report& v) {
         if (!v.version.empty()) ver.emplace("vllm", v.version);
         bool specific = false;
         if (v.quantization_unsupported) {
@@ -111,9 +110,14 @@ DSDEPLOY_INLINE void vllm_rules(finder& f, const expectations& ex, cluster_facts
         if (!v.no_node_type.empty()) {
             std::vector<std::string> ips;
             for (const auto& l : v.no_node_type) collect_node_ips(l.text, ips);
+            std::string more;  // a message names at most 16
+            if (ips.size() > 16) {
+                more = " and " + std::to_string(ips.size() - 16) + " more";
+                ips.resize(16);
+            }
             f.add("vllm.no_node_type_fulfils", severity::error, nn, "vllm_log",
                   "Ray cannot place a request from vLLM on any node" +
-                      (ips.empty() ? std::string() : " (it is pinned to node:" + detail::join(ips, ", node:") + ")"),
+                      (ips.empty() ? std::string() : " (it is pinned to node:" + detail::join(ips, ", node:") + more + ")"),
                   v.no_node_type.front().text,
                   std::string("Usually the driver's IP is not the IP Ray registered for its node (multi-NIC hosts). ") + fix_ip +
                       " Also check that `ray status` shows the GPUs TP x PP needs.");
@@ -157,7 +161,12 @@ DSDEPLOY_INLINE void vllm_rules(finder& f, const expectations& ex, cluster_facts
             requested_ips.push_back(wanted_ip{ip, nn, line});
         }
         for (const auto& ip : v.ray_worker_ips) ray_ips.emplace(ip, seen_ip{nn, "vllm_log", "(RayWorkerWrapper ..., ip=" + ip + ")"});
-    }
+        if (v.requested_node_ips_not_kept > 0 && (!ray_ips.empty() || !c.expected_ips.empty()))
+            f.note_more("ray.node_ip_mismatch", nn, v.requested_node_ips_not_kept);
+    };
+    if (node.vllm_log) judge(parse_vllm_log(*node.vllm_log));
+    for (const auto& g : node.streamed)
+        if (g.source == "vllm_log" || (g.source == "output" && g.vllm.recognised)) judge(g.vllm);
 }
 
 }  // namespace diag

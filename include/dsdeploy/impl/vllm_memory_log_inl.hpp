@@ -16,6 +16,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -39,8 +40,8 @@ inline bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)
 // A line that continues the previous one: a terminal or a copy cut the record ("Model loading \n
 // took 7.12 GiB", "Available KV cache me\nmory: 11.03 GiB", "finished in 11\n secs, took 1.00 GiB").
 // Not a continuation although it starts with a digit or a lower-case letter: a timestamp
-// ("2026-12-03T07:00:00Z ...", "12-03 07:00:00 ...", "07:00:00 ...") or a Compose prefix
-// ("vllm-1  | INFO ...").
+// ("2026-12-03T07:00:00Z ...", "12-03 07:00:00 ...", "07:00:00 ..."), a Compose prefix
+// ("vllm-1  | INFO ...") or an NCCL line ("gpu-a:1234:1300 [0] NCCL INFO ...").
 inline bool starts_record(std::string_view l) {
     std::size_t i = 0;
     while (i < l.size() && i < 4 && is_digit(l[i])) ++i;
@@ -50,7 +51,10 @@ inline bool starts_record(std::string_view l) {
         if (j < l.size() && (l[j] == '-' || l[j] == '/' || l[j] == ':' || l[j] == ' ' || l[j] == 'T')) return true;
     }
     const auto bar = l.find(" | ");
-    return bar != std::string_view::npos && bar < 80 && l.substr(0, bar).find_first_of("()[]") == std::string_view::npos;
+    if (bar != std::string_view::npos && bar < 80 && l.substr(0, bar).find_first_of("()[]") == std::string_view::npos) return true;
+    // an NCCL line ("gpu-a:1234:1300 [0] NCCL INFO ...", host names are often lower case)
+    const std::string_view head = l.substr(0, 120);
+    return head.find(" NCCL INFO") != std::string_view::npos || head.find(" NCCL WARN") != std::string_view::npos;
 }
 
 inline bool continues(std::string_view l) {
@@ -112,7 +116,7 @@ inline std::optional<double> in_gib(double v, std::string_view s, std::size_t i,
 // The GiB figure after `key`: "key: 14.96GiB", "key    1.79GiB", "key (23.58GiB)", "key=0.35GiB",
 // "key takes 0.20GiB", "key is 1.57GiB".
 inline std::optional<double> gib_after(std::string_view s, std::string_view key, bool unit_required = true) {
-    const auto p = s.find(key);
+    const auto p = d::find_key(s, key);
     if (p == std::string_view::npos) return std::nullopt;
     std::size_t i = p + key.size();
     skip(s, i, " \t:=(");
@@ -127,7 +131,7 @@ inline std::optional<double> gib_after(std::string_view s, std::string_view key,
 
 // The number right before `key` ("14.99 GiB for weight": key " GiB for weight").
 inline std::optional<double> number_before(std::string_view s, std::string_view key) {
-    const auto p = s.find(key);
+    const auto p = d::find_key(s, key);
     if (p == std::string_view::npos || p == 0) return std::nullopt;
     std::size_t k = p;
     while (k > 0 && p - k < 30 && (is_digit(s[k - 1]) || s[k - 1] == '.')) --k;
@@ -140,7 +144,7 @@ inline std::optional<double> number_before(std::string_view s, std::string_view 
 
 // A plain number after `key` (a utilization, "0.9"): skips " :=(" and "is".
 inline std::optional<double> plain_after(std::string_view s, std::string_view key) {
-    const auto p = s.find(key);
+    const auto p = d::find_key(s, key);
     if (p == std::string_view::npos) return std::nullopt;
     std::size_t i = p + key.size();
     skip(s, i, " \t:=('\"");
@@ -151,7 +155,7 @@ inline std::optional<double> plain_after(std::string_view s, std::string_view ke
 
 // "(78.57/79.18 GiB)" within a few characters after `key`: {free, total}.
 inline std::optional<std::pair<double, double>> ratio_after(std::string_view s, std::string_view key) {
-    const auto p = s.find(key);
+    const auto p = d::find_key(s, key);
     if (p == std::string_view::npos) return std::nullopt;
     const std::string_view rest = s.substr(p + key.size(), 60);
     const auto slash = rest.find('/');
@@ -215,13 +219,6 @@ inline std::vector<std::string> cells(std::string_view s) {
 namespace detail {
 namespace memlog {
 
-// One logical line: its first line's number, the lines a terminal cut joined, and the pipeline
-// stage its process prefix names.
-struct record {
-    std::size_t number = 0;
-    std::string text;
-    int pp_rank = -1;
-};
 
 // "(Worker_PP1_TP0 pid=12) INFO ..." -> 1 (the mp executor's worker prefix, vllm/v1/executor/
 // multiproc_executor.py setup_proc_title_and_log_prefix, 0.11+); -1 when the prefix names no stage
@@ -245,208 +242,268 @@ inline int pp_rank_of(std::string_view s) {
     }
 }
 
-inline std::vector<record> records_of(std::string_view text) {
-    const auto raw = d::clean_lines(text);
-    std::vector<record> out;
-    std::size_t n = 0;
-    while (n < raw.size()) {
-        record r;
-        r.number = n + 1;
-        r.text = raw[n++];
-        while (n < raw.size() && continues(raw[n]) && r.text.size() < max_record_chars) r.text += raw[n++];
-        r.pp_rank = pp_rank_of(r.text);
-        out.push_back(std::move(r));
+DSDEPLOY_INLINE void record_parser::add(const record& rec) {
+    namespace m = detail::memlog;
+    vllm_memory_log& r = r_;
+    const std::string s = m::normalise(rec.text);
+    const d::key_filter filter(s);
+    const std::size_t number = rec.number;
+    if (s.empty()) return;
+    auto put = [&](std::optional<logged_figure>& slot, std::optional<double> v, bool smallest = false) {
+        if (!v) return false;
+        m::note(slot, *v, number, s, smallest);
+        return true;
+    };
+    // version
+    if (auto v = d::after(s, "vLLM API server version "); !v.empty()) {
+        auto t = d::tokens(v);
+        if (!t.empty()) r.version = std::string(t[0].substr(0, 40));
     }
-    return out;
+    if (auto v = d::after(s, "LLM engine (v"); !v.empty() && r.version.empty())
+        r.version = std::string(d::take_while(v.substr(0, 40), [](char c) { return c != ')' && c != ' '; }));
+    if (auto v = d::after(s, "vLLM version: "); !v.empty() && r.version.empty()) {
+        auto t = d::tokens(v);
+        if (!t.empty()) r.version = std::string(t[0].substr(0, 40));
+    }
+    // configuration
+    for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
+                                 "Requested memory:", "gpu_memory_utilization", "--gpu-memory-utilization", "gpu-memory-utilization:"}) {
+        auto u = m::plain_after(s, key);
+        if (u && *u > 0 && *u <= 1.0) {
+            m::note(r.utilization, *u, number, s);
+            break;
+        }
+    }
+    for (std::string_view key : {"'tensor_parallel_size': ", "tensor_parallel_size=", "tensor-parallel-size: ", " -tp "})
+        if (auto v = d::small_int(d::count_after(s, key)); v && *v > 0) {
+            m::note(r.tensor_parallel_size, *v, number, s);
+            break;
+        }
+    for (std::string_view key : {"'max_model_len': ", "max_seq_len=", "max-model-len: ", "--max-model-len ", "Using max model len "})
+        if (auto v = d::count_after(s, key); v && *v > 0 && *v < (std::int64_t{1} << 40)) {
+            m::note(r.max_model_len, double(*v), number, s);
+            break;
+        }
+    for (std::string_view key : {"max_num_batched_tokens=", "'max_num_batched_tokens': "})
+        if (auto v = d::count_after(s, key); v && *v > 0 && *v < (std::int64_t{1} << 40)) {
+            m::note(r.max_num_batched_tokens, double(*v), number, s);
+            break;
+        }
+    for (std::string_view key : {"block_size=", "'block_size': ", "block-size: "})
+        if (auto v = d::count_after(s, key); v && *v > 0 && *v <= 65536) {
+            block_size_ = double(*v);
+            break;
+        }
+    // the budget
+    put(r.total_gib, m::gib_after(s, "total_gpu_memory"));
+    for (std::string_view key : {"Free memory on device", "Free memory on device:"})
+        if (auto fr = m::ratio_after(s, key)) {
+            m::note(r.free_at_start_gib, fr->first, number, s);
+            m::note(r.total_gib, fr->second, number, s);
+            break;
+        }
+    put(r.free_at_start_gib, m::gib_after(s, "Initial free memory:"));
+    if (d::has(s, "the current vLLM instance can use")) {
+        auto v = m::gib_after(s, "the current vLLM instance can use");
+        if (!v) v = m::gib_after(s, ") = ");
+        put(r.requested_gib, v);
+    }
+    for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
+                                 "Requested memory:"}) {
+        const auto p = d::find_key(s, key);
+        if (p == std::string::npos) continue;
+        const std::string_view rest = std::string_view(s).substr(p, 80);
+        if (put(r.requested_gib, m::number_before(rest, " GiB"))) break;
+    }
+    // weights
+    for (std::string_view key : {"Model loading took", "model weights took", "model weights take", "Weight memory:", "weights memory:"})
+        if (put(r.weights_gib, m::gib_after(s, key))) break;
+    put(r.weights_gib, m::number_before(s, " GiB for weight"));
+    // non-torch memory
+    // "non_torch_memory" of the V0 lines; a MemorySnapshot's repr ("torch_memory=..., non_torch_memory=...", DEBUG) is
+    // an absolute figure, not the profile's increase.
+    if (d::has(s, "Memory profiling results")) put(r.non_torch_gib, m::gib_after(s, "non_torch_memory="));
+    else if (!d::has(s, "torch_memory=")) put(r.non_torch_gib, m::gib_after(s, "non_torch_memory"));
+    put(r.non_torch_gib, m::gib_after(s, "Non-torch memory:"));
+    put(r.non_torch_gib, m::gib_after(s, "non-torch forward increase memory:"));
+    put(r.non_torch_gib, m::number_before(s, " GiB for non-torch memory"));
+    // activation peak
+    put(r.activation_gib, m::gib_after(s, "PyTorch activation peak memory"));
+    put(r.activation_gib, m::gib_after(s, "Peak activation memory:"));
+    put(r.activation_gib, m::gib_after(s, "torch peak memory increase:"));
+    put(r.activation_gib, m::number_before(s, " GiB for peak activation"));
+    put(r.activation_gib, m::number_before(s, " GiB allocated at peak"));
+    if (d::has(s, "Memory profiling results")) put(peak_torch_, m::gib_after(s, "peak_torch_memory="));
+    // CUDA graphs
+    put(r.cuda_graph_estimate_gib, m::gib_after(s, "Estimated CUDA graph memory:"));
+    if (const auto p = s.find("Graph capturing finished"); p != std::string::npos)
+        put(r.cuda_graph_gib, m::gib_after(std::string_view(s).substr(p), "took "));
+    put(pool_actual_, m::gib_after(s, "CUDA graph pool memory:"));
+    put(r.cuda_graph_delta_gib, m::gib_after(s, "CUDAGraph memory:"));
+    put(r.cuda_graph_delta_gib, m::number_before(s, " GiB for CUDAGraph memory"));
+    // the KV cache
+    const bool kv_found = put(r.available_kv_gib, m::gib_after(s, "Available KV cache memory"), true) ||
+                          put(r.available_kv_gib, m::gib_after(s, "reserved for KV Cache is"), true) ||
+                          put(r.available_kv_gib, m::gib_after(s, "available_kv_cache_memory"), true) ||
+                          put(r.available_kv_gib, m::gib_after(s, "than the available KV cache memory"), true) ||
+                          put(r.available_kv_gib, m::gib_after(s, "Current kv cache memory in use is"), true);
+    if (!kv_found && d::has(s, "Memory profiling results")) put(r.available_kv_gib, m::gib_after(s, "kv_cache_size="), true);
+    if (!kv_found && m::starts(s, "KV cache memory:")) put(r.available_kv_gib, m::gib_after(s, "KV cache memory:"), true);
+    put(r.kv_committed_gib, m::number_before(s, " GiB committed to the KV cache"), true);
+    if (auto v = d::count_after(s, " KV cache size: "); v && *v < (std::int64_t{1} << 50)) m::note(r.kv_tokens, double(*v), number, s, true);
+    else if (auto v0 = d::count_after(s, "that can be stored in KV cache ("); v0 && *v0 < (std::int64_t{1} << 50))
+        m::note(r.kv_tokens, double(*v0), number, s, true);
+    for (std::string_view key : {"# GPU blocks: ", "# cuda blocks: ", "GPU blocks: "})
+        if (auto v = d::count_after(s, key); v && *v < (std::int64_t{1} << 40)) {
+            m::note(blocks_, double(*v), number, s, true);
+            break;
+        }
+    if (auto toks = d::count_after(s, "Maximum concurrency for "); toks && *toks < (std::int64_t{1} << 40)) {
+        if (auto x = m::plain_after(s, "tokens per request:")) {
+            m::note(r.concurrency_tokens, double(*toks), number, s, true);
+            m::note(r.max_concurrency, *x, number, s, true);
+        }
+    }
+    // A Markdown table of the terms (llm-d's capacity-planner write-up).
+    const auto row = m::cells(s);
+    if (row.empty()) table_header_.clear();
+    if (!row.empty()) {
+        bool header = false;
+        for (const auto& c : row) header = header || c == "Weights" || c == "KV Cache";
+        if (header) {
+            table_header_ = row;
+        } else if (!table_header_.empty()) {
+            for (std::size_t k = 0; k < row.size() && k < table_header_.size(); ++k) {
+                const std::string col = detail::to_lower(table_header_[k]);
+                std::size_t i = 0;
+                auto v = m::number_at(row[k], i);
+                if (!v || i != row[k].size()) continue;
+                if (col == "weights") put(r.weights_gib, v);
+                else if (col == "activation") put(r.activation_gib, v);
+                else if (col == "non-torch") put(r.non_torch_gib, v);
+                else if (col == "cuda graph") put(r.cuda_graph_delta_gib, v);
+                else if (col == "kv cache") put(r.available_kv_gib, v, true);
+                else if (col == "tp" && *v >= 1 && *v < 1e6) put(r.tensor_parallel_size, v);
+                else if (col == "util" && *v > 0 && *v <= 1) put(r.utilization, v);
+                else if (col == "max-model-len" && *v >= 1 && *v < 1e12) put(r.max_model_len, v);
+            }
+        }
+    }
 }
 
-inline vllm_memory_log parse_records(const std::vector<record>& records) {
-    namespace m = detail::memlog;
-    vllm_memory_log r;
-    std::optional<logged_figure> blocks, pool_actual;
-    double block_size = 16;
-    std::optional<logged_figure> peak_torch;  // V0 <= 0.6.4: weights included
-    std::vector<std::string> table_header;
-    for (const record& rec : records) {
-        const std::size_t number = rec.number;
-        const std::string s = m::normalise(rec.text);
-        if (s.empty()) continue;
-        auto put = [&](std::optional<logged_figure>& slot, std::optional<double> v, bool smallest = false) {
-            if (!v) return false;
-            m::note(slot, *v, number, s, smallest);
-            return true;
-        };
-        // version
-        if (auto v = d::after(s, "vLLM API server version "); !v.empty()) {
-            auto t = d::tokens(v);
-            if (!t.empty()) r.version = std::string(t[0].substr(0, 40));
-        }
-        if (auto v = d::after(s, "LLM engine (v"); !v.empty() && r.version.empty())
-            r.version = std::string(d::take_while(v.substr(0, 40), [](char c) { return c != ')' && c != ' '; }));
-        if (auto v = d::after(s, "vLLM version: "); !v.empty() && r.version.empty()) {
-            auto t = d::tokens(v);
-            if (!t.empty()) r.version = std::string(t[0].substr(0, 40));
-        }
-        // configuration
-        for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
-                                     "Requested memory:", "gpu_memory_utilization", "--gpu-memory-utilization", "gpu-memory-utilization:"}) {
-            auto u = m::plain_after(s, key);
-            if (u && *u > 0 && *u <= 1.0) {
-                m::note(r.utilization, *u, number, s);
-                break;
-            }
-        }
-        for (std::string_view key : {"'tensor_parallel_size': ", "tensor_parallel_size=", "tensor-parallel-size: ", " -tp "})
-            if (auto v = d::small_int(d::count_after(s, key)); v && *v > 0) {
-                m::note(r.tensor_parallel_size, *v, number, s);
-                break;
-            }
-        for (std::string_view key : {"'max_model_len': ", "max_seq_len=", "max-model-len: ", "--max-model-len ", "Using max model len "})
-            if (auto v = d::count_after(s, key); v && *v > 0 && *v < (std::int64_t{1} << 40)) {
-                m::note(r.max_model_len, double(*v), number, s);
-                break;
-            }
-        for (std::string_view key : {"max_num_batched_tokens=", "'max_num_batched_tokens': "})
-            if (auto v = d::count_after(s, key); v && *v > 0 && *v < (std::int64_t{1} << 40)) {
-                m::note(r.max_num_batched_tokens, double(*v), number, s);
-                break;
-            }
-        for (std::string_view key : {"block_size=", "'block_size': ", "block-size: "})
-            if (auto v = d::count_after(s, key); v && *v > 0 && *v <= 65536) {
-                block_size = double(*v);
-                break;
-            }
-        // the budget
-        put(r.total_gib, m::gib_after(s, "total_gpu_memory"));
-        for (std::string_view key : {"Free memory on device", "Free memory on device:"})
-            if (auto fr = m::ratio_after(s, key)) {
-                m::note(r.free_at_start_gib, fr->first, number, s);
-                m::note(r.total_gib, fr->second, number, s);
-                break;
-            }
-        put(r.free_at_start_gib, m::gib_after(s, "Initial free memory:"));
-        if (d::has(s, "the current vLLM instance can use")) {
-            auto v = m::gib_after(s, "the current vLLM instance can use");
-            if (!v) v = m::gib_after(s, ") = ");
-            put(r.requested_gib, v);
-        }
-        for (std::string_view key : {"Desired GPU memory utilization is", "desired GPU memory utilization", "Desired GPU utilization:",
-                                     "Requested memory:"}) {
-            const auto p = s.find(key);
-            if (p == std::string::npos) continue;
-            const std::string_view rest = std::string_view(s).substr(p, 80);
-            if (put(r.requested_gib, m::number_before(rest, " GiB"))) break;
-        }
-        // weights
-        for (std::string_view key : {"Model loading took", "model weights took", "model weights take", "Weight memory:", "weights memory:"})
-            if (put(r.weights_gib, m::gib_after(s, key))) break;
-        put(r.weights_gib, m::number_before(s, " GiB for weight"));
-        // non-torch memory
-        // "non_torch_memory" of the V0 lines; a MemorySnapshot's repr ("torch_memory=..., non_torch_memory=...", DEBUG) is
-        // an absolute figure, not the profile's increase.
-        if (d::has(s, "Memory profiling results")) put(r.non_torch_gib, m::gib_after(s, "non_torch_memory="));
-        else if (!d::has(s, "torch_memory=")) put(r.non_torch_gib, m::gib_after(s, "non_torch_memory"));
-        put(r.non_torch_gib, m::gib_after(s, "Non-torch memory:"));
-        put(r.non_torch_gib, m::gib_after(s, "non-torch forward increase memory:"));
-        put(r.non_torch_gib, m::number_before(s, " GiB for non-torch memory"));
-        // activation peak
-        put(r.activation_gib, m::gib_after(s, "PyTorch activation peak memory"));
-        put(r.activation_gib, m::gib_after(s, "Peak activation memory:"));
-        put(r.activation_gib, m::gib_after(s, "torch peak memory increase:"));
-        put(r.activation_gib, m::number_before(s, " GiB for peak activation"));
-        put(r.activation_gib, m::number_before(s, " GiB allocated at peak"));
-        if (d::has(s, "Memory profiling results")) put(peak_torch, m::gib_after(s, "peak_torch_memory="));
-        // CUDA graphs
-        put(r.cuda_graph_estimate_gib, m::gib_after(s, "Estimated CUDA graph memory:"));
-        if (const auto p = s.find("Graph capturing finished"); p != std::string::npos)
-            put(r.cuda_graph_gib, m::gib_after(std::string_view(s).substr(p), "took "));
-        put(pool_actual, m::gib_after(s, "CUDA graph pool memory:"));
-        put(r.cuda_graph_delta_gib, m::gib_after(s, "CUDAGraph memory:"));
-        put(r.cuda_graph_delta_gib, m::number_before(s, " GiB for CUDAGraph memory"));
-        // the KV cache
-        const bool kv_found = put(r.available_kv_gib, m::gib_after(s, "Available KV cache memory"), true) ||
-                              put(r.available_kv_gib, m::gib_after(s, "reserved for KV Cache is"), true) ||
-                              put(r.available_kv_gib, m::gib_after(s, "available_kv_cache_memory"), true) ||
-                              put(r.available_kv_gib, m::gib_after(s, "than the available KV cache memory"), true) ||
-                              put(r.available_kv_gib, m::gib_after(s, "Current kv cache memory in use is"), true);
-        if (!kv_found && d::has(s, "Memory profiling results")) put(r.available_kv_gib, m::gib_after(s, "kv_cache_size="), true);
-        if (!kv_found && m::starts(s, "KV cache memory:")) put(r.available_kv_gib, m::gib_after(s, "KV cache memory:"), true);
-        put(r.kv_committed_gib, m::number_before(s, " GiB committed to the KV cache"), true);
-        if (auto v = d::count_after(s, " KV cache size: "); v && *v < (std::int64_t{1} << 50)) m::note(r.kv_tokens, double(*v), number, s, true);
-        else if (auto v0 = d::count_after(s, "that can be stored in KV cache ("); v0 && *v0 < (std::int64_t{1} << 50))
-            m::note(r.kv_tokens, double(*v0), number, s, true);
-        for (std::string_view key : {"# GPU blocks: ", "# cuda blocks: ", "GPU blocks: "})
-            if (auto v = d::count_after(s, key); v && *v < (std::int64_t{1} << 40)) {
-                m::note(blocks, double(*v), number, s, true);
-                break;
-            }
-        if (auto toks = d::count_after(s, "Maximum concurrency for "); toks && *toks < (std::int64_t{1} << 40)) {
-            if (auto x = m::plain_after(s, "tokens per request:")) {
-                m::note(r.concurrency_tokens, double(*toks), number, s, true);
-                m::note(r.max_concurrency, *x, number, s, true);
-            }
-        }
-        // A Markdown table of the terms (llm-d's capacity-planner write-up).
-        const auto row = m::cells(s);
-        if (row.empty()) table_header.clear();
-        if (!row.empty()) {
-            bool header = false;
-            for (const auto& c : row) header = header || c == "Weights" || c == "KV Cache";
-            if (header) {
-                table_header = row;
-            } else if (!table_header.empty()) {
-                for (std::size_t k = 0; k < row.size() && k < table_header.size(); ++k) {
-                    const std::string col = detail::to_lower(table_header[k]);
-                    std::size_t i = 0;
-                    auto v = m::number_at(row[k], i);
-                    if (!v || i != row[k].size()) continue;
-                    if (col == "weights") put(r.weights_gib, v);
-                    else if (col == "activation") put(r.activation_gib, v);
-                    else if (col == "non-torch") put(r.non_torch_gib, v);
-                    else if (col == "cuda graph") put(r.cuda_graph_delta_gib, v);
-                    else if (col == "kv cache") put(r.available_kv_gib, v, true);
-                    else if (col == "tp" && *v >= 1 && *v < 1e6) put(r.tensor_parallel_size, v);
-                    else if (col == "util" && *v > 0 && *v <= 1) put(r.utilization, v);
-                    else if (col == "max-model-len" && *v >= 1 && *v < 1e12) put(r.max_model_len, v);
-                }
-            }
-        }
-    }
-    if (!r.kv_tokens && blocks) {
-        logged_figure t = *blocks;
-        t.value = blocks->value * block_size;
+DSDEPLOY_INLINE void record_parser::skip(const record& rec) {
+    if (!trim(rec.text).empty()) table_header_.clear();  // what add() does with it (no table row, no key)
+}
+
+DSDEPLOY_INLINE vllm_memory_log record_parser::finish() {
+    vllm_memory_log& r = r_;
+    if (!r.kv_tokens && blocks_) {
+        logged_figure t = *blocks_;
+        t.value = blocks_->value * block_size_;
         r.kv_tokens = t;
     }
-    if (!r.cuda_graph_gib && pool_actual) r.cuda_graph_gib = pool_actual;
-    if (!r.activation_gib && peak_torch && r.weights_gib) {
-        logged_figure a = *peak_torch;
-        a.value = peak_torch->value - r.weights_gib->value;  // peak_torch_memory counted the weights
+    if (!r.cuda_graph_gib && pool_actual_) r.cuda_graph_gib = pool_actual_;
+    if (!r.activation_gib && peak_torch_ && r.weights_gib) {
+        logged_figure a = *peak_torch_;
+        a.value = peak_torch_->value - r.weights_gib->value;  // peak_torch_memory counted the weights
         r.activation_gib = a;
     }
     r.recognised = r.weights_gib || r.non_torch_gib || r.activation_gib || r.available_kv_gib || r.kv_tokens || r.max_concurrency ||
                    r.cuda_graph_gib || r.cuda_graph_estimate_gib || r.free_at_start_gib;
-    return r;
+    vllm_memory_log out = std::move(r_);
+    *this = record_parser{};
+    return out;
 }
 
 }  // namespace memlog
 }  // namespace detail
 
-DSDEPLOY_INLINE vllm_memory_log parse_vllm_memory_log(std::string_view text) {
+namespace detail {
+namespace memlog {
+// Whether a one-line record can hold anything record_parser::add reads: every key it looks for
+// contains one of these words, and Markdown (tables, backticks, bold) is always read.
+inline bool may_matter(std::string_view line) {
+    for (char c : {'|', '`', '*'})
+        if (std::memchr(line.data(), c, line.size())) return true;
+    for (std::string_view w : {"GiB", "emory", "cache", "Cache", "block", "max", "tensor", "-tp ", "utilization", "capturing", "LLM engine",
+                               "concurrency", "per request", "took", "take", "instance can use", "version", ") = "})
+        if (d::has(line, w)) return true;
+    return false;
+}
+}  // namespace memlog
+}  // namespace detail
+
+DSDEPLOY_INLINE void vllm_memory_log_parser::line(std::size_t number, std::string_view text) {
     namespace m = detail::memlog;
-    const auto records = m::records_of(text);
-    vllm_memory_log r = m::parse_records(records);
-    // The lines each pipeline stage's workers printed, read on their own.
-    std::map<int, std::vector<m::record>> by_stage;
-    for (const auto& rec : records)
-        if (rec.pp_rank >= 0 && by_stage.size() < 256) by_stage[rec.pp_rank].push_back(rec);
-    for (const auto& [rank, recs] : by_stage) {
-        vllm_memory_log st = m::parse_records(recs);
+    if (has_record_ && m::continues(text) && record_.text.size() < m::max_record_chars) {
+        if (!record_matters_) {
+            // a word cut in two by the join: look across the seam too (the longest word has 16 characters)
+            const std::string_view before = std::string_view(record_.text).substr(record_.text.size() - std::min<std::size_t>(record_.text.size(), 15));
+            std::string seam(before);
+            seam.append(text.data(), std::min<std::size_t>(text.size(), 15));
+            record_matters_ = m::may_matter(text) || m::may_matter(seam);
+        }
+        record_.text.append(text.data(), text.size());
+        return;
+    }
+    flush();
+    record_.number = number;
+    record_.text.assign(text.data(), text.size());
+    record_matters_ = m::may_matter(text);
+    has_record_ = true;
+}
+
+DSDEPLOY_INLINE void vllm_memory_log_parser::flush() {
+    if (!has_record_) return;
+    has_record_ = false;
+    if (!record_matters_) {
+        // none of the keys' words: nothing to read, but it ends a Markdown table (all_, and its stage's)
+        all_.skip(record_);
+        if (stage_tables_ > 0) {
+            auto it = stages_.find(detail::memlog::pp_rank_of(record_.text));
+            if (it != stages_.end()) {
+                const bool had = it->second.in_table();
+                it->second.skip(record_);
+                if (had && !it->second.in_table()) --stage_tables_;
+            }
+        }
+        return;
+    }
+    record_.pp_rank = detail::memlog::pp_rank_of(record_.text);
+    all_.add(record_);
+    // The lines each pipeline stage's workers printed, read on their own too (the first
+    // max_stages stages whose lines hold a key's word).
+    if (record_.pp_rank >= 0) {
+        auto it = stages_.find(record_.pp_rank);
+        if (it == stages_.end() && stages_.size() < max_stages) it = stages_.emplace(record_.pp_rank, detail::memlog::record_parser{}).first;
+        if (it != stages_.end()) {
+            const bool had = it->second.in_table();
+            it->second.add(record_);
+            const bool has_now = it->second.in_table();
+            if (had && !has_now) --stage_tables_;
+            if (!had && has_now) ++stage_tables_;
+        }
+    }
+}
+
+DSDEPLOY_INLINE vllm_memory_log vllm_memory_log_parser::finish() {
+    flush();
+    vllm_memory_log r = all_.finish();
+    for (auto& [rank, parser] : stages_) {
+        vllm_memory_log st = parser.finish();
         if (!st.recognised) continue;
         st.pp_rank = rank;
         st.version = r.version;
         r.stages.push_back(std::move(st));
     }
+    *this = vllm_memory_log_parser{};
     return r;
+}
+
+DSDEPLOY_INLINE vllm_memory_log parse_vllm_memory_log(std::string_view text) {
+    vllm_memory_log_parser p;
+    detail::diag::for_each_clean_line(text, [&p](std::size_t n, std::string_view l) { p.line(n, l); });
+    return p.finish();
 }
 
 // --- reconciliation ------------------------------------------------------------------------------
