@@ -22,6 +22,7 @@
 #include <dsdeploy/diagnose_ray.hpp>
 #include <dsdeploy/diagnose_vllm.hpp>
 #include <dsdeploy/error.hpp>
+#include <dsdeploy/engine_version.hpp>
 #include <dsdeploy/executor.hpp>
 #include <dsdeploy/gpu.hpp>
 #include <dsdeploy/inventory.hpp>
