@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace dsdeploy_test {
 
@@ -24,6 +26,34 @@ inline std::string read_file(const std::string& path) {
 
 inline std::string fixture(const std::string& relative) {
     return read_file(std::string(DSDEPLOY_SOURCE_DIR) + "/tests/fixtures/" + relative);
+}
+
+// A tab-separated table with a header row (a fixture folder's INDEX.tsv): one map per row,
+// column name to cell ("" for a missing trailing cell).
+inline std::vector<std::map<std::string, std::string>> read_tsv(const std::string& path) {
+    std::ifstream in(path);
+    REQUIRE(in);
+    std::string line;
+    std::getline(in, line);
+    std::vector<std::string> cols;
+    {
+        std::stringstream ss(line);
+        std::string c;
+        while (std::getline(ss, c, '\t')) cols.push_back(c);
+    }
+    std::vector<std::map<std::string, std::string>> rows;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        std::map<std::string, std::string> r;
+        std::size_t start = 0;
+        for (const auto& col : cols) {
+            const std::size_t tab = line.find('\t', start);
+            r[col] = line.substr(start, tab == std::string::npos ? std::string::npos : tab - start);
+            start = tab == std::string::npos ? line.size() : tab + 1;
+        }
+        rows.push_back(std::move(r));
+    }
+    return rows;
 }
 
 }  // namespace dsdeploy_test

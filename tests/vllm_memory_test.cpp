@@ -27,31 +27,7 @@ const std::string dir = std::string(DSDEPLOY_SOURCE_DIR) + "/tests/fixtures/vllm
 
 using row = std::map<std::string, std::string>;
 
-std::vector<row> read_index() {
-    std::ifstream in(dir + "INDEX.tsv");
-    REQUIRE(in);
-    std::string line;
-    std::getline(in, line);
-    std::vector<std::string> cols;
-    {
-        std::stringstream ss(line);
-        std::string c;
-        while (std::getline(ss, c, '\t')) cols.push_back(c);
-    }
-    std::vector<row> rows;
-    while (std::getline(in, line)) {
-        if (line.empty()) continue;
-        row r;
-        std::size_t start = 0;
-        for (std::size_t i = 0; i < cols.size(); ++i) {
-            const std::size_t tab = line.find('\t', start);
-            r[cols[i]] = line.substr(start, tab == std::string::npos ? std::string::npos : tab - start);
-            start = tab == std::string::npos ? line.size() : tab + 1;
-        }
-        rows.push_back(std::move(r));
-    }
-    return rows;
-}
+std::vector<row> read_index() { return dsdeploy_test::read_tsv(dir + "INDEX.tsv"); }
 
 bool known(const std::string& v) { return !v.empty() && v != "-" && v != "unknown"; }
 double num(const std::string& v) { return std::stod(v); }
