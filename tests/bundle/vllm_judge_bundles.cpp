@@ -2,7 +2,8 @@
 // Renders the bundles whose `vllm serve` argv vLLM's own parser judges (issue 14 item 5;
 // tests/validate/vllm_parser_judge.py): the bundle matrix's inventories (tests/bundle/matrix.hpp,
 // without the hostile ones, whose values are meant to be refused) with runtime.vllm_version set to
-// VERSION, each with launcher ray and mp, plus data-parallel/expert-parallel and a case whose
+// VERSION, each with launcher ray, mp and auto, plus data-parallel x expert-parallel (internal and
+// hybrid load balancing, API servers, EPLB) and a case whose
 // serving.extra_args carry options of that release. Writes OUT/<case>/ (bundle.json holds every
 // node's argv) and OUT/judge.json: the version, the bundles, what dsdeploy refused to render, the
 // options dsdeploy's flag table says VERSION accepts, and the negative checks: options the table
@@ -68,8 +69,9 @@ int main(int argc, char** argv) {
     fs::create_directories(out);
 
     std::vector<dsdeploy_test::matrix_case> cases;
+    const launcher_kind launchers[] = {launcher_kind::ray, launcher_kind::mp, launcher_kind::automatic};
     for (const auto& c : dsdeploy_test::matrix_cases())
-        for (launcher_kind k : {launcher_kind::ray, launcher_kind::mp}) {
+        for (launcher_kind k : launchers) {
             dsdeploy_test::matrix_case m = c;
             m.id = c.id + "-" + std::string(to_string(k));
             m.inv.runtime.launcher = k;
@@ -81,10 +83,16 @@ int main(int argc, char** argv) {
         inv.serving.pipeline_parallel_size = 1;
         inv.serving.data_parallel_size = 2;
         inv.serving.enable_expert_parallel = true;
-        for (launcher_kind k : {launcher_kind::ray, launcher_kind::mp}) {
+        for (launcher_kind k : launchers) {
             inv.runtime.launcher = k;
             cases.push_back({"dp-ep-" + std::string(to_string(k)), inv});
         }
+        // Hybrid load balancing (an API server per node), two API servers each, EPLB replicas.
+        inv.runtime.launcher = launcher_kind::mp;
+        inv.serving.data_parallel_lb = dp_load_balancing::hybrid;
+        inv.serving.api_server_count = 2;
+        inv.serving.num_redundant_experts = 2;
+        cases.push_back({"dp-ep-hybrid-eplb-mp", inv});
     }
     // The release's own options in serving.extra_args, on two GPU nodes (TP 8 x PP 2). Not on a
     // CPU cluster: there launch refuses --enforce-eager with PP from 0.27 (PR #50547).
@@ -97,7 +105,7 @@ int main(int argc, char** argv) {
         used_options.push_back(words.front());
         version_case.serving.extra_args.insert(version_case.serving.extra_args.end(), words.begin(), words.end());
     }
-    for (launcher_kind k : {launcher_kind::ray, launcher_kind::mp}) {
+    for (launcher_kind k : launchers) {
         version_case.runtime.launcher = k;
         cases.push_back({"version-options-" + std::string(to_string(k)), version_case});
     }

@@ -10,7 +10,8 @@ before anything loads). Only the dispatch is replaced: `ServeSubcommand.cmd`, wh
 server, records the parsed arguments instead. Then:
 
 - each accepted argv's parsed values are compared with what dsdeploy meant (model, TP, PP, the
-  multi-node rank, --headless);
+  multi-node rank, --headless, the data-parallel sizes, start rank, load balancing and API servers,
+  expert parallelism);
 - each negative argv (an option dsdeploy's table says this release lacks; dsdeploy refused it at
   render naming the release) must be rejected by the parser, naming that option;
 - every option dsdeploy's table says this release accepts must be an option of this parser (the
@@ -132,6 +133,15 @@ def main():
             if "--nnodes" in argv:
                 want.update(nnodes=int(value_after("--nnodes")), node_rank=int(value_after("--node-rank")),
                             master_addr=value_after("--master-addr"), headless="--headless" in argv)
+            for flag, key in (("--data-parallel-size", "data_parallel_size"), ("--data-parallel-size-local", "data_parallel_size_local"),
+                              ("--data-parallel-start-rank", "data_parallel_start_rank"), ("--api-server-count", "api_server_count"),
+                              ("--data-parallel-rpc-port", "data_parallel_rpc_port")):
+                if flag in argv:
+                    want[key] = int(value_after(flag))
+            if "--data-parallel-hybrid-lb" in argv:
+                want["data_parallel_hybrid_lb"] = True
+            if "--enable-expert-parallel" in argv:
+                want["enable_expert_parallel"] = True
             for key, value in want.items():
                 got = getattr(args, key, "<absent>")
                 if got != value:
