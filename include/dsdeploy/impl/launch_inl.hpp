@@ -235,7 +235,7 @@ DSDEPLOY_INLINE std::string recommended_layout(const inventory& inv, const plan&
                   : "one node needs no inter-node link";
         is_mine = par.pp == 1;
     } else if (moe && rdma && dp_ep_fit(inv, p)) {
-        const parallelism& fit = *dp_ep_fit(inv, p);
+        const parallelism fit = *dp_ep_fit(inv, p);  // a copy: dp_ep_fit returns the optional by value
         rec = fmt::format("DP + EP across the nodes (TP {} x DP {} with EP: experts spread over every GPU)", fit.tp, fit.dp);
         why = "with " + std::string(to_string(inv.network.kind)) +
               " the per-layer all-to-all of expert parallelism runs over RDMA; upstream's multi-node MoE recipes use it "
