@@ -117,6 +117,12 @@ TEST_CASE("check_vllm_flag knows which version accepts which option") {
     CHECK(future.support == flag_support::unknown);
     CHECK_THAT(future.detail, Catch::Matchers::Contains("newer than the table"));
     CHECK(newest_catalogued_vllm_version() == v("0.34.0"));
+    // The table read 0.20.2, not 0.20.0 (one patch per minor): an option first seen in 0.20.2 is
+    // unknown for 0.20.0 (its parser takes --numa-bind, vllm_parser_judges_argv_0_20_0), but
+    // refused for 0.19.1, a release the table did read.
+    CHECK(check_vllm_flag("--numa-bind", v("0.20.0")).support == flag_support::unknown);
+    CHECK(check_vllm_flag("--numa-bind", v("0.20.2")).support == flag_support::yes);
+    CHECK(check_vllm_flag("--numa-bind", v("0.19.1")).support == flag_support::no);
     CHECK(oldest_catalogued_vllm_version() == v("0.11.0"));
     // A flag removed in a release: refused from that release on, the release named.
     const auto gone = check_vllm_flag("--disable-log-requests", v("0.17.1"));

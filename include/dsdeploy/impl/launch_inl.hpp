@@ -46,6 +46,17 @@ inline bool past_catalogue(const engine_version& v) {
     return v.major > n.major || (v.major == n.major && v.minor > n.minor);
 }
 
+// v is an earlier patch of since's minor release, and since is the only release of that minor the
+// table was read from (so the options of v's patch were never read).
+inline bool earlier_patch_not_read(const engine_version& v, const engine_version& since) {
+    if (v.major != since.major || v.minor != since.minor || v.patch >= since.patch) return false;
+    for (const char* rel : vllm_flag_releases()) {
+        const engine_version r = parse_engine_version(rel, "vllm_flag_releases");
+        if (r.major == v.major && r.minor == v.minor && r.patch <= v.patch) return false;
+    }
+    return true;
+}
+
 inline const vllm_flag* find_vllm_flag(std::string_view name) {
     for (const auto& f : vllm_flag_table()) {
         if (f.flag == name) return &f;
@@ -98,6 +109,14 @@ DSDEPLOY_INLINE flag_check check_vllm_flag(std::string_view arg, const engine_ve
     if (f->removed && v >= *f->removed) {
         r.support = flag_support::no;
         r.detail = name + " was removed in vLLM " + f->removed->text + "; " + at + " rejects it";
+        return r;
+    }
+    if (f->since && v < *f->since && detail::earlier_patch_not_read(v, *f->since)) {
+        // The table read one patch release per minor (e.g. 0.20.2): whether 0.20.0 already had
+        // an option first seen in 0.20.2 it cannot tell (the 0.20.0 parser takes 11 of them).
+        r.support = flag_support::unknown;
+        r.detail = name + " is in vLLM " + f->since->text + ", the release of " + std::to_string(v.major) + "." +
+                   std::to_string(v.minor) + " dsdeploy's table was read from; whether " + at + " has it is not catalogued";
         return r;
     }
     if (f->since && v < *f->since) {
