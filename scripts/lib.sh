@@ -71,7 +71,7 @@ ensure_node() {
 ensure_apt() {
   local missing=()
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   log "installing Debian packages: ${missing[*]}"

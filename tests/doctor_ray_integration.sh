@@ -42,14 +42,14 @@ rc=$?
 set -e
 echo "$out"
 [ "$rc" -eq 1 ] || fail "exit status $rc, expected 1"
-echo "$out" | grep -q "ERROR  ray.too_few_nodes" || fail "no ray.too_few_nodes"
-echo "$out" | grep -q "Ray has 1 node(s); the plan needs 2" || fail "node count not reported"
-echo "$out" | grep -q "Ray sees 2 GPU(s); the plan needs 16" || fail "GPU total not reported"
-echo "$out" | grep -q "evidence: 0.0/2.0 GPU" || fail "GPU line not quoted"
+grep -q "ERROR  ray.too_few_nodes" <<<"$out" || fail "no ray.too_few_nodes"
+grep -q "Ray has 1 node(s); the plan needs 2" <<<"$out" || fail "node count not reported"
+grep -q "Ray sees 2 GPU(s); the plan needs 16" <<<"$out" || fail "GPU total not reported"
+grep -q "evidence: 0.0/2.0 GPU" <<<"$out" || fail "GPU line not quoted"
 
 # What the cluster has: no Ray finding, and ray status was probed.
 out=$("$dsdeploy" doctor --ray "$ray" --ray-address 127.0.0.1:$port --expect-nodes 1 --expect-gpus 2 --json --probe-timeout 60) || true
 echo "$out"
-echo "$out" | grep -q '"id": "ray\.' && fail "a Ray finding for a cluster that matches the plan"
-echo "$out" | grep -q 'ray status' && fail "ray status reported as not probed"
+grep -q '"id": "ray\.' <<<"$out" && fail "a Ray finding for a cluster that matches the plan"
+grep -q 'ray status' <<<"$out" && fail "ray status reported as not probed"
 echo "PASS"

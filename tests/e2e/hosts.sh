@@ -32,12 +32,12 @@ host_addr() { printf '%s.%s' "$SUBNET_PREFIX" "${1#h}"; }
 host_addr6() { printf '%s:%s' "$SUBNET6_PREFIX" "${1#h}"; }
 host_veth() { printf '%s-%s-br' "$NAME" "$1"; }   # root-namespace end of the host's veth pair
 
-ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
+ns_exists() { ip netns list | awk '{print $1}' | grep -x "$1" >/dev/null; }
 
 ensure_packages() {
   local missing=() p
   for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "${DSD_E2E_NO_INSTALL:-0}" = 1 ] && die "missing Debian packages: ${missing[*]}"

@@ -232,7 +232,7 @@ manual_teardown() {
     stop_group h2 ray 16 || true
     stop_group h1 ray 8 || true
     for h in h1 h2; do
-      if ip netns list | grep -q "^dsd-$h\b"; then
+      if ip netns list | grep "^dsd-$h\b" >/dev/null; then
         left="$(leftovers "$h")"
         if [ -n "$left" ]; then log "$h: processes left behind: $left"; bad=1; fi
       fi

@@ -141,7 +141,7 @@ assert s["exit_code"] == 0, s
 assert s["ray"]["nodes"] == 2, s["ray"]
 assert all(p["alive"] for n in s["nodes"] for p in n["processes"]), s["nodes"]
 PY
-"$dsdeploy" -i inv.toml logs --node h2 --lines 5 | grep -q "logs/ray.log" || fail "logs shows no ray.log for h2"
+"$dsdeploy" -i inv.toml logs --node h2 --lines 5 | grep "logs/ray.log" >/dev/null || fail "logs shows no ray.log for h2"
 
 log "down (twice)"
 "$dsdeploy" -i inv.toml down | tee "$work/down1.out"

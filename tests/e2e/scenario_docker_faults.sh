@@ -36,7 +36,7 @@ for h in h1 h2; do [ -z "$(engine "$h" ps -aq)" ] || fail "$h: a container was s
 # 2. A port the head needs already taken (the API port 8000 on h1).
 ip netns exec "$NS_PREFIX-h1" "$VENV/bin/python" -m http.server 8000 --bind "$HEAD_ADDR" >/dev/null 2>&1 &
 listener=$!
-for _ in $(seq 1 50); do ip netns exec "$NS_PREFIX-h1" ss -Hltn | grep -q ":8000 " && break; sleep 0.1; done
+for _ in $(seq 1 50); do ip netns exec "$NS_PREFIX-h1" ss -Hltn | grep ":8000 " >/dev/null && break; sleep 0.1; done
 dsd port_taken 120 up --until preflight
 [ "$RC" -ne 0 ] || fail "up with port 8000 taken on h1 exited 0"
 expect_text 'h1.*port 8000' "preflight names h1 and the port"

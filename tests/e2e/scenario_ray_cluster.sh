@@ -18,7 +18,7 @@ expect_within 240 "up --until cluster"
 T_UP="$SECS"
 # Both hosts run their part of the cluster: a raylet in each namespace.
 for h in h1 h2; do
-  ip netns pids "$NS_PREFIX-$h" | xargs -r ps -o comm= -p | grep -q raylet || fail "$h: no raylet in $NS_PREFIX-$h after up"
+  ip netns pids "$NS_PREFIX-$h" | xargs -r ps -o comm= -p | grep raylet >/dev/null || fail "$h: no raylet in $NS_PREFIX-$h after up"
 done
 
 # The cluster as Ray itself reports it, from the head (saved: real output for the parsers).

@@ -33,7 +33,7 @@ fi
 
 # The model is split: a pipeline worker runs in each namespace, h2's log says PP rank 1.
 for h in h1 h2; do
-  ip netns pids "$NS_PREFIX-$h" | xargs -r ps -o comm= -p | grep -q 'VLLM::Worker' || fail "$h: no vLLM worker process in $NS_PREFIX-$h"
+  ip netns pids "$NS_PREFIX-$h" | xargs -r ps -o comm= -p | grep 'VLLM::Worker' >/dev/null || fail "$h: no vLLM worker process in $NS_PREFIX-$h"
 done
 hssh h2 "grep -rhao 'rank 1 in world size 2 is assigned as [^,]*, PP rank 1' $REMOTE_DIR/h2/logs" > "$WORK/h2-rank.txt" ||
   fail "h2's vLLM log does not say it holds pipeline rank 1"
