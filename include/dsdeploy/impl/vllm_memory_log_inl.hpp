@@ -42,6 +42,13 @@ inline bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)
 // Not a continuation although it starts with a digit or a lower-case letter: a timestamp
 // ("2026-12-03T07:00:00Z ...", "12-03 07:00:00 ...", "07:00:00 ..."), a Compose prefix
 // ("vllm-1  | INFO ...") or an NCCL line ("gpu-a:1234:1300 [0] NCCL INFO ...").
+// An NCCL line ("gpu-a:1234:1300 [0] NCCL INFO ...", also behind a Ray worker's prefix): it
+// starts a record and never holds one of vLLM's memory figures.
+inline bool nccl_line(std::string_view l) {
+    const std::string_view head = l.substr(0, 120);
+    return head.find(" NCCL INFO") != std::string_view::npos || head.find(" NCCL WARN") != std::string_view::npos;
+}
+
 inline bool starts_record(std::string_view l) {
     std::size_t i = 0;
     while (i < l.size() && i < 4 && is_digit(l[i])) ++i;
@@ -53,8 +60,7 @@ inline bool starts_record(std::string_view l) {
     const auto bar = l.find(" | ");
     if (bar != std::string_view::npos && bar < 80 && l.substr(0, bar).find_first_of("()[]") == std::string_view::npos) return true;
     // an NCCL line ("gpu-a:1234:1300 [0] NCCL INFO ...", host names are often lower case)
-    const std::string_view head = l.substr(0, 120);
-    return head.find(" NCCL INFO") != std::string_view::npos || head.find(" NCCL WARN") != std::string_view::npos;
+    return nccl_line(l);
 }
 
 inline bool continues(std::string_view l) {
@@ -449,7 +455,7 @@ DSDEPLOY_INLINE void vllm_memory_log_parser::line(std::size_t number, std::strin
     flush();
     record_.number = number;
     record_.text.assign(text.data(), text.size());
-    record_matters_ = m::may_matter(text);
+    record_matters_ = !m::nccl_line(text) && m::may_matter(text);  // NCCL's lines: nothing to read
     has_record_ = true;
 }
 
