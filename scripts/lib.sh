@@ -116,12 +116,39 @@ check_lock() {
   fi
 }
 
+# uv (PyPI's `uv`, a static binary in a wheel) installs the Python environments. Over pip it
+# (a) keeps one unpacked copy of each wheel in its cache and hard-links it into every environment:
+# the three test environments share Ray, the nvidia-* CUDA libraries the PyPI torch wheels pull in
+# and most of the rest, where pip kept a compressed copy in its cache plus one unpacked copy per
+# environment (HACKING.md, "disk": the CI run that ran out of space); (b) downloads and unpacks in
+# parallel. Installed once per version into a cache outside the checkout; prints uv's path.
+UV_VERSION=0.13.9
+ensure_uv() {
+  local cache="${DSDEPLOY_CACHE:-$HOME/.cache/dsdeploy}" dir
+  dir="$cache/uv-$UV_VERSION"
+  mkdir -p "$cache"
+  (
+    flock 9  # the environments install side by side; one of them installs uv
+    if [ ! -x "$dir/bin/uv" ]; then
+      ensure_apt python3-venv
+      log "installing uv $UV_VERSION from PyPI into $dir"
+      rm -rf "$dir.tmp"
+      python3 -m venv "$dir.tmp"
+      "$dir.tmp/bin/pip" install -q --no-cache-dir "uv==$UV_VERSION" >&2
+      rm -rf "$dir"
+      mv "$dir.tmp" "$dir"
+    fi
+  ) 9> "$cache/uv.lock"
+  echo "$dir/bin/uv"
+}
+
 # make_python_env VENV LOCK VLLM_SPEC: creates (once) a virtual environment from a complete,
 # resolved lock (pip freeze) plus the vLLM CPU wheel, installed with --no-deps since its pins
 # name torch builds that only download.pytorch.org serves. A stamp holding the lock's checksum
-# and the wheel spec skips the work when nothing changed.
+# and the wheel spec skips the work when nothing changed. uv's cache (UV_CACHE_DIR, default
+# DSDEPLOY_CACHE/uv) makes a second creation a matter of hard links; PIP_INDEX_URL is honoured.
 make_python_env() {
-  local venv="$1" lock="$2" spec="$3" stamp want
+  local venv="$1" lock="$2" spec="$3" stamp want uv index=()
   stamp="$venv/.dsdeploy-stamp"
   check_lock "$lock"
   want="$(sha256sum "$lock" | cut -d' ' -f1) $spec"
@@ -129,12 +156,13 @@ make_python_env() {
     return 0
   fi
   ensure_apt python3-venv python3-dev
-  log "creating the Python environment $venv ($spec + Ray; several GB, minutes the first time)"
+  uv="$(ensure_uv)"
+  export UV_CACHE_DIR="${UV_CACHE_DIR:-${DSDEPLOY_CACHE:-$HOME/.cache/dsdeploy}/uv}"
+  if [ -n "${PIP_INDEX_URL:-}" ]; then index=(--index-url "$PIP_INDEX_URL"); fi
+  log "creating the Python environment $venv ($spec + Ray; several GB shared through $UV_CACHE_DIR, minutes the first time)"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip >&2
-  "$venv/bin/pip" install -q --no-deps -r "$lock" >&2
-  "$venv/bin/pip" install -q --no-deps "$spec" >&2
+  "$uv" pip install -q --python "$venv/bin/python" "${index[@]}" --no-deps -r "$lock" "$spec" >&2
   "$venv/bin/python" -c 'import vllm, ray; print("vllm", vllm.__version__, "ray", ray.__version__)' >&2
   echo "$want" > "$stamp"
 }

@@ -4,6 +4,9 @@
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$DSDEPLOY_ROOT" || exit
+# The three Python environments, the builds and the docker test beds take about 30 GB (HACKING.md,
+# "Disk"); the free space goes into the log so that a run that runs out says so at its top.
+log "free disk where the build goes: $(df -h --output=avail "$DSDEPLOY_ROOT" | tail -n 1 | tr -d ' ') (about 30 GB needed on a new machine, HACKING.md \"Disk\")"
 ensure_apt "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DOCKER_PACKAGES[@]}"
 ensure_node
 VALIDATE_NODE_PREFIX="$(ensure_validators)"
@@ -48,7 +51,7 @@ wait_env "$venv_pid" "$DSDEPLOY_ROOT/build/python-env.log"
 wait_env "$venv_e2e_pid" "$DSDEPLOY_ROOT/build/python-env-e2e.log"
 wait_env "$compose_pid" "$DSDEPLOY_ROOT/build/compose-v2.log"
 wait_env "$venv_newest_pid" "$DSDEPLOY_ROOT/build/python-env-newest.log"
-log "test: all labels (unit, integration, e2e) under the sanitizers"
+log "test: all labels (unit, integration, e2e) under the sanitizers (free disk: $(df -h --output=avail "$DSDEPLOY_ROOT" | tail -n 1 | tr -d ' '))"
 ctest --preset ci -j "$(nproc)"
 
 log "build (preset fuzz: clang, libFuzzer + ASan + UBSan)"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/bundle.hpp>
 #include <dsdeploy/detail/shell.hpp>
+#include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
 
 #include "bundle/matrix.hpp"
@@ -68,6 +69,12 @@ std::string value_after(const std::vector<std::string>& argv, const std::string&
     for (const auto& a : argv)
         if (dsdeploy::detail::starts_with(a, prefix)) return a.substr(prefix.size());
     return "";
+}
+
+// The word after `flag` ("--model-path" "X" -> "X"), "" when absent.
+std::string word_after(const std::vector<std::string>& argv, const std::string& flag) {
+    const auto at = std::find(argv.begin(), argv.end(), flag);
+    return at == argv.end() || at + 1 == argv.end() ? std::string() : *(at + 1);
 }
 
 std::vector<std::string> read_argv(const fs::path& p) {
@@ -358,6 +365,11 @@ TEST_CASE("invariants for 1, 2, 3 and 8 nodes over InfiniBand, RoCE and TCP, doc
                 if (i != l.head) CHECK(value_after(n.ray_start, "--address=") == head.address + ":" + std::to_string(c.inv.ports.ray));
                 else CHECK(std::count(n.ray_start.begin(), n.ray_start.end(), "--head") == 1);
                 gpus += std::stoi(value_after(n.ray_start, "--num-gpus="));
+            } else if (l.engine == engine_kind::sglang) {
+                CHECK(value_after(n.vllm_serve, "") == "python3");
+                CHECK(word_after(n.vllm_serve, "--dist-init-addr") == detail::host_port(head.address, c.inv.ports.master));
+                CHECK(word_after(n.vllm_serve, "--node-rank") == std::to_string(i == l.head ? 0 : i < l.head ? i + 1 : i));
+                gpus += nd.gpus();
             } else {
                 CHECK(value_after(n.vllm_serve, "") == "vllm");
                 const auto at = std::find(n.vllm_serve.begin(), n.vllm_serve.end(), "--master-addr");
@@ -365,7 +377,8 @@ TEST_CASE("invariants for 1, 2, 3 and 8 nodes over InfiniBand, RoCE and TCP, doc
                 CHECK(*(at + 1) == head.address);
                 gpus += nd.gpus();
             }
-            if (!n.vllm_serve.empty()) model_args.insert(n.vllm_serve[2]);
+            if (!n.vllm_serve.empty())
+                model_args.insert(l.engine == engine_kind::sglang ? word_after(n.vllm_serve, "--model-path") : n.vllm_serve[2]);
             // No two services on one node want the same port: the pinned ports in the commands.
             std::vector<int> ports;
             for (const auto& a : n.ray_start)
@@ -388,7 +401,10 @@ TEST_CASE("invariants for 1, 2, 3 and 8 nodes over InfiniBand, RoCE and TCP, doc
                 images.insert(f.services[0].image);
                 model_targets.insert(f.services[0].volumes[0].target);
                 CHECK(f.services[0].volumes[0].source == model_path(c.inv));
-                CHECK(f.services[0].entrypoint == (ray ? n.ray_start : n.vllm_serve));
+                std::vector<std::string> want = ray ? n.ray_start : n.vllm_serve;
+                if (l.engine == engine_kind::sglang && i == l.head && l.api_key)  // the key from .env, through a literal sh -c
+                    want.insert(want.begin(), {"sh", "-c", "exec \"$@\" --api-key \"$VLLM_API_KEY\"", "sglang"});
+                CHECK(f.services[0].entrypoint == want);
             }
         }
         // TP x PP (x DP) equals the GPUs the cluster will have.

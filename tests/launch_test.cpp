@@ -714,3 +714,156 @@ TEST_CASE("the plan says which layout upstream recommends for the model and the 
     inventory dp = dp_ep_inventory();  // DP 16 x EP over InfiniBand: the recommended one
     CHECK_THAT(make_launch(dp, plan_for(dp)).layout_advice, Catch::Matchers::EndsWith("TP 1 x PP 1 x DP 16 with EP (that layout)"));
 }
+
+namespace {
+// DeepSeek-V3 on 2 x 8 H200 with SGLang 0.5.23 (its DeepSeek recipe's shape, here TP 8 x PP 2).
+inventory sglang_inventory() {
+    inventory inv = default_inventory();
+    inv.serving.engine = engine_kind::sglang;
+    inv.runtime.sglang_version = "0.5.23";
+    inv.runtime.image = "lmsysorg/sglang:v0.5.23";
+    for (auto& n : inv.cluster.nodes) n.gpu_type = "H200";
+    inv.serving.max_model_len = 32768;
+    inv.serving.mem_fraction_static = 0.85;
+    return inv;
+}
+}  // namespace
+
+TEST_CASE("SGLang: every node runs sglang.launch_server with its rank and the head's rendezvous, no Ray") {
+    const inventory inv = sglang_inventory();
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(l.engine == engine_kind::sglang);
+    CHECK(l.version.text == "0.5.23");
+    CHECK(l.launcher == launcher_kind::mp);
+    CHECK_THAT(l.launcher_why, Catch::Matchers::Contains("--dist-init-addr") && Catch::Matchers::Contains("no Ray"));
+    CHECK(l.head_port == inv.ports.master);
+    REQUIRE(l.nodes.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto& argv = l.nodes[i].vllm_serve;
+        CHECK(l.nodes[i].ray_start.empty());
+        CHECK(std::vector<std::string>(argv.begin(), argv.begin() + 3) == std::vector<std::string>{"python3", "-m", "sglang.launch_server"});
+        CHECK(after(argv, "--model-path") == l.model_path);
+        CHECK(after(argv, "--served-model-name") == "deepseek-v3");
+        CHECK(after(argv, "--tp-size") == "8");
+        CHECK(after(argv, "--pp-size") == "2");
+        CHECK(after(argv, "--nnodes") == "2");
+        CHECK(after(argv, "--node-rank") == std::to_string(i));
+        CHECK(after(argv, "--dist-init-addr") == "10.0.0.1:29501");
+        CHECK(after(argv, "--mem-fraction-static") == "0.85");
+        CHECK(after(argv, "--context-length") == "32768");
+        CHECK(after(argv, "--port") == "8000");
+        CHECK_FALSE(has(argv, "--api-key"));  // never in the argv: the scripts add it from .env
+        CHECK_FALSE(has(argv, "--headless"));
+        CHECK_FALSE(has(argv, "--gpu-memory-utilization"));
+    }
+    // The key warning, and the ports: the rendezvous and the API on the head, no Ray.
+    CHECK(std::any_of(l.warnings.begin(), l.warnings.end(), [](const std::string& w) { return w.find("--api-key") != std::string::npos; }));
+    std::set<std::string> fields;
+    for (const auto& u : node_ports(inv, 0)) fields.insert(u.field);
+    CHECK(fields == std::set<std::string>{"ports.master", "ports.api"});
+    REQUIRE(node_ports(inv, 1).size() == 1);  // the other ranks' health endpoint
+    CHECK(node_ports(inv, 1)[0].field == "ports.api");
+}
+
+TEST_CASE("SGLang: expert parallelism, EPLB and an IPv6 head") {
+    inventory inv = sglang_inventory();
+    inv.serving.enable_expert_parallel = true;
+    inv.serving.num_redundant_experts = 32;
+    inv.cluster.nodes[0].address = "fd00::1";
+    inv.cluster.nodes[1].address = "fd00::2";
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    const auto& argv = l.nodes[1].vllm_serve;
+    CHECK(after(argv, "--ep-size") == "8");
+    CHECK(has(argv, "--enable-eplb"));
+    CHECK(after(argv, "--ep-num-redundant-experts") == "32");
+    CHECK(after(argv, "--dist-init-addr") == "[fd00::1]:29501");
+    CHECK(after(argv, "--host") == "::");
+}
+
+TEST_CASE("SGLang: flags are checked against runtime.sglang_version, naming the release") {
+    CHECK(check_sglang_flag("--dist-init-addr", parse_engine_version("0.5.23")).support == flag_support::yes);
+    CHECK(check_sglang_flag("--nccl-init-addr", parse_engine_version("0.5.23")).support == flag_support::yes);  // its old spelling
+    CHECK(check_sglang_flag("16", parse_engine_version("0.5.23")).support == flag_support::yes);  // a value
+    const auto options = sglang_options_at(parse_engine_version("0.5.23"));
+    CHECK(std::binary_search(options.begin(), options.end(), "--mem-fraction-static"));
+    CHECK(oldest_catalogued_sglang_version().text == "0.4.10.post2");
+    CHECK(newest_catalogued_sglang_version().text == "0.5.23");
+
+    inventory inv = sglang_inventory();
+    inv.serving.extra_args = {"--cuda-graph-max-bs", "8"};  // removed in 0.5.20
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
+                         "was removed in SGLang 0.5.20; SGLang 0.5.23 rejects it");
+    inv.runtime.sglang_version = "0.5.19";
+    CHECK(after(make_launch(inv, plan_for(inv)).nodes[0].vllm_serve, "--cuda-graph-max-bs") == "8");
+    inv.serving.extra_args = {"--attn-dp-size", "8"};  // first in 0.5.22
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
+                         "first appeared in SGLang 0.5.22");
+    inv.serving.extra_args = {"--gpu-memory-utilization", "0.9"};  // vLLM's, not SGLang's
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
+                         "is not a SGLang server (`sglang.launch_server`) option in SGLang 0.5.19");
+    inv.runtime.sglang_version = "0.5.23";
+    inv.serving.extra_args = {"--enable-dp-attention"};  // deprecated in 0.5.22: accepted, with a warning
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK(std::any_of(l.warnings.begin(), l.warnings.end(),
+                      [](const std::string& w) { return w.find("serving.extra_args[0]: --enable-dp-attention is deprecated") == 0; }));
+    inv.runtime.sglang_version = "0.6.0";  // past the table: an unknown option is a warning, not an error
+    inv.serving.extra_args = {"--brand-new-option"};
+    const launch_plan future = make_launch(inv, plan_for(inv));
+    CHECK(std::any_of(future.warnings.begin(), future.warnings.end(),
+                      [](const std::string& w) { return w.find("may or may not accept it") != std::string::npos; }));
+}
+
+TEST_CASE("SGLang: what dsdeploy does not render for SGLang is refused with the field and what works") {
+    inventory inv = sglang_inventory();
+    inv.runtime.sglang_version.clear();
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "runtime.sglang_version", "\"0.5.23\"");
+    inv.runtime.sglang_version = "0.3.0";
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::launch_version, "runtime.sglang_version", "older than 0.4.10");
+    inv.runtime.sglang_version = "latest";
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::launch_version, "runtime.sglang_version", "is not a version");
+    inv = sglang_inventory();
+    inv.runtime.launcher = launcher_kind::ray;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "runtime.launcher", "no Ray launcher");
+    inv = sglang_inventory();
+    inv.runtime.image = "vllm/vllm-openai:v0.33.0";
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "runtime.image", "lmsysorg/sglang:v0.5.23");
+    inv = sglang_inventory();
+    inv.serving.mem_fraction_static = 1.2;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.mem_fraction_static", "(0, 1)");
+    inv = sglang_inventory();
+    inv.serving.data_parallel_size = 2;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_size", "not rendered");
+    inv = sglang_inventory();
+    inv.serving.pp_layer_partition = {31, 30};
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.pp_layer_partition", "SGLang splits the layers itself");
+    inv = sglang_inventory();
+    inv.serving.extra_args = {"--tp-size", "16"};
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.extra_args[0]", "set serving.tensor_parallel_size instead");
+    inv.serving.extra_args = {"--api-key=abc"};
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.extra_args[0]", "set api.key instead");
+    inv = sglang_inventory();
+    inv.serving.served_model_name = "deepseek:v3";
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.served_model_name", "without ':'");
+}
+
+TEST_CASE("SGLang scripts: the process runtime starts python3 -m sglang.launch_server with the key from .env") {
+    inventory inv = sglang_inventory();
+    inv.runtime.kind = runtime_kind::process;
+    inv.runtime.python_env = "/opt/sglang";
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    std::string head_start, worker_start;
+    std::set<std::string> names;
+    for (const auto& s : node_scripts(inv, l, 0)) {
+        names.insert(s.name);
+        if (s.name == "start.sh") head_start = s.text;
+    }
+    for (const auto& s : node_scripts(inv, l, 1))
+        if (s.name == "start.sh") worker_start = s.text;
+    CHECK(names == std::set<std::string>{"start.sh", "stop.sh", "smoke.sh"});  // no Ray: no wait-cluster.sh, no serve.sh
+    CHECK_THAT(head_start, Catch::Matchers::Contains("exec \"$pyenv/bin/python3\" -m sglang.launch_server \\\n"));
+    CHECK_THAT(head_start, Catch::Matchers::Contains("key=$(api_key)"));
+    CHECK_THAT(head_start, Catch::Matchers::Contains("--api-key \\\n        \"$key\""));
+    CHECK_THAT(head_start, Catch::Matchers::Contains("find_spec(\"sglang\")"));
+    CHECK_THAT(worker_start, !Catch::Matchers::Contains("--api-key"));
+    CHECK_THAT(worker_start, Catch::Matchers::Contains("wait_for_port 10.0.0.1 29501 'SGLang rank 0 (rendezvous)'"));
+}

@@ -52,16 +52,16 @@ TEST_CASE("validate_inventory applies every check render applies, located in the
         return parse_inventory(text, "inv.toml");
     };
     // validate(): ports, names, runtime, API settings, served name, derived flags
-    CHECK_DSDEPLOY_ERROR(validate_inventory(refused("api = 8000", "api = 6379")), errc::inventory_ports, "inv.toml:39: ports.api", "already uses");
+    CHECK_DSDEPLOY_ERROR(validate_inventory(refused("api = 8000", "api = 6379")), errc::inventory_ports, "inv.toml:40: ports.api", "already uses");
     CHECK_DSDEPLOY_ERROR(validate_inventory(refused("restart = \"unless-stopped\"", "restart = \"sometimes\"")), errc::inventory_field,
-                         "inv.toml:18: runtime.restart", "is not a restart policy");
+                         "inv.toml:19: runtime.restart", "is not a restart policy");
     CHECK_DSDEPLOY_ERROR(validate_inventory(refused("served_model_name = \"deepseek-v3\"", "served_model_name = \"a\\nb\"")),
-                         errc::inventory_field, "inv.toml:63: serving.served_model_name", "one line of printable text");
+                         errc::inventory_field, "inv.toml:65: serving.served_model_name", "one line of printable text");
     CHECK_DSDEPLOY_ERROR(validate_inventory(refused("# extra_args = [\"--enforce-eager\"]", "extra_args = [\"--port\", \"1\"]")),
-                         errc::inventory_field, "inv.toml:77: serving.extra_args[0]", "--port is derived from the inventory");
+                         errc::inventory_field, "inv.toml:80: serving.extra_args[0]", "--port is derived from the inventory");
     // planning: a model the catalog does not know
     CHECK_DSDEPLOY_ERROR(validate_inventory(refused("model = \"deepseek-ai/DeepSeek-V3\"", "model = \"no/such-model\"")),
-                         errc::model_unknown, "inv.toml:61: serving.model", "no/such-model");
+                         errc::model_unknown, "inv.toml:63: serving.model", "no/such-model");
     // the engine: a vLLM older than dsdeploy renders for
     CHECK_DSDEPLOY_ERROR(validate_inventory(refused("vllm_version = \"0.11.0\"", "vllm_version = \"0.6.0\"")), errc::launch_version,
                          "inv.toml:13: runtime.vllm_version", "is older than");

@@ -8,10 +8,18 @@
 #include <dsdeploy/config.hpp>
 #include <dsdeploy/error.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 DSDEPLOY_NAMESPACE_BEGIN
+
+// The serving engine: vLLM (`vllm serve`), or SGLang (`python3 -m sglang.launch_server`: every
+// node runs it with --nnodes/--node-rank/--dist-init-addr, node rank 0 serves HTTP, no Ray;
+// sgl-project/sglang docs/basic_usage/deepseek_v3.md).
+enum class engine_kind { vllm, sglang };
+std::string_view to_string(engine_kind e);
+std::optional<engine_kind> parse_engine_kind(std::string_view s);
 
 struct engine_version {
     int major = 0;

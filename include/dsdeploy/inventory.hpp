@@ -32,6 +32,7 @@ std::string_view to_string(dp_load_balancing b);
 std::optional<dp_load_balancing> parse_dp_load_balancing(std::string_view s);
 
 struct serving_options {
+    engine_kind engine = engine_kind::vllm;
     std::string model = "deepseek-ai/DeepSeek-V3";  // catalog id or local directory, for planning
     std::string model_path;        // the weights on every node's disk (same path everywhere)
     std::string served_model_name; // empty: the model's name
@@ -46,7 +47,8 @@ struct serving_options {
     bool allow_cross_node_tp = false;
     std::vector<int> pp_layer_partition;
 
-    double gpu_memory_utilization = 0.9;
+    double gpu_memory_utilization = 0.9;   // vLLM: the fraction of each GPU it may use
+    double mem_fraction_static = 0;        // SGLang: the fraction for weights + KV cache; 0: SGLang's default for the GPU
     int max_model_len = 0;                 // 0: the model's context length
     std::optional<dtype> kv_cache_dtype;   // unset: "auto"
     double headroom_gib = 2.0;
@@ -90,6 +92,7 @@ struct runtime_options {
     runtime_kind kind = runtime_kind::docker;
     std::string image = "vllm/vllm-openai:v0.11.0";  // docker: the same image on every node
     std::string vllm_version = "0.11.0";             // decides which `vllm serve` flags exist
+    std::string sglang_version;                      // serving.engine "sglang": the SGLang in the image/env (required then)
     launcher_kind launcher = launcher_kind::automatic;
     std::string python_env;      // process: prefix holding bin/ray, bin/vllm, bin/python; empty: from PATH
     std::string shm_size = "64g";  // docker: /dev/shm (NCCL needs far more than Docker's 64 MB)
@@ -184,6 +187,8 @@ namespace detail {
 // Data-parallel ranks per node for DP across nodes with the mp launcher: data_parallel_size /
 // nodes, each node's GPUs = that x TP, PP 1; throws inventory.field naming what would work.
 int dp_local_size(const inventory& inv);
+// The checks validate() adds for serving.engine = "sglang".
+void validate_sglang(const inventory& inv);
 }  // namespace detail
 
 // --- file formats ----------------------------------------------------------------------------

@@ -23,7 +23,8 @@ DSDEPLOY_NAMESPACE_BEGIN
 
 // --- the flag table ---------------------------------------------------------------------------
 
-struct vllm_flag {
+// One option of an engine's command line (`vllm serve`, SGLang's `launch_server`) by release.
+struct engine_flag {
     std::string flag;                       // "--tensor-parallel-size"
     std::vector<std::string> aliases;       // "-tp", "--no-..." twins
     std::optional<engine_version> since;    // first release that accepts it; nullopt: in the catalogued
@@ -32,9 +33,13 @@ struct vllm_flag {
     bool deprecated = false;
     std::string note;
 };
+using vllm_flag = engine_flag;
 
 // Every `vllm serve` option dsdeploy knows: all of the catalogued release, plus later additions.
 const std::vector<vllm_flag>& vllm_flag_table();
+// Every option of SGLang's server (`python -m sglang.launch_server`, `sglang serve`) in the
+// releases detail/sglang_flags.hpp was read from (0.4.10.post2 to 0.5.23).
+const std::vector<engine_flag>& sglang_flag_table();
 
 enum class flag_support {
     yes,      // the target accepts it
@@ -44,7 +49,7 @@ enum class flag_support {
 
 struct flag_check {
     flag_support support = flag_support::yes;
-    const vllm_flag* flag = nullptr;  // the table row, when the option is in the table
+    const engine_flag* flag = nullptr;  // the table row, when the option is in the table
     std::string detail;               // why, for messages
 };
 
@@ -54,6 +59,12 @@ flag_check check_vllm_flag(std::string_view arg, const engine_version& v);
 
 // Every option name (flags and aliases) the table says `vllm serve` accepts at `v`.
 std::vector<std::string> vllm_options_at(const engine_version& v);
+
+// The same for SGLang's server at SGLang release `v` (runtime.sglang_version).
+flag_check check_sglang_flag(std::string_view arg, const engine_version& v);
+std::vector<std::string> sglang_options_at(const engine_version& v);
+engine_version oldest_catalogued_sglang_version();
+engine_version newest_catalogued_sglang_version();
 
 // The `ray start` options dsdeploy emits; every one is in Ray 2.48-2.53's option list.
 const std::vector<std::string>& ray_start_options_used();
@@ -68,11 +79,13 @@ struct node_launch {
     int gpus = 0;                           // 0: CPU-only node
     env_list env;                           // VLLM_HOST_IP, NCCL_*/GLOO_*/TP_*, UCX, serving.env, ...
     std::vector<std::string> ray_start;     // "ray" "start" ... (launcher ray), complete for the docker runtime
-    std::vector<std::string> vllm_serve;    // "vllm" "serve" ... (the head with ray; every node with mp)
+    std::vector<std::string> vllm_serve;    // the engine's server: "vllm" "serve" ... (the head with ray; every node with mp),
+                                            // or "python3" "-m" "sglang.launch_server" ... (every node, engine sglang)
 };
 
 struct launch_plan {
-    engine_version version;
+    engine_kind engine = engine_kind::vllm;
+    engine_version version;                 // of the engine: runtime.vllm_version, or runtime.sglang_version
     runtime_kind runtime = runtime_kind::docker;
     launcher_kind launcher = launcher_kind::ray;  // ray or mp (runtime.launcher "auto" resolved)
     std::string launcher_why;               // why that launcher (effective_launcher)
@@ -131,5 +144,6 @@ DSDEPLOY_NAMESPACE_END
 
 #ifndef DSDEPLOY_PRECOMPILED
 #include <dsdeploy/impl/launch_inl.hpp>
+#include <dsdeploy/impl/launch_sglang_inl.hpp>
 #include <dsdeploy/impl/launch_scripts_inl.hpp>
 #endif

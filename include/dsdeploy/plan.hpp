@@ -9,6 +9,7 @@
 
 #include <dsdeploy/cluster.hpp>
 #include <dsdeploy/config.hpp>
+#include <dsdeploy/engine_version.hpp>
 #include <dsdeploy/error.hpp>
 #include <dsdeploy/gpu.hpp>
 #include <dsdeploy/model.hpp>
@@ -41,6 +42,9 @@ struct plan_options {
     std::optional<parallelism> parallel;   // nullopt: choose automatically
     std::vector<int> pp_layer_partition;   // VLLM_PP_LAYER_PARTITION; empty: vLLM's default split
     std::string vllm_version = "0.11.0";   // decides the memory accounting (runtime.vllm_version)
+    engine_kind engine = engine_kind::vllm;  // sglang: SGLang's accounting (sglang_memory.hpp)
+    double mem_fraction_static = 0;        // SGLang --mem-fraction-static; 0: SGLang's default for the GPU
+    std::string sglang_version;            // runtime.sglang_version
     bool enforce_eager = false;            // --enforce-eager: no CUDA graphs
     int max_num_batched_tokens = 0;        // --max-num-batched-tokens; 0: vLLM's default for the GPU
     int max_num_seqs = 0;                  // --max-num-seqs; 0: vLLM's default for the GPU

@@ -49,6 +49,11 @@ int main(int argc, char** argv) {
     for (auto r : {dsdeploy::runtime_kind::docker, dsdeploy::runtime_kind::process}) {
         auto inv = dsdeploy_test::hostile_inventory(r, "/opt/env $(touch PWNED_env)");
         cases.push_back({inv.name, inv});
+        // The same values through SGLang's command line (and its sh -c key wrapper in compose).
+        inv.name = "sglang-" + inv.name;
+        inv.serving.engine = dsdeploy::engine_kind::sglang;
+        inv.runtime.sglang_version = "0.5.23";
+        cases.push_back({inv.name, inv});
     }
     for (const auto& c : cases) {
         const dsdeploy::plan p = dsdeploy::plan_for(c.inv);
@@ -59,7 +64,8 @@ int main(int argc, char** argv) {
         const auto written = dsdeploy::write_bundle(b, out / c.id);
         for (const auto& f : b.files) {
             const fs::path path = written.root / f.path;
-            if (path.extension() == ".yaml") (c.inv.runtime.vllm_version == "0.11.0" ? composes : newer) << path.string() << "\n";
+            const bool vllm_0_11_0 = c.inv.serving.engine == dsdeploy::engine_kind::vllm && c.inv.runtime.vllm_version == "0.11.0";
+            if (path.extension() == ".yaml") (vllm_0_11_0 ? composes : newer) << path.string() << "\n";
             if (path.extension() == ".sh") {
                 scripts << path.string() << "\n";
                 const std::string node = f.path.substr(0, f.path.find('/'));
@@ -70,8 +76,9 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < b.launch.nodes.size(); ++i) {
             const auto& n = b.launch.nodes[i];
             // One line per command, newlines escaped so each stays on one line of the list.
+            const bool sglang = c.inv.serving.engine == dsdeploy::engine_kind::sglang;  // SGLang's own parser judges those
             for (const auto* argv_ : {&n.ray_start, &n.vllm_serve})
-                if (!argv_->empty()) {
+                if (!argv_->empty() && !sglang) {
                     std::string line = dsdeploy::command_line(*argv_);
                     std::string escaped;
                     for (char ch : line) escaped += ch == '\n' ? std::string("\\n") : std::string(1, ch);
@@ -79,10 +86,14 @@ int main(int argc, char** argv) {
                 }
             nlohmann::json env = nlohmann::json::object();
             for (const auto& [k, v] : n.env) env[k] = v;
+            std::vector<std::string> entrypoint =
+                dsdeploy::effective_launcher(c.inv).kind == dsdeploy::launcher_kind::ray ? n.ray_start : n.vllm_serve;
+            if (sglang && i == b.launch.head && b.launch.api_key)
+                entrypoint.insert(entrypoint.begin(), {"sh", "-c", "exec \"$@\" --api-key \"$VLLM_API_KEY\"", "sglang"});
             nodes.push_back({{"compose", (written.root / n.name / "compose.yaml").string()},
                              {"role", std::string(dsdeploy::to_string(n.role))},
                              {"address", n.address},
-                             {"entrypoint", dsdeploy::effective_launcher(c.inv).kind == dsdeploy::launcher_kind::ray ? n.ray_start : n.vllm_serve},
+                             {"entrypoint", entrypoint},
                              {"environment", env}});
         }
         if (c.inv.runtime.kind == dsdeploy::runtime_kind::docker)

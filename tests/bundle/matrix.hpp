@@ -113,6 +113,29 @@ inline std::vector<matrix_case> matrix_cases() {
         inv.network.nccl_debug = true;
         out.push_back({inv.name, inv});
     }
+    // SGLang (issue 14 item 4): every node runs sglang.launch_server; the head's key comes from .env.
+    for (runtime_kind r : {runtime_kind::docker, runtime_kind::process}) {
+        inventory inv = cluster_inventory(2, fabric::infiniband, r);
+        inv.name = fmt::format("sglang-{}", to_string(r));
+        inv.serving.engine = engine_kind::sglang;
+        inv.runtime.sglang_version = "0.5.23";
+        inv.runtime.image = "lmsysorg/sglang:v0.5.23";
+        inv.serving.mem_fraction_static = 0.85;
+        out.push_back({inv.name, inv});
+    }
+    {
+        inventory inv = cluster_inventory(3, fabric::roce, runtime_kind::process);
+        inv.name = "sglang-ep-open";
+        inv.serving.engine = engine_kind::sglang;
+        inv.runtime.sglang_version = "0.5.19";
+        inv.serving.model = "meta-llama/Llama-3.1-70B-Instruct";
+        inv.serving.model_path = "/data/models/llama";
+        inv.serving.tensor_parallel_size = 8;
+        inv.serving.pipeline_parallel_size = 3;
+        inv.api.auth = false;
+        inv.serving.extra_args = {"--trust-remote-code", "--dist-timeout", "3600", "--chunked-prefill-size=4096"};
+        out.push_back({inv.name, inv});
+    }
     return out;
 }
 

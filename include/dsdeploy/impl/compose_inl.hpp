@@ -55,6 +55,12 @@ DSDEPLOY_INLINE compose_file make_compose(const inventory& inv, const launch_pla
     s.ulimits = {{"memlock", u.memlock, u.memlock}, {"stack", u.stack, u.stack}, {"nofile", u.nofile, u.nofile}};
     if (inv.runtime.pull != pull_policy::missing) s.pull_policy = std::string(to_string(inv.runtime.pull));
     s.entrypoint = ray ? n.ray_start : n.vllm_serve;
+    if (l.engine == engine_kind::sglang && head && l.api_key) {
+        // SGLang reads the key only from --api-key: a literal sh -c script appends it from the
+        // container's environment (the head's .env, VLLM_API_KEY), so it is in no file but .env.
+        s.entrypoint = {"sh", "-c", "exec \"$@\" --api-key \"$VLLM_API_KEY\"", "sglang"};
+        s.entrypoint.insert(s.entrypoint.end(), n.vllm_serve.begin(), n.vllm_serve.end());
+    }
     s.env_file = {".env"};
     s.environment = n.env;
     const std::string host_model = model_path(inv);

@@ -13,6 +13,14 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 
+DSDEPLOY_INLINE std::string_view to_string(engine_kind e) { return e == engine_kind::sglang ? "sglang" : "vllm"; }
+
+DSDEPLOY_INLINE std::optional<engine_kind> parse_engine_kind(std::string_view s) {
+    if (s == "vllm") return engine_kind::vllm;
+    if (s == "sglang") return engine_kind::sglang;
+    return std::nullopt;
+}
+
 DSDEPLOY_INLINE engine_version parse_engine_version(std::string_view text, const std::string& field) {
     engine_version v;
     const std::string_view trimmed = detail::trim(text);

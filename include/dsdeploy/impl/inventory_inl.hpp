@@ -4,6 +4,7 @@
 // described once), inventory_read_inl.hpp and inventory_write_inl.hpp.
 #pragma once
 
+#include <dsdeploy/detail/derived_flags.hpp>
 #include <dsdeploy/detail/names.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/engine_version.hpp>
@@ -100,6 +101,8 @@ DSDEPLOY_INLINE inventory default_inventory() {
 DSDEPLOY_INLINE plan_options to_plan_options(const serving_options& s) {
     plan_options o;
     o.gpu_memory_utilization = s.gpu_memory_utilization;
+    o.engine = s.engine;
+    o.mem_fraction_static = s.mem_fraction_static;
     o.max_model_len = s.max_model_len;
     o.kv_cache_dtype = s.kv_cache_dtype;
     o.headroom_gib = s.headroom_gib;
@@ -147,6 +150,7 @@ DSDEPLOY_INLINE plan detail::plan_for_validated(const inventory& inv) {
     const model_spec m = resolve_model(inv.serving.model, "serving.model");
     plan_options o = to_plan_options(inv.serving);
     o.vllm_version = inv.runtime.vllm_version;
+    o.sglang_version = inv.runtime.sglang_version;
     // Only some sizes given: let the planner fill the rest from the cluster.
     if (o.parallel && !(inv.serving.tensor_parallel_size && inv.serving.pipeline_parallel_size)) {
         const parallelism chosen = choose_parallelism(inv.cluster, m);
@@ -197,45 +201,6 @@ inline bool is_restart_policy(std::string_view s) {
     return false;
 }
 
-
-// Flags dsdeploy derives from the inventory; extra_args may not set them.
-inline const std::vector<std::pair<std::string, std::string>>& derived_vllm_flags() {
-    static const std::vector<std::pair<std::string, std::string>> flags = {
-        {"--model", "serving.model_path (the model is given positionally to vllm serve)"},
-        {"--served-model-name", "serving.served_model_name"},
-        {"--tensor-parallel-size", "serving.tensor_parallel_size"},
-        {"-tp", "serving.tensor_parallel_size"},
-        {"--pipeline-parallel-size", "serving.pipeline_parallel_size"},
-        {"-pp", "serving.pipeline_parallel_size"},
-        {"--data-parallel-size", "serving.data_parallel_size"},
-        {"-dp", "serving.data_parallel_size"},
-        {"--enable-expert-parallel", "serving.enable_expert_parallel"},
-        {"--no-enable-expert-parallel", "serving.enable_expert_parallel"},
-        {"-ep", "serving.enable_expert_parallel"},
-        {"--data-parallel-size-local", "the nodes' GPUs (serving.data_parallel_size over the nodes)"},
-        {"--data-parallel-address", "the head's address"},
-        {"--data-parallel-rpc-port", "ports.dp_rpc"},
-        {"--data-parallel-start-rank", "the node order"},
-        {"--data-parallel-hybrid-lb", "serving.data_parallel_lb"},
-        {"--api-server-count", "serving.api_server_count"},
-        {"--enable-eplb", "serving.num_redundant_experts"},
-        {"--eplb-config", "serving.num_redundant_experts"},
-        {"--num-redundant-experts", "serving.num_redundant_experts"},
-        {"--distributed-executor-backend", "runtime.launcher"},
-        {"--gpu-memory-utilization", "serving.gpu_memory_utilization"},
-        {"--max-model-len", "serving.max_model_len"},
-        {"--kv-cache-dtype", "serving.kv_cache_dtype"},
-        {"--host", "api.host"},
-        {"--port", "ports.api"},
-        {"--api-key", "api.key (vLLM reads it from VLLM_API_KEY, so it never shows in a process list)"},
-        {"--headless", "the node roles"},
-        {"--nnodes", "the nodes"},
-        {"--node-rank", "the node order"},
-        {"--master-addr", "the head's address"},
-        {"--master-port", "ports.master"},
-    };
-    return flags;
-}
 
 // Names the renderers set themselves; serving.env and network.env may not override them.
 inline const std::set<std::string>& reserved_serving_env() {
@@ -295,6 +260,54 @@ inline void check_env_list(const env_list& env, const std::string& field) {
 }
 }  // namespace detail
 
+// serving.engine = "sglang": what dsdeploy renders for SGLang, and what it does not.
+DSDEPLOY_INLINE void detail::validate_sglang(const inventory& inv) {
+    const auto& s = inv.serving;
+    const auto& r = inv.runtime;
+    if (r.sglang_version.empty())
+        raise(errc::inventory_field, "runtime.sglang_version",
+              "serving.engine is \"sglang\": name the SGLang release in the image or environment (it decides which flags exist), e.g. "
+              "\"0.5.23\"");
+    const engine_version v = parse_engine_version(r.sglang_version, "runtime.sglang_version");
+    if (v < engine_version{0, 4, 10, "0.4.10"})
+        raise(errc::launch_version, "runtime.sglang_version",
+              "SGLang " + v.text + " is older than 0.4.10, the oldest release dsdeploy's SGLang flag table reads; use a newer image or environment");
+    if (r.launcher == launcher_kind::ray)
+        raise(errc::inventory_field, "runtime.launcher",
+              "SGLang starts its own processes on every node (--nnodes/--node-rank/--dist-init-addr) and has no Ray launcher; use "
+              "launcher = \"auto\" (or \"mp\")");
+    if (r.kind == runtime_kind::docker && detail::official_vllm_image(r.image))
+        raise(errc::inventory_field, "runtime.image",
+              detail::quoted(r.image) + " is vLLM's image, which has no SGLang; use SGLang's, e.g. \"lmsysorg/sglang:v" + v.text +
+                  "\" (Docker Hub lmsysorg/sglang), or an image of your own with SGLang " + v.text);
+    if (!(s.mem_fraction_static == 0 || (s.mem_fraction_static > 0 && s.mem_fraction_static < 1)))
+        raise(errc::inventory_field, "serving.mem_fraction_static",
+              fmt::format("{} is not a fraction of GPU memory; use 0 (SGLang's default for the GPU) or a value in (0, 1), typically "
+                          "0.7-0.9", s.mem_fraction_static));
+    if (served_model_name(inv).find(':') != std::string::npos)
+        raise(errc::inventory_field, "serving.served_model_name",
+              detail::quoted(served_model_name(inv)) + " contains ':', which SGLang refuses in a served model name (ServerArgs "
+              "check_server_args, 0.5.23); choose a name without ':'");
+    if (s.data_parallel_size.value_or(1) > 1)
+        raise(errc::inventory_field, "serving.data_parallel_size",
+              "data parallelism with SGLang (--dp-size, DP attention) is not rendered by dsdeploy yet; use data_parallel_size = 1 "
+              "(tensor x pipeline parallel across the nodes, with expert parallelism for MoE models)");
+    if (s.data_parallel_lb != dp_load_balancing::internal)
+        raise(errc::inventory_field, "serving.data_parallel_lb", "load balancing over data-parallel ranks is vLLM's; remove it with SGLang");
+    if (s.api_server_count != 0)
+        raise(errc::inventory_field, "serving.api_server_count", "--api-server-count is vLLM's; SGLang serves HTTP from node rank 0 only. Use 0");
+    if (!s.pp_layer_partition.empty())
+        raise(errc::inventory_field, "serving.pp_layer_partition",
+              "the layer partition is vLLM's VLLM_PP_LAYER_PARTITION; SGLang splits the layers itself. Remove it");
+    for (std::size_t i = 0; i < s.extra_args.size(); ++i) {
+        const std::string flag = s.extra_args[i].substr(0, s.extra_args[i].find('='));
+        for (const auto& [derived, field] : detail::derived_sglang_flags())
+            if (flag == derived)
+                raise(errc::inventory_field, "serving.extra_args[" + std::to_string(i) + "]",
+                      flag + " is derived from the inventory; set " + field + " instead");
+    }
+}
+
 DSDEPLOY_INLINE int detail::dp_local_size(const inventory& inv) {
     const auto& s = inv.serving;
     const int dp = s.data_parallel_size.value_or(1);
@@ -325,6 +338,14 @@ DSDEPLOY_INLINE int detail::dp_local_size(const inventory& inv) {
 
 DSDEPLOY_INLINE launcher_choice effective_launcher(const inventory& inv) {
     launcher_choice c;
+    if (inv.serving.engine == engine_kind::sglang) {
+        // validate() refuses launcher "ray" with SGLang.
+        c.kind = launcher_kind::mp;
+        c.automatic = inv.runtime.launcher == launcher_kind::automatic;
+        c.why = "SGLang launches its own processes on every node (--nnodes/--node-rank/--dist-init-addr, node rank 0 serves HTTP; "
+                "sgl-project/sglang docs/basic_usage/deepseek_v3.md); no Ray";
+        return c;
+    }
     const launcher_kind set = inv.runtime.launcher;
     if (set != launcher_kind::automatic) {
         c.kind = set;
@@ -371,13 +392,20 @@ DSDEPLOY_INLINE std::vector<port_use> node_ports(const inventory& inv, std::size
         add("Ray metrics export", "ports.metrics_export", p.metrics_export, p.metrics_export);
         add("Ray dashboard agent (HTTP)", "ports.dashboard_agent_listen", p.dashboard_agent_listen, p.dashboard_agent_listen);
         add("Ray workers", "ports.min_worker", p.min_worker, p.max_worker);
+    } else if (inv.serving.engine == engine_kind::sglang) {
+        if (head) add("SGLang rendezvous (--dist-init-addr)", "ports.master", p.master, p.master);
     } else if (inv.serving.data_parallel_size.value_or(1) > 1) {
         if (head) add("vLLM data-parallel coordination", "ports.dp_rpc", p.dp_rpc, p.dp_rpc);
     } else if (head) {
         add("vLLM multi-node rendezvous", "ports.master", p.master, p.master);
     }
     const bool hybrid = inv.serving.data_parallel_lb == dp_load_balancing::hybrid;
-    if (head || hybrid) add("vLLM API", "ports.api", p.api, p.api);
+    if (inv.serving.engine == engine_kind::sglang)
+        // Ranks > 0 serve a health-only endpoint on their own --host:--port (sglang
+        // srt/utils/common.py launch_dummy_health_check_server, 0.4.10-0.5.23).
+        add(head ? "SGLang API" : "SGLang health endpoint (rank > 0)", "ports.api", p.api, p.api);
+    else if (head || hybrid)
+        add("vLLM API", "ports.api", p.api, p.api);
     return out;
 }
 
@@ -403,9 +431,10 @@ DSDEPLOY_INLINE void validate(const inventory& inv) {
         const std::string f = "serving.extra_args[" + std::to_string(i) + "]";
         if (a.find('\0') != std::string::npos) raise(errc::inventory_field, f, "contains a NUL byte, which no command line can carry");
         const std::string flag = detail::normalize_flag(a);
-        for (const auto& [derived, field] : detail::derived_vllm_flags())
-            if (flag == derived)
-                raise(errc::inventory_field, f, flag + " is derived from the inventory; set " + field + " instead");
+        if (s.engine == engine_kind::vllm)
+            for (const auto& [derived, field] : detail::derived_vllm_flags())
+                if (flag == derived)
+                    raise(errc::inventory_field, f, flag + " is derived from the inventory; set " + field + " instead");
     }
     detail::check_env_list(s.env, "serving.env");
     for (const auto& [name, value] : s.env)
@@ -441,6 +470,7 @@ DSDEPLOY_INLINE void validate(const inventory& inv) {
               detail::quoted(r.python_env) + " is not an absolute path; give the environment's prefix (the folder holding bin/ray and bin/vllm), or leave it empty to use PATH");
     if (r.num_cpus < 0 || r.num_cpus > 100000)
         raise(errc::inventory_field, "runtime.num_cpus", std::to_string(r.num_cpus) + " is not a CPU count; use 0 (detect) or a positive number");
+    if (s.engine == engine_kind::sglang) detail::validate_sglang(inv);
     const int dp = s.data_parallel_size.value_or(1);
     if (s.api_server_count < 0 || s.api_server_count > 64)
         raise(errc::inventory_field, "serving.api_server_count",

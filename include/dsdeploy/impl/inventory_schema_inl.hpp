@@ -333,6 +333,10 @@ inline std::string invalid_runtime(const std::string& s) {
 inline std::string invalid_dp_lb(const std::string& s) {
     return "\"" + s + "\" is not a data-parallel load balancing; use \"internal\" (one API server on the head) or \"hybrid\" (one per node)";
 }
+inline std::string invalid_engine(const std::string& s) {
+    return "\"" + s + "\" is not a serving engine; use \"vllm\" or \"sglang\"";
+}
+
 inline std::string invalid_launcher(const std::string& s) {
     return "\"" + s + "\" is not a launcher; use \"auto\" (what upstream recommends for vllm_version), \"ray\" or \"mp\" (vLLM >= 0.11.1)";
 }
@@ -425,6 +429,8 @@ inline inventory_schema make_inventory_schema() {
         choice("kind", &R::kind, parse_runtime_kind, invalid_runtime, "docker (a compose file per node) | process (a Python env per host)"),
         member("image", &R::image, "docker: the same image on every node"),
         member("vllm_version", &R::vllm_version, "the vLLM in the image/env: decides which flags exist"),
+        member("sglang_version", &R::sglang_version, "serving.engine = \"sglang\": the SGLang in the image/env")
+            .optional_when([](const R& r) { return r.sglang_version.empty(); }, constant<R>(toml_string("0.5.23"))),
         choice("launcher", &R::launcher, parse_launcher_kind, invalid_launcher, "auto (default: upstream's choice for vllm_version) | ray (Ray cluster) | mp (vLLM --nnodes, vLLM >= 0.11.1)"),
         member("python_env", &R::python_env, "process: prefix with bin/ray, bin/vllm; \"\" = PATH").optional_when([](const R& r) { return r.python_env.empty(); }),
         member("shm_size", &R::shm_size, "docker: /dev/shm size for NCCL"),
@@ -501,6 +507,8 @@ inline inventory_schema make_inventory_schema() {
     s.serving.where = "[serving]";
     s.serving.intro = "\n[serving]\n";
     s.serving.fields = {
+        choice("engine", &V::engine, parse_engine_kind, invalid_engine, "vllm | sglang (python3 -m sglang.launch_server on every node)")
+            .optional_when([](const V& v) { return v.engine == engine_kind::vllm; }, constant<V>(toml_string("sglang"))),
         member("model", &V::model, "catalog id, or a local folder with config.json"),
         member("model_path", &V::model_path, "the weights, at the same path on every node"),
         member("served_model_name", &V::served_model_name, "the name clients ask for"),
@@ -516,6 +524,8 @@ inline inventory_schema make_inventory_schema() {
         member("pp_layer_partition", &V::pp_layer_partition, "layers per stage (VLLM_PP_LAYER_PARTITION)")
             .optional_when([](const V& v) { return v.pp_layer_partition.empty(); }, constant<V>("[32, 29]")),
         member("gpu_memory_utilization", &V::gpu_memory_utilization, "fraction of each GPU vLLM may use"),
+        member("mem_fraction_static", &V::mem_fraction_static, "SGLang: fraction for weights + KV cache; 0 = SGLang's default")
+            .optional_when([](const V& v) { return v.mem_fraction_static == 0; }, constant<V>("0.85")),
         member("max_model_len", &V::max_model_len, "context length; 0 = the model's"),
         kv_cache_dtype_field(),
         member("headroom_gib", &V::headroom_gib, "per GPU: activations, NCCL buffers, CUDA graphs"),

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <dsdeploy/detail/names.hpp>
+#include <dsdeploy/detail/sglang_flags.hpp>
 #include <dsdeploy/detail/shell.hpp>
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/detail/vllm_flags.hpp>
@@ -19,63 +20,167 @@
 
 DSDEPLOY_NAMESPACE_BEGIN
 
-DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
-    static const std::vector<vllm_flag> table = [] {
-        std::vector<vllm_flag> out;
-        for (const auto& r : detail::vllm_flag_rows()) {
-            vllm_flag f;
-            f.flag = r.flag;
-            for (auto a : detail::split(r.aliases, ' '))
-                if (!a.empty()) f.aliases.emplace_back(a);
-            if (*r.since) f.since = parse_engine_version(r.since, "vllm_flag_table");
-            if (*r.removed) f.removed = parse_engine_version(r.removed, "vllm_flag_table");
-            f.deprecated = r.deprecated;
-            f.note = r.note;
-            out.push_back(std::move(f));
-        }
-        return out;
-    }();
-    return table;
+namespace detail {
+// The generated rows (detail/vllm_flags.hpp, detail/sglang_flags.hpp) as engine_flags.
+template <class Row>
+std::vector<engine_flag> flag_table_of(const std::vector<Row>& rows, const char* what) {
+    std::vector<engine_flag> out;
+    for (const auto& r : rows) {
+        engine_flag f;
+        f.flag = r.flag;
+        for (auto a : detail::split(r.aliases, ' '))
+            if (!a.empty()) f.aliases.emplace_back(a);
+        if (*r.since) f.since = parse_engine_version(r.since, what);
+        if (*r.removed) f.removed = parse_engine_version(r.removed, what);
+        f.deprecated = r.deprecated;
+        f.note = r.note;
+        out.push_back(std::move(f));
+    }
+    return out;
 }
 
-namespace detail {
+// One engine's flag table and the releases it was read from, for check_engine_flag.
+struct flag_catalogue {
+    const std::vector<engine_flag>* table = nullptr;
+    std::vector<engine_version> releases;  // every release read, oldest first
+    const char* engine = "vLLM";           // "vLLM 0.20.0", "SGLang 0.5.23"
+    const char* command = "`vllm serve`";
+};
+
+inline std::vector<engine_version> releases_of(const std::vector<const char*>& names, const char* what) {
+    std::vector<engine_version> out;
+    for (const char* rel : names) out.push_back(parse_engine_version(rel, what));
+    return out;
+}
+
+inline const flag_catalogue& vllm_catalogue() {
+    static const flag_catalogue c{&vllm_flag_table(), releases_of(vllm_flag_releases(), "vllm_flag_releases"), "vLLM", "`vllm serve`"};
+    return c;
+}
+
+inline const flag_catalogue& sglang_catalogue() {
+    static const flag_catalogue c{&sglang_flag_table(), releases_of(sglang_flag_releases(), "sglang_flag_releases"), "SGLang",
+                                  "SGLang server (`sglang.launch_server`)"};
+    return c;
+}
+
 // Newer than the newest release the table was read from (a later patch of that release counts
 // as in it: patch releases carry fixes, not options).
-inline bool past_catalogue(const engine_version& v) {
-    const engine_version& n = newest_catalogued_vllm_version();
+inline bool past_catalogue(const flag_catalogue& c, const engine_version& v) {
+    const engine_version& n = c.releases.back();
     return v.major > n.major || (v.major == n.major && v.minor > n.minor);
 }
+inline bool past_catalogue(const engine_version& v) { return past_catalogue(vllm_catalogue(), v); }
 
 // v is an earlier patch of since's minor release, and since is the only release of that minor the
 // table was read from (so the options of v's patch were never read).
-inline bool earlier_patch_not_read(const engine_version& v, const engine_version& since) {
+inline bool earlier_patch_not_read(const flag_catalogue& c, const engine_version& v, const engine_version& since) {
     if (v.major != since.major || v.minor != since.minor || v.patch >= since.patch) return false;
-    for (const char* rel : vllm_flag_releases()) {
-        const engine_version r = parse_engine_version(rel, "vllm_flag_releases");
+    for (const engine_version& r : c.releases)
         if (r.major == v.major && r.minor == v.minor && r.patch <= v.patch) return false;
-    }
     return true;
 }
+inline bool earlier_patch_not_read(const engine_version& v, const engine_version& since) {
+    return earlier_patch_not_read(vllm_catalogue(), v, since);
+}
 
-inline const vllm_flag* find_vllm_flag(std::string_view name) {
-    for (const auto& f : vllm_flag_table()) {
+inline const engine_flag* find_flag(const flag_catalogue& c, std::string_view name) {
+    for (const auto& f : *c.table) {
         if (f.flag == name) return &f;
         for (const auto& a : f.aliases)
             if (a == name) return &f;
     }
     return nullptr;
 }
+inline const vllm_flag* find_vllm_flag(std::string_view name) { return find_flag(vllm_catalogue(), name); }
 
-inline bool flag_present_at(const vllm_flag& f, const engine_version& v) {
+inline bool flag_present_at(const engine_flag& f, const engine_version& v) {
     if (f.removed && v >= *f.removed) return false;
     if (f.since) return v >= *f.since;
     return true;  // in the catalogued release; earlier history unknown
 }
+
+// Checks one command-line word against catalogue c at release v (check_vllm_flag, check_sglang_flag).
+inline flag_check check_engine_flag(const flag_catalogue& c, const std::string& name, const engine_version& v) {
+    flag_check r;
+    const std::string at = std::string(c.engine) + " " + v.text;
+    const engine_flag* f = find_flag(c, name);
+    r.flag = f;
+    const engine_version& oldest = c.releases.front();
+    const engine_version& newest = c.releases.back();
+    const std::string table = std::string("dsdeploy's table holds every option of every ") + c.engine + " release from " + oldest.text +
+                              " to " + newest.text;
+    if (!f) {
+        if (!past_catalogue(c, v)) {
+            r.support = flag_support::no;
+            r.detail = name + " is not a " + c.command + " option in " + at + " (" + table + ")";
+        } else {
+            r.support = flag_support::unknown;
+            r.detail = name + " is not in dsdeploy's table (every option of " + c.engine + " " + oldest.text + " to " + newest.text +
+                       "); " + at + ", newer than the table, may or may not accept it";
+        }
+        return r;
+    }
+    if (f->removed && v >= *f->removed) {
+        r.support = flag_support::no;
+        r.detail = name + " was removed in " + c.engine + " " + f->removed->text + "; " + at + " rejects it";
+        return r;
+    }
+    if (f->since && v < *f->since && earlier_patch_not_read(c, v, *f->since)) {
+        // The table read one patch release per minor (e.g. 0.20.2): whether 0.20.0 already had
+        // an option first seen in 0.20.2 it cannot tell (the 0.20.0 parser takes 11 of them).
+        r.support = flag_support::unknown;
+        r.detail = name + " is in " + c.engine + " " + f->since->text + ", the release of " + std::to_string(v.major) + "." +
+                   std::to_string(v.minor) + " dsdeploy's table was read from; whether " + at + " has it is not catalogued";
+        return r;
+    }
+    if (f->since && v < *f->since) {
+        r.support = flag_support::no;
+        r.detail = name + " first appeared in " + c.engine + " " + f->since->text + (f->note.empty() ? "" : " (" + f->note + ")") + "; " +
+                   at + " rejects it";
+        return r;
+    }
+    if (!f->since && v < oldest) {
+        r.support = flag_support::unknown;
+        r.detail = name + " exists in " + c.engine + " " + oldest.text + "; whether " + at + " has it is not catalogued";
+        return r;
+    }
+    if (f->deprecated) r.detail = name + " is deprecated (" + f->note + ")";
+    return r;
+}
+
+// A word that is a value, not an option ("8", "-1", "/models/x").
+inline bool is_option_word(std::string_view arg) {
+    return !(arg.size() < 2 || arg[0] != '-' || std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.');
+}
+
+inline std::vector<std::string> options_at(const flag_catalogue& c, const engine_version& v) {
+    std::vector<std::string> out;
+    for (const auto& f : *c.table) {
+        if (!flag_present_at(f, v)) continue;
+        out.push_back(f.flag);
+        for (const auto& a : f.aliases) out.push_back(a);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
 }  // namespace detail
 
+DSDEPLOY_INLINE const std::vector<vllm_flag>& vllm_flag_table() {
+    static const std::vector<vllm_flag> table = detail::flag_table_of(detail::vllm_flag_rows(), "vllm_flag_table");
+    return table;
+}
+
+DSDEPLOY_INLINE const std::vector<engine_flag>& sglang_flag_table() {
+    static const std::vector<engine_flag> table = detail::flag_table_of(detail::sglang_flag_rows(), "sglang_flag_table");
+    return table;
+}
+
+DSDEPLOY_INLINE engine_version oldest_catalogued_sglang_version() { return detail::sglang_catalogue().releases.front(); }
+DSDEPLOY_INLINE engine_version newest_catalogued_sglang_version() { return detail::sglang_catalogue().releases.back(); }
+
 DSDEPLOY_INLINE flag_check check_vllm_flag(std::string_view arg, const engine_version& v) {
-    flag_check r;
-    if (arg.size() < 2 || arg[0] != '-' || std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.') return r;  // a value
+    if (!detail::is_option_word(arg)) return {};
     std::string name;
     if (detail::starts_with(arg, "--")) {
         name = detail::normalize_flag(arg);
@@ -84,65 +189,24 @@ DSDEPLOY_INLINE flag_check check_vllm_flag(std::string_view arg, const engine_ve
         name = std::string(arg.substr(0, arg.find('=')));
         if (detail::starts_with(name, "-O")) name = "-O";  // -O3, -O.level: --compilation-config
     }
-    const std::string at = "vLLM " + v.text;
     if (name == "--model") {
+        flag_check r;
         r.support = flag_support::no;
         r.detail = "`vllm serve` refuses --model; the model is its positional argument (serving.model_path)";
         return r;
     }
-    const vllm_flag* f = detail::find_vllm_flag(name);
-    r.flag = f;
-    const engine_version& oldest = oldest_catalogued_vllm_version();
-    const engine_version& newest = newest_catalogued_vllm_version();
-    if (!f) {
-        if (!detail::past_catalogue(v)) {
-            r.support = flag_support::no;
-            r.detail = name + " is not a `vllm serve` option in " + at + " (dsdeploy's table holds every option of every vLLM release from " +
-                       oldest.text + " to " + newest.text + ")";
-        } else {
-            r.support = flag_support::unknown;
-            r.detail = name + " is not in dsdeploy's table (every option of vLLM " + oldest.text + " to " + newest.text + "); " + at +
-                       ", newer than the table, may or may not accept it";
-        }
-        return r;
-    }
-    if (f->removed && v >= *f->removed) {
-        r.support = flag_support::no;
-        r.detail = name + " was removed in vLLM " + f->removed->text + "; " + at + " rejects it";
-        return r;
-    }
-    if (f->since && v < *f->since && detail::earlier_patch_not_read(v, *f->since)) {
-        // The table read one patch release per minor (e.g. 0.20.2): whether 0.20.0 already had
-        // an option first seen in 0.20.2 it cannot tell (the 0.20.0 parser takes 11 of them).
-        r.support = flag_support::unknown;
-        r.detail = name + " is in vLLM " + f->since->text + ", the release of " + std::to_string(v.major) + "." +
-                   std::to_string(v.minor) + " dsdeploy's table was read from; whether " + at + " has it is not catalogued";
-        return r;
-    }
-    if (f->since && v < *f->since) {
-        r.support = flag_support::no;
-        r.detail = name + " first appeared in vLLM " + f->since->text + (f->note.empty() ? "" : " (" + f->note + ")") + "; " + at + " rejects it";
-        return r;
-    }
-    if (!f->since && v < oldest) {
-        r.support = flag_support::unknown;
-        r.detail = name + " exists in vLLM " + oldest.text + "; whether " + at + " has it is not catalogued";
-        return r;
-    }
-    if (f->deprecated) r.detail = name + " is deprecated (" + f->note + ")";
-    return r;
+    return detail::check_engine_flag(detail::vllm_catalogue(), name, v);
 }
 
-DSDEPLOY_INLINE std::vector<std::string> vllm_options_at(const engine_version& v) {
-    std::vector<std::string> out;
-    for (const auto& f : vllm_flag_table()) {
-        if (!detail::flag_present_at(f, v)) continue;
-        out.push_back(f.flag);
-        for (const auto& a : f.aliases) out.push_back(a);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
+DSDEPLOY_INLINE flag_check check_sglang_flag(std::string_view arg, const engine_version& v) {
+    if (!detail::is_option_word(arg)) return {};
+    // SGLang's parser is plain argparse: "--flag value", "--flag=value", the spellings the table holds.
+    const std::string name(arg.substr(0, arg.find('=')));
+    return detail::check_engine_flag(detail::sglang_catalogue(), name, v);
 }
+
+DSDEPLOY_INLINE std::vector<std::string> vllm_options_at(const engine_version& v) { return detail::options_at(detail::vllm_catalogue(), v); }
+DSDEPLOY_INLINE std::vector<std::string> sglang_options_at(const engine_version& v) { return detail::options_at(detail::sglang_catalogue(), v); }
 
 DSDEPLOY_INLINE const std::vector<std::string>& ray_start_options_used() {
     static const std::vector<std::string> options = {
@@ -278,6 +342,9 @@ DSDEPLOY_INLINE std::string recommended_layout(const inventory& inv, const plan&
 namespace detail {
 // make_launch once validate(inv) passed, for validate_inventory (validated_inventory.hpp).
 launch_plan make_launch_validated(const inventory& inv, const plan& p);
+// The SGLang part of it (impl/launch_sglang_inl.hpp): every node's `sglang.launch_server` argv,
+// given the plan with the engine-neutral fields (head, URLs, model) filled in.
+launch_plan sglang_launch(const inventory& inv, const plan& p, launch_plan l);
 // Every free-text field within its length limit, runtime.image an image reference: checked
 // before anything else, so that no later error echoes a megabyte-long value.
 void check_inventory_text(const inventory& inv);
@@ -298,10 +365,45 @@ DSDEPLOY_INLINE void detail::check_inventory_text(const inventory& inv) {
                   "\"vllm/vllm-openai:v0.11.0\" (no spaces, '$', quotes or shell text; the same image on every node)");
 }
 
+namespace detail {
+// The warnings about where the API listens and whether it needs a key (every engine).
+inline void add_api_warnings(const inventory& inv, launch_plan& l) {
+    const std::string& api_host = inv.api.host;
+    const node& head = inv.cluster.nodes[l.head];
+    const address_kind head_kind = classify_address(head.address);
+    const auto& ports = inv.ports;
+    const std::string engine = l.engine == engine_kind::sglang ? "SGLang" : "vLLM";
+    // api.host set to one address of the other family than the head's: the API is served, but
+    // not where the cluster's addresses (and the scripts' users) would look for it.
+    const address_kind host_kind = classify_address(api_host);
+    if (!detail::binds_everything(api_host) && (head_kind == address_kind::ipv4 || head_kind == address_kind::ipv6) &&
+        (host_kind == address_kind::ipv4 || host_kind == address_kind::ipv6) && host_kind != head_kind)
+        l.warnings.push_back("api.host: WARNING: " + engine + " will listen on " + api_host + " (" + std::string(detail::family_name(host_kind)) +
+                             " only), but the head's address " + head.address + " is " + std::string(detail::family_name(head_kind)) +
+                             ": nothing answers at http://" + detail::host_port(head.address, ports.api) +
+                             "; clients, smoke.sh and bundle.json use " + l.api_url + ", which works only if that address is the head's; "
+                             "set api.host to \"" + (head_kind == address_kind::ipv6 ? "::" : "0.0.0.0") + "\" (every address) or to one of the head's " +
+                             std::string(detail::family_name(head_kind)) + " addresses");
+    if (detail::bare_host(api_host) == "::" && head_kind == address_kind::ipv4)
+        l.warnings.push_back("api.host: WARNING: \"::\" serves the advertised IPv4 URL " + l.api_url +
+                             " only through IPv4-mapped addresses (Linux net.ipv6.bindv6only = 0, the default) and " + engine + " fails to bind it "
+                             "when the head has IPv6 disabled; with an IPv4 head use \"0.0.0.0\"");
+    if (l.listen_host == "0.0.0.0" && head_kind == address_kind::hostname)
+        l.warnings.push_back("api.host: the head is named by hostname (" + head.address +
+                             ") and " + engine + " listens on 0.0.0.0, IPv4 only: if that name resolves to IPv6 addresses only, " + l.api_url +
+                             " will not answer; then set api.host = \"::\" (IPv6 and IPv4)");
+    if (!inv.api.auth && detail::binds_everything(inv.api.host))
+        l.warnings.push_back("api.auth: the API listens on " + detail::host_port(l.listen_host, ports.api) +
+                             " without an API key; anyone who reaches the port can use the model. Set api.auth = true, or bind api.host to 127.0.0.1");
+}
+}  // namespace detail
+
 DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, const plan& p) {
     launch_plan l;
-    l.version = parse_engine_version(inv.runtime.vllm_version);
-    if (l.version < min_vllm_version())
+    l.engine = inv.serving.engine;
+    const bool sglang = l.engine == engine_kind::sglang;
+    l.version = sglang ? parse_engine_version(inv.runtime.sglang_version, "runtime.sglang_version") : parse_engine_version(inv.runtime.vllm_version);
+    if (!sglang && l.version < min_vllm_version())
         raise(errc::launch_version, "runtime.vllm_version",
               "vLLM " + l.version.text + " is older than " + min_vllm_version().text +
                   ", the oldest release dsdeploy renders for; use a newer image or environment");
@@ -342,6 +444,7 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
     l.expected_nodes = static_cast<int>(inv.cluster.nodes.size());
     l.expected_gpus = p.gpus_per_node > 0 ? p.parallel.world_size() : 0;
     l.api_key = inv.api.auth;
+    if (sglang) return detail::sglang_launch(inv, p, std::move(l));
 
     const auto& ports = inv.ports;
     const bool ray = l.launcher == launcher_kind::ray;
@@ -524,28 +627,7 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
                              " of the head; anyone who reaches that port can run any code on every node. Keep it firewalled, or "
                              "set expose_dashboard = false and use `ssh -L " + std::to_string(ports.dashboard) + ":127.0.0.1:" +
                              std::to_string(ports.dashboard) + " <head>`");
-    // api.host set to one address of the other family than the head's: the API is served, but
-    // not where the cluster's addresses (and the scripts' users) would look for it.
-    const address_kind host_kind = classify_address(api_host);
-    if (!detail::binds_everything(api_host) && (head_kind == address_kind::ipv4 || head_kind == address_kind::ipv6) &&
-        (host_kind == address_kind::ipv4 || host_kind == address_kind::ipv6) && host_kind != head_kind)
-        l.warnings.push_back("api.host: WARNING: vLLM will listen on " + api_host + " (" + std::string(detail::family_name(host_kind)) +
-                             " only), but the head's address " + head.address + " is " + std::string(detail::family_name(head_kind)) +
-                             ": nothing answers at http://" + detail::host_port(head.address, ports.api) +
-                             "; clients, smoke.sh and bundle.json use " + l.api_url + ", which works only if that address is the head's; "
-                             "set api.host to \"" + (head_kind == address_kind::ipv6 ? "::" : "0.0.0.0") + "\" (every address) or to one of the head's " +
-                             std::string(detail::family_name(head_kind)) + " addresses");
-    if (detail::bare_host(api_host) == "::" && head_kind == address_kind::ipv4)
-        l.warnings.push_back("api.host: WARNING: \"::\" serves the advertised IPv4 URL " + l.api_url +
-                             " only through IPv4-mapped addresses (Linux net.ipv6.bindv6only = 0, the default) and vLLM fails to bind it "
-                             "when the head has IPv6 disabled; with an IPv4 head use \"0.0.0.0\"");
-    if (l.listen_host == "0.0.0.0" && head_kind == address_kind::hostname)
-        l.warnings.push_back("api.host: the head is named by hostname (" + head.address +
-                             ") and vLLM listens on 0.0.0.0, IPv4 only: if that name resolves to IPv6 addresses only, " + l.api_url +
-                             " will not answer; then set api.host = \"::\" (IPv6 and IPv4)");
-    if (!inv.api.auth && detail::binds_everything(inv.api.host))
-        l.warnings.push_back("api.auth: the API listens on " + detail::host_port(l.listen_host, ports.api) +
-                             " without an API key; anyone who reaches the port can use the model. Set api.auth = true, or bind api.host to 127.0.0.1");
+    detail::add_api_warnings(inv, l);
     if (p.gpus_per_node == 0 && !ray && nnodes > 1) {
         // What tests/e2e/FINDINGS.md found running vLLM's CPU backend across two hosts.
         if (l.version < mp_multinode_cpu_version())

@@ -62,7 +62,7 @@ inline std::string service_line(const script_context& c) { return "service=" + q
 inline std::string process_prelude(const script_context& c, bool pyenv = true, bool run_dir = true, bool log_dir = true) {
     std::string s;
     if (pyenv) {
-        const std::string prog = c.ray ? "ray" : "vllm";
+        const std::string prog = c.ray ? "ray" : c.l.engine == engine_kind::sglang ? "python3" : "vllm";
         s += "# The Python environment holding Ray and vLLM: DSDEPLOY_PYTHON_ENV, else runtime.python_env, else PATH.\n";
         s += "default_pyenv=" + quote(c.inv.runtime.python_env) + "\n";
         s += "pyenv=${DSDEPLOY_PYTHON_ENV:-$default_pyenv}\n";
@@ -170,11 +170,14 @@ inline std::string already_running(const std::string& what, const std::string& p
 
 inline std::string start_script(const script_context& c) {
     const bool ray = c.ray;
-    const std::string what = ray ? (c.head ? "the Ray head" : "the Ray worker") : (c.head ? "vLLM (rank 0)" : "vLLM (headless)");
+    const bool sglang = c.l.engine == engine_kind::sglang;
+    const std::string engine = sglang ? "SGLang" : "vLLM";
+    const std::string what = ray ? (c.head ? "the Ray head" : "the Ray worker")
+                                 : (c.head ? engine + " (rank 0)" : sglang ? "SGLang (node rank > 0)" : "vLLM (headless)");
     std::string s = script_header(c, "start.sh", "starts " + what + " on this node" + (c.head ? "" : " (after the head answers)") + ".");
     const std::string head = c.l.head_address;
     const int port = c.l.head_port;
-    const std::string head_what = ray ? "the Ray head (GCS)" : "vLLM rank 0 (rendezvous)";
+    const std::string head_what = ray ? "the Ray head (GCS)" : engine + " rank 0 (rendezvous)";
     if (c.docker) {
         s += docker_prelude(c);
         if (!c.head) s += wait_for_port_function();
@@ -231,6 +234,14 @@ inline std::string start_script(const script_context& c) {
         }
         extra.push_back("--block");
         s += "    exec " + command_text("\"$pyenv/bin/ray\"", argv, extra) + "\n";
+    } else if (sglang) {
+        // SGLang reads the key only from --api-key: it comes from the head's .env at start.
+        std::vector<std::string> key_words;
+        if (c.head && c.l.api_key) {
+            s += "    key=$(api_key)\n";
+            key_words = {"--api-key", "\"$key\""};
+        }
+        s += "    exec " + command_text("\"$pyenv/bin/python3\"", c.n.vllm_serve, key_words) + "\n";
     } else {
         if (c.head && c.l.api_key) s += "    VLLM_API_KEY=$(api_key)\n    export VLLM_API_KEY\n";
         s += "    exec " + command_text("\"$pyenv/bin/vllm\"", c.n.vllm_serve) + "\n";
@@ -238,10 +249,16 @@ inline std::string start_script(const script_context& c) {
     s += "fi\n\n";
     s += "mkdir -p \"$run_dir\" \"$log_dir\"\n";
     s += already_running(what, pid_name);
-    s += "if [ ! -x \"$pyenv/bin/" + pid_name + "\" ]; then\n"
-         "    echo \"$me: $pyenv/bin/" + pid_name + " not found; point DSDEPLOY_PYTHON_ENV (or runtime.python_env) at the environment holding Ray and vLLM\" >&2\n"
-         "    exit 3\n"
-         "fi\n";
+    if (sglang)
+        s += "if [ ! -x \"$pyenv/bin/python3\" ] || ! \"$pyenv/bin/python3\" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec(\"sglang\") is None)'; then\n"
+             "    echo \"$me: no SGLang in $pyenv (bin/python3 cannot import sglang); point DSDEPLOY_PYTHON_ENV (or runtime.python_env) at the environment holding SGLang\" >&2\n"
+             "    exit 3\n"
+             "fi\n";
+    else
+        s += "if [ ! -x \"$pyenv/bin/" + pid_name + "\" ]; then\n"
+             "    echo \"$me: $pyenv/bin/" + pid_name + " not found; point DSDEPLOY_PYTHON_ENV (or runtime.python_env) at the environment holding Ray and vLLM\" >&2\n"
+             "    exit 3\n"
+             "fi\n";
     if (ray)
         s += "if [ \"$ray_tmp\" != \"$here/ray\" ]; then\n"
              "    [ -d \"$ray_tmp\" ] || mkdir -m 700 \"$ray_tmp\"\n"
