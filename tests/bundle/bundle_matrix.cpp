@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
         lines(out / "command-lines.txt"), unique_scripts(out / "scripts-unique.txt");
     std::set<std::string> templates;
     nlohmann::json expect = nlohmann::json::array();
+    // SGLang's own parser judges these (tests/validate/sglang_parser_judge.sh): every node's argv
+    // after `python3 -m sglang.launch_server`, the head's with the --api-key its script appends.
+    nlohmann::json sglang_cases = nlohmann::json::object(), sglang_hostile = nlohmann::json::object();
     auto cases = dsdeploy_test::matrix_cases();
     for (auto r : {dsdeploy::runtime_kind::docker, dsdeploy::runtime_kind::process}) {
         auto inv = dsdeploy_test::hostile_inventory(r, "/opt/env $(touch PWNED_env)");
@@ -77,6 +80,11 @@ int main(int argc, char** argv) {
             const auto& n = b.launch.nodes[i];
             // One line per command, newlines escaped so each stays on one line of the list.
             const bool sglang = c.inv.serving.engine == dsdeploy::engine_kind::sglang;  // SGLang's own parser judges those
+            if (sglang) {
+                std::vector<std::string> words(n.vllm_serve.begin() + 3, n.vllm_serve.end());
+                if (i == b.launch.head && b.launch.api_key) words.insert(words.end(), {"--api-key", o.api_key});
+                (c.id.find("hostile") != std::string::npos ? sglang_hostile : sglang_cases)[c.id + "/" + n.name] = words;
+            }
             for (const auto* argv_ : {&n.ray_start, &n.vllm_serve})
                 if (!argv_->empty() && !sglang) {
                     std::string line = dsdeploy::command_line(*argv_);
@@ -106,6 +114,17 @@ int main(int argc, char** argv) {
                               {"nodes", nodes}});
     }
     std::ofstream(out / "expect.json") << expect.dump(2) << "\n";
+    std::ofstream(out / "sglang-argv.json") << nlohmann::json{{"cases", sglang_cases}}.dump(2) << "\n";
+    std::ofstream(out / "sglang-argv-hostile.json") << nlohmann::json{{"cases", sglang_hostile}}.dump(2) << "\n";
+    // What dsdeploy's table says SGLang 0.5.23 accepts, and what it says 0.5.23 refuses (each
+    // alone after a model path): the parser must agree with both.
+    const dsdeploy::engine_version newest = dsdeploy::newest_catalogued_sglang_version();
+    std::ofstream options(out / "sglang-options.txt");
+    for (const auto& opt : dsdeploy::sglang_options_at(newest)) options << opt << "\n";
+    nlohmann::json refused = nlohmann::json::object();
+    for (const auto& f : dsdeploy::sglang_flag_table())
+        if (f.removed && newest >= *f.removed) refused[f.flag] = {"--model-path", "/m", f.flag};
+    std::ofstream(out / "sglang-refused.json") << nlohmann::json{{"cases", refused}}.dump(2) << "\n";
     std::cout << "wrote " << cases.size() << " bundles to " << out.string() << "\n";
     return 0;
 }
