@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dsdeploy/detail/shell.hpp>
 #include <dsdeploy/launch.hpp>
+#include <dsdeploy/sglang_memory.hpp>
 #include <dsdeploy/detail/text.hpp>
 
 #include "test_support.hpp"
@@ -778,6 +779,10 @@ TEST_CASE("SGLang: expert parallelism, EPLB and an IPv6 head") {
     CHECK(after(argv, "--ep-num-redundant-experts") == "32");
     CHECK(after(argv, "--dist-init-addr") == "[fd00::1]:29501");
     CHECK(after(argv, "--host") == "::");
+    inv.serving.kv_cache_dtype = dtype::fp8;  // SGLang spells vLLM's fp8 (e4m3 on CUDA) fp8_e4m3
+    CHECK(after(make_launch(inv, plan_for(inv)).nodes[0].vllm_serve, "--kv-cache-dtype") == "fp8_e4m3");
+    inv.serving.kv_cache_dtype = dtype::fp16;
+    CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.kv_cache_dtype", "\"fp8\"");
 }
 
 TEST_CASE("SGLang: flags are checked against runtime.sglang_version, naming the release") {
@@ -866,4 +871,49 @@ TEST_CASE("SGLang scripts: the process runtime starts python3 -m sglang.launch_s
     CHECK_THAT(head_start, Catch::Matchers::Contains("find_spec(\"sglang\")"));
     CHECK_THAT(worker_start, !Catch::Matchers::Contains("--api-key"));
     CHECK_THAT(worker_start, Catch::Matchers::Contains("wait_for_port 10.0.0.1 29501 'SGLang rank 0 (rendezvous)'"));
+}
+
+TEST_CASE("SGLang memory: mem_fraction_static x free memory holds weights + KV, activations and graphs fit in the rest") {
+    // SGLang 0.5.23's own default, read from its ServerArgs with the GPU query patched to 81559
+    // MiB (an H100 80 GB) and a DeepSeek-V3 config: 0.835 / 0.818 / 0.805 at TP 1 / 8 / 16.
+    const double h100 = 81559.0 / 1024.0;
+    CHECK(sglang_default_mem_fraction(h100, 1) == Approx(0.835));
+    CHECK(sglang_default_mem_fraction(h100, 8) == Approx(0.818));
+    CHECK(sglang_default_mem_fraction(h100, 16) == Approx(0.805));
+    CHECK(sglang_default_mem_fraction(h100, 8, 2) == Approx(sglang_default_mem_fraction(h100, 16)));  // tp x pp counts
+    CHECK(sglang_default_mem_fraction(46068.0 / 1024, 8, 2) == Approx(0.804));  // an L20 (46068 MiB), TP 8 x PP 2: SGLang says 0.804
+    CHECK(sglang_default_mem_fraction(16.0, 1) < sglang_default_mem_fraction(140.0, 1));
+
+    vllm_rank_input in;
+    in.total_gib = 80;
+    in.weights_gib = 40;
+    in.tp = 8;
+    in.hidden_size = 7168;
+    in.intermediate_local = 2048;
+    in.vocab_size = 129280;
+    in.gpu_name = "H100";
+    const vllm_rank_memory r = sglang_rank_account(in, 0.85);
+    CHECK(r.requested_gib == Approx(0.85 * (80 - r.pre_snapshot_gib)));
+    double non_torch = 0, activation = 0, graphs = 0;
+    for (const auto& t : r.terms) {
+        if (t.name == "non_torch") non_torch = t.gib;
+        if (t.name == "activation") { activation = t.gib; CHECK_FALSE(t.in_budget); }
+        if (t.name == "cuda_graphs") { graphs = t.gib; CHECK_FALSE(t.in_budget); }
+    }
+    CHECK(r.available_kv_gib == Approx(r.requested_gib - 40 - non_torch));
+    CHECK(r.slack_gib == Approx(0.15 * (80 - r.pre_snapshot_gib) - activation - graphs));
+    // A larger fraction: more KV cache, less room for activations.
+    const vllm_rank_memory more = sglang_rank_account(in, 0.95);
+    CHECK(more.available_kv_gib > r.available_kv_gib);
+    CHECK(more.slack_gib < r.slack_gib);
+
+    // Through the planner: the plan accounts with SGLang's fraction, not gpu_memory_utilization.
+    inventory inv = sglang_inventory();
+    const plan with_085 = plan_for(inv);
+    CHECK(with_085.memory.utilization == Approx(0.85));
+    inv.serving.mem_fraction_static = 0;  // SGLang's default for the GPU
+    const plan with_default = plan_for(inv);
+    CHECK(with_default.memory.utilization == Approx(sglang_default_mem_fraction(with_default.gpu.memory_gib, 8, 2)));
+    inv.serving.gpu_memory_utilization = 0.5;  // vLLM's knob: no effect on SGLang's account
+    CHECK(plan_for(inv).memory.kv_tokens == with_default.memory.kv_tokens);
 }

@@ -73,7 +73,7 @@ command add_plan_command(CLI::App& root, options& o) {
                     std::cout << j.dump(2) << "\n";
                 } else {
                     std::cout << dsdeploy::to_text(p);
-                    std::cout << "\nLaunch: vLLM " << l.version.text << ", launcher " << dsdeploy::to_string(l.launcher) << " ("
+                    std::cout << "\nLaunch: " << (l.engine == dsdeploy::engine_kind::sglang ? "SGLang " : "vLLM ") << l.version.text << ", launcher " << dsdeploy::to_string(l.launcher) << " ("
                               << l.launcher_why << ")\n";
                     std::cout << "Layout: " << l.layout_advice << "\n";
                     for (const auto& w : l.warnings) std::cout << "  warning: " << w << "\n";

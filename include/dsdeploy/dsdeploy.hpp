@@ -44,5 +44,6 @@
 #include <dsdeploy/timeline.hpp>
 #include <dsdeploy/validated_inventory.hpp>
 #include <dsdeploy/version.hpp>
+#include <dsdeploy/sglang_memory.hpp>
 #include <dsdeploy/vllm_memory.hpp>
 #include <dsdeploy/vllm_memory_log.hpp>

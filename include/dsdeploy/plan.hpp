@@ -89,6 +89,7 @@ struct memory_account {
     double cluster_budget_gib = 0;   // budget summed over the GPUs used
     double need_gib = 0;             // the most any GPU needs for one max-model-len sequence
     std::string vllm_version;        // the release accounted for
+    engine_kind engine = engine_kind::vllm;  // sglang: SGLang's account (utilization = --mem-fraction-static of the free memory)
     vllm_era era = vllm_era::v1;
     bool enforce_eager = false;
     int max_num_batched_tokens = 0;  // as resolved

@@ -63,9 +63,13 @@ inline std::string bundle_readme(const inventory& inv, const plan& p, const laun
          "agree by construction: re-render instead of editing.\n\n";
     r += "- Model: " + md_code(inv.serving.model) + " from " + md_code(model_path(inv)) + " on every node, served as " +
          md_code(l.served_model_name) + ".\n";
-    r += fmt::format("- Layout: TP {} x PP {} x DP {} = {} {} on {} node{}; vLLM {} {}.\n", p.parallel.tp, p.parallel.pp, p.parallel.dp,
-                     p.parallel.world_size(), p.gpus_per_node > 0 ? "GPUs" : "CPU workers", p.nodes, p.nodes == 1 ? "" : "s", l.version.text,
-                     ray ? "over a Ray cluster (`--distributed-executor-backend ray`)" : "multi-node without Ray (`--nnodes`, mp executor)");
+    const bool sglang = l.engine == engine_kind::sglang;
+    const std::string engine = sglang ? "SGLang" : "vLLM";
+    r += fmt::format("- Layout: TP {} x PP {} x DP {} = {} {} on {} node{}; {} {} {}.\n", p.parallel.tp, p.parallel.pp, p.parallel.dp,
+                     p.parallel.world_size(), p.gpus_per_node > 0 ? "GPUs" : "CPU workers", p.nodes, p.nodes == 1 ? "" : "s", engine, l.version.text,
+                     sglang ? "on every node (`python3 -m sglang.launch_server` with `--nnodes`/`--node-rank`/`--dist-init-addr`, no Ray)"
+                     : ray  ? "over a Ray cluster (`--distributed-executor-backend ray`)"
+                            : "multi-node without Ray (`--nnodes`, mp executor)");
     if (p.memory_checked)
         r += p.memory.fits ? fmt::format("- Memory: FITS, {} tokens of KV cache ({:.1f} sequences of {}).\n", p.memory.kv_tokens, p.memory.max_concurrency,
                                          p.memory.max_model_len)
@@ -91,7 +95,9 @@ inline std::string bundle_readme(const inventory& inv, const plan& p, const laun
     }
     r += "## Nodes\n\n| node | role | address | GPUs | runs |\n|---|---|---|---|---|\n";
     for (const auto& n : l.nodes) {
-        std::string runs = ray ? (n.index == l.head ? "Ray head, vLLM API server" : "Ray worker") : (n.index == l.head ? "vLLM rank 0, API server" : "vLLM (headless)");
+        std::string runs = ray      ? (n.index == l.head ? "Ray head, vLLM API server" : "Ray worker")
+                           : sglang ? (n.index == l.head ? "SGLang node rank 0, API server" : "SGLang (node rank > 0, health endpoint only)")
+                                    : (n.index == l.head ? "vLLM rank 0, API server" : "vLLM (headless)");
         r += "| " + n.name + " | " + std::string(to_string(n.role)) + " | " + n.address + " | " + std::to_string(n.gpus) + " | " + runs + " |\n";
     }
     r += "\n## Bring-up\n\n";
@@ -130,7 +136,8 @@ inline std::string bundle_readme(const inventory& inv, const plan& p, const laun
         for (const auto& u : node_ports(inv, i))
             r += "| " + inv.cluster.nodes[i].name + " | " + u.service + " | " +
                  (u.first == u.last ? std::to_string(u.first) : std::to_string(u.first) + "-" + std::to_string(u.last)) + " |\n";
-    if (!ray) r += "\nvLLM also opens NCCL and ZeroMQ sockets on ephemeral ports between the nodes.\n";
+    if (sglang) r += "\nSGLang's NCCL, Gloo and torch.distributed also open ephemeral ports between the nodes (its other channels are local `ipc://`).\n";
+    else if (!ray) r += "\nvLLM also opens NCCL and ZeroMQ sockets on ephemeral ports between the nodes.\n";
     else r += "\nNCCL and torch.distributed also open ephemeral ports between the nodes.\n";
     r += "\n## Network\n\n";
     r += "Fabric " + std::string(to_string(inv.network.kind)) + ". Each node's environment sets `VLLM_HOST_IP` to its address (the same IP Ray "
@@ -138,14 +145,19 @@ inline std::string bundle_readme(const inventory& inv, const plan& p, const laun
     if (inv.network.kind != fabric::tcp) r += ", `NCCL_IB_HCA` and `NCCL_IB_DISABLE=0`";
     else r += " and `NCCL_IB_DISABLE=1`";
     r += ". To confirm NCCL uses RDMA rather than falling back to TCP silently, set `network.nccl_debug = true`, re-render, and look for "
-         "`NET/IB` (good) or `NET/Socket` (fallback) in the vLLM log.\n";
+         "`NET/IB` (good) or `NET/Socket` (fallback) in the " + engine + " log.\n";
     r += "\n## Security\n\n";
     r += "- The Ray dashboard and job API listen on " + std::string(inv.api.expose_dashboard ? "**0.0.0.0** (`api.expose_dashboard`): anyone who reaches it can run code on every node." : "127.0.0.1 only; reach it with `ssh -L " + std::to_string(inv.ports.dashboard) + ":127.0.0.1:" + std::to_string(inv.ports.dashboard) + " <head>`.") + "\n";
     if (ray)
         r += "- Ray's GCS (" + std::to_string(inv.ports.ray) + ") and client server (" + std::to_string(inv.ports.ray_client) +
              ") accept anyone who reaches them, and a Ray client can run code on every node: firewall them to the cluster's nodes.\n";
     r += "- Ray and NCCL traffic is not encrypted: keep the cluster network private.\n";
-    if (l.api_key) r += "- vLLM reads the API key from `VLLM_API_KEY` (not `--api-key`), so it never appears in a process list; `smoke.sh` passes it to curl on stdin.\n";
+    if (l.api_key && sglang)
+        r += "- SGLang " + l.version.text + " reads the API key only from `--api-key`: the head's start script (or its container's `sh -c`) "
+             "passes it from `VLLM_API_KEY` in `.env`, so it is in no file but `.env`, yet **anyone who can list the head's processes can "
+             "read it**; `/health` answers without it. `smoke.sh` passes it to curl on stdin.\n";
+    else if (l.api_key)
+        r += "- vLLM reads the API key from `VLLM_API_KEY` (not `--api-key`), so it never appears in a process list; `smoke.sh` passes it to curl on stdin.\n";
     if (docker)
         r += std::string("- Containers are ") + (inv.runtime.privileged ? "**privileged** (`runtime.privileged`)." : "not privileged" +
              std::string(inv.network.kind != fabric::tcp ? "; RDMA gets `/dev/infiniband` and `cap_add: [IPC_LOCK]` instead." : ".")) + "\n";

@@ -49,7 +49,14 @@ DSDEPLOY_INLINE launch_plan detail::sglang_launch(const inventory& inv, const pl
     if (inv.serving.mem_fraction_static > 0)
         serve.insert(serve.end(), {"--mem-fraction-static", detail::shortest(inv.serving.mem_fraction_static)});
     if (p.options.max_model_len > 0) serve.insert(serve.end(), {"--context-length", std::to_string(p.options.max_model_len)});
-    if (p.options.kv_cache_dtype) serve.insert(serve.end(), {"--kv-cache-dtype", std::string(to_string(*p.options.kv_cache_dtype))});
+    if (p.options.kv_cache_dtype) {
+        // SGLang's choices (0.5.23): auto, fp8_e5m2, fp8_e4m3, mxfp8, bf16, bfloat16, nvfp4, fp4_mx_block16.
+        const dtype d = *p.options.kv_cache_dtype;
+        if (d != dtype::fp8 && d != dtype::bf16)
+            raise(errc::launch_flag_unsupported, "serving.kv_cache_dtype",
+                  std::string(to_string(d)) + " is not a KV-cache type SGLang takes; use \"fp8\" (rendered as fp8_e4m3), \"bf16\" or \"auto\"");
+        serve.insert(serve.end(), {"--kv-cache-dtype", d == dtype::fp8 ? "fp8_e4m3" : "bfloat16"});
+    }
 
     std::vector<std::string> seen_warnings;
     auto check_words = [&](const std::vector<std::string>& argv, std::size_t first, bool extra) {

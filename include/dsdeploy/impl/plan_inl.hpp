@@ -3,6 +3,7 @@
 
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/plan.hpp>
+#include <dsdeploy/sglang_memory.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -253,12 +254,17 @@ DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spe
                                               const std::vector<int>& partition) {
     memory_account a;
     a.usable_gib = g.memory_gib;
-    a.utilization = o.gpu_memory_utilization;
-    a.budget_gib = g.memory_gib * o.gpu_memory_utilization;
+    // SGLang: --mem-fraction-static (or its default for the GPU) of the free memory holds weights + KV.
+    const bool sglang = o.engine == engine_kind::sglang;
+    const double fraction = sglang ? (o.mem_fraction_static > 0 ? o.mem_fraction_static : sglang_default_mem_fraction(g.memory_gib, p.tp, p.pp))
+                                   : o.gpu_memory_utilization;
+    a.utilization = fraction;
+    a.budget_gib = g.memory_gib * fraction;  // SGLang: fraction x the free memory, set from the first stage below
+    a.engine = o.engine;
     a.headroom_gib = o.headroom_gib;
     a.max_model_len = o.max_model_len > 0 ? o.max_model_len : m.max_context;
     a.kv_dtype = o.kv_cache_dtype.value_or(default_kv_dtype(m));
-    a.vllm_version = o.vllm_version;
+    a.vllm_version = sglang ? o.sglang_version : o.vllm_version;
     a.era = vllm_era_of(o.vllm_version);
     a.enforce_eager = o.enforce_eager;
     const shard_layout shard{p.tp, p.ep ? p.tp * p.dp : p.tp, p.ep ? o.num_redundant_experts : 0};
@@ -292,7 +298,7 @@ DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spe
         in.gpu_name = g.name;
         in.enforce_eager = o.enforce_eager;
         in.era = a.era;
-        const vllm_rank_memory r = vllm_rank_account(in);
+        const vllm_rank_memory r = sglang ? sglang_rank_account(in, fraction) : vllm_rank_account(in);
         a.max_num_batched_tokens = r.max_num_batched_tokens;
         a.max_num_seqs = r.max_num_seqs;
         st.terms = r.terms;
@@ -325,6 +331,7 @@ DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spe
         first += partition[s];
     }
     if (a.kv_tokens < 0) a.kv_tokens = 0;
+    if (sglang) a.budget_gib = fraction * (g.memory_gib - a.pre_snapshot_gib);
     if (!a.stages.empty()) {
         a.kv_cache_gib = a.stages[a.limiting_stage].kv_cache_gib;
         a.kv_bytes_per_token = a.stages[a.limiting_stage].kv_bytes_per_token;
@@ -569,7 +576,24 @@ DSDEPLOY_INLINE plan make_plan(const cluster& c, const model_spec& m, const plan
         result.warnings.push_back(fmt::format("TP {} spans nodes: every layer's all-reduce crosses the network", result.parallel.tp));
     result.memory_checked = true;
     result.memory = account_memory(m, result.gpu, result.parallel, result.options, result.layer_partition);
-    if (!result.memory.fits) result.alternatives = detail::alternatives(result);
+    if (!result.memory.fits) {
+        result.alternatives = detail::alternatives(result);
+        if (result.options.engine == engine_kind::sglang) {
+            // The options are written as vLLM flags; for SGLang keep those that change only the
+            // layout, the nodes or the context (their flags are SGLang's own through make_launch).
+            auto vllm_only = [](const fit_option& f) {
+                return std::any_of(f.vllm_flags.begin(), f.vllm_flags.end(), [](const std::string& w) {
+                    return w == "--gpu-memory-utilization" || w == "--enforce-eager" || w == "--max-model-len";
+                });
+            };
+            result.alternatives.erase(std::remove_if(result.alternatives.begin(), result.alternatives.end(), vllm_only),
+                                      result.alternatives.end());
+            result.warnings.push_back("SGLang: the memory account is SGLang's (--mem-fraction-static " +
+                                      fmt::format("{}", result.memory.utilization) +
+                                      " of the free memory for weights + KV cache); raise serving.mem_fraction_static, shorten "
+                                      "serving.max_model_len or add GPUs");
+        }
+    }
     return result;
 }
 
@@ -611,10 +635,21 @@ DSDEPLOY_INLINE std::string to_text(const plan& p) {
     }
     const auto& a = p.memory;
     const auto& lim = a.stages[a.limiting_stage];
-    line(fmt::format("Memory per GPU as vLLM {} accounts it ({}), stage {} of {}{}:", a.vllm_version, to_string(a.era), a.limiting_stage + 1,
-                     a.stages.size(), a.limiting_stage == a.heaviest_stage ? ", the heaviest" : ", the one with the fewest KV tokens"));
+    const bool sglang = a.engine == engine_kind::sglang;
+    const std::string stage_text = fmt::format("stage {} of {}{}", a.limiting_stage + 1, a.stages.size(),
+                                               a.limiting_stage == a.heaviest_stage ? ", the heaviest" : ", the one with the fewest KV tokens");
+    if (sglang)
+        line(fmt::format("Memory per GPU as SGLang {} accounts it (weights + KV cache in --mem-fraction-static of the memory free once CUDA "
+                         "and NCCL are up; activations and CUDA graphs in the rest), {}:",
+                         a.vllm_version, stage_text));
+    else
+        line(fmt::format("Memory per GPU as vLLM {} accounts it ({}), {}:", a.vllm_version, to_string(a.era), stage_text));
     line(fmt::format("  {:<32} {:>10}", "usable", fmt_gib(a.usable_gib)));
-    line(fmt::format("  {:<32} {:>10}  (x {:.2f} gpu-memory-utilization)", "budget", fmt_gib(a.budget_gib), a.utilization));
+    if (sglang)
+        line(fmt::format("  {:<32} {:>10}  (x {:.3f} mem-fraction-static of {} free after {} of context and communicators)", "budget",
+                         fmt_gib(a.budget_gib), a.utilization, fmt_gib(a.usable_gib - a.pre_snapshot_gib), fmt_gib(a.pre_snapshot_gib)));
+    else
+        line(fmt::format("  {:<32} {:>10}  (x {:.2f} gpu-memory-utilization)", "budget", fmt_gib(a.budget_gib), a.utilization));
     for (const auto& t : lim.terms) {
         if (!t.in_budget) continue;
         std::string what = t.name;
@@ -625,7 +660,11 @@ DSDEPLOY_INLINE std::string to_text(const plan& p) {
     }
     line(fmt::format("  {:<32} {:>10}  -> {} tokens at {} bytes/token ({}, blocks of {})", "= KV cache", fmt_gib(lim.kv_cache_gib), grouped(lim.kv_tokens),
                      grouped(static_cast<std::int64_t>(lim.kv_bytes_per_token)), to_string(a.kv_dtype), a.block_size));
-    line(fmt::format("  outside the budget, in {} = usable x (1 - utilization):", fmt_gib(a.usable_gib * (1 - a.utilization))));
+    if (sglang)
+        line(fmt::format("  outside the budget: the context and communicators, then in {} = free x (1 - mem-fraction-static):",
+                         fmt_gib((a.usable_gib - a.pre_snapshot_gib) * (1 - a.utilization))));
+    else
+        line(fmt::format("  outside the budget, in {} = usable x (1 - utilization):", fmt_gib(a.usable_gib * (1 - a.utilization))));
     for (const auto& t : lim.terms)
         if (!t.in_budget) line(fmt::format("  - {:<30} {:>10}  {}", t.name, fmt_gib(t.gib), t.source));
     line(fmt::format("  {:<32} {:>10}  (the model's uncertainty: {}; margin {})", "= spare outside the budget", fmt_gib(a.slack_gib), fmt_gib(a.uncertainty_gib),
