@@ -30,7 +30,8 @@ WORK="$3"
 VENV="$4"
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, sshd)"
 [ -x "$DSDEPLOY" ] || fail "no dsdeploy binary at $DSDEPLOY"
-for f in python ray vllm; do
+# DSD_E2E_NEEDS: the programs the scenario's environment must have (the SGLang one has no vllm).
+for f in ${DSD_E2E_NEEDS:-python ray vllm}; do
   [ -x "$VENV/bin/$f" ] || skip "no $VENV/bin/$f: make the e2e environment with scripts/python-env-e2e.sh (DSDEPLOY_E2E_VENV)"
 done
 [ -s "$HOSTS/ssh_config" ] || fail "the test hosts are not up (no $HOSTS/ssh_config; the e2e_hosts_up fixture makes them)"

