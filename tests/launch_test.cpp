@@ -800,17 +800,17 @@ TEST_CASE("SGLang: flags are checked against runtime.sglang_version, naming the 
                          "was removed in SGLang 0.5.20; SGLang 0.5.23 rejects it");
     inv.runtime.sglang_version = "0.5.19";
     CHECK(after(make_launch(inv, plan_for(inv)).nodes[0].vllm_serve, "--cuda-graph-max-bs") == "8");
-    inv.serving.extra_args = {"--attn-dp-size", "8"};  // first in 0.5.22
+    inv.serving.extra_args = {"--enable-kv-cache-sharding"};  // first in 0.5.22
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
                          "first appeared in SGLang 0.5.22");
     inv.serving.extra_args = {"--gpu-memory-utilization", "0.9"};  // vLLM's, not SGLang's
     CHECK_DSDEPLOY_ERROR(make_launch(inv, plan_for(inv)), errc::launch_flag_unsupported, "serving.extra_args[0]",
                          "is not a SGLang server (`sglang.launch_server`) option in SGLang 0.5.19");
     inv.runtime.sglang_version = "0.5.23";
-    inv.serving.extra_args = {"--enable-dp-attention"};  // deprecated in 0.5.22: accepted, with a warning
+    inv.serving.extra_args = {"--disable-cuda-graph"};  // deprecated in 0.5.14: accepted, with a warning
     const launch_plan l = make_launch(inv, plan_for(inv));
     CHECK(std::any_of(l.warnings.begin(), l.warnings.end(),
-                      [](const std::string& w) { return w.find("serving.extra_args[0]: --enable-dp-attention is deprecated") == 0; }));
+                      [](const std::string& w) { return w.find("serving.extra_args[0]: --disable-cuda-graph is deprecated") == 0; }));
     inv.runtime.sglang_version = "0.6.0";  // past the table: an unknown option is a warning, not an error
     inv.serving.extra_args = {"--brand-new-option"};
     const launch_plan future = make_launch(inv, plan_for(inv));
@@ -837,7 +837,7 @@ TEST_CASE("SGLang: what dsdeploy does not render for SGLang is refused with the 
     CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.mem_fraction_static", "(0, 1)");
     inv = sglang_inventory();
     inv.serving.data_parallel_size = 2;
-    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_size", "not rendered");
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.data_parallel_size", "attention_data_parallel_size");
     inv = sglang_inventory();
     inv.serving.pp_layer_partition = {31, 30};
     CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.pp_layer_partition", "SGLang splits the layers itself");
@@ -916,4 +916,42 @@ TEST_CASE("SGLang memory: mem_fraction_static x free memory holds weights + KV, 
     CHECK(with_default.memory.utilization == Approx(sglang_default_mem_fraction(with_default.gpu.memory_gib, 8, 2)));
     inv.serving.gpu_memory_utilization = 0.5;  // vLLM's knob: no effect on SGLang's account
     CHECK(plan_for(inv).memory.kv_tokens == with_default.memory.kv_tokens);
+}
+
+TEST_CASE("SGLang DP attention: the flags of the release, the ports it opens, what it refuses") {
+    inventory inv = sglang_inventory();
+    inv.serving.tensor_parallel_size = 16;
+    inv.serving.pipeline_parallel_size = 1;
+    inv.serving.allow_cross_node_tp = true;
+    inv.serving.attention_data_parallel_size = 16;
+    inv.serving.enable_expert_parallel = true;
+    const plan with = plan_for(inv);
+    const launch_plan l = make_launch(inv, with);
+    CHECK(after(l.nodes[1].vllm_serve, "--attn-dp-size") == "16");  // 0.5.22 on
+    CHECK(after(l.nodes[1].vllm_serve, "--ep-size") == "16");
+    CHECK_FALSE(has(l.nodes[1].vllm_serve, "--enable-dp-attention"));
+    inv.runtime.sglang_version = "0.5.19";  // before 0.5.22: --enable-dp-attention --dp-size N
+    const launch_plan old = make_launch(inv, plan_for(inv));
+    CHECK(has(old.nodes[0].vllm_serve, "--enable-dp-attention"));
+    CHECK(after(old.nodes[0].vllm_serve, "--dp-size") == "16");
+    CHECK_FALSE(has(old.nodes[0].vllm_serve, "--attn-dp-size"));
+    // The DP-attention channels: ZMQ over TCP at the dist-init port + 1..6 on the head.
+    bool channels = false;
+    for (const auto& u : node_ports(inv, 0)) channels = channels || (u.first == 29502 && u.last == 29507);
+    CHECK(channels);
+    // Each attention group holds its own requests' KV cache: 16 x the sequences of one group.
+    inv.serving.attention_data_parallel_size = 1;
+    const plan without = plan_for(inv);
+    CHECK(with.memory.max_concurrency == Approx(16 * without.memory.max_concurrency));
+    // What SGLang would refuse, and vLLM.
+    inv.serving.attention_data_parallel_size = 6;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.attention_data_parallel_size", "cannot split TP 16");
+    inv.serving.attention_data_parallel_size = 0;
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.attention_data_parallel_size", "is not a group count");
+    inv.serving.attention_data_parallel_size = 16;
+    inv.serving.extra_args = {"--enable-dp-attention"};
+    CHECK_DSDEPLOY_ERROR(validate(inv), errc::inventory_field, "serving.extra_args[0]", "set serving.attention_data_parallel_size instead");
+    inventory v = default_inventory();
+    v.serving.attention_data_parallel_size = 8;
+    CHECK_DSDEPLOY_ERROR(validate(v), errc::inventory_field, "serving.attention_data_parallel_size", "SGLang's");
 }

@@ -58,7 +58,7 @@ TEST_CASE("validate_inventory applies every check render applies, located in the
     CHECK_DSDEPLOY_ERROR(validate_inventory(refused("served_model_name = \"deepseek-v3\"", "served_model_name = \"a\\nb\"")),
                          errc::inventory_field, "inv.toml:65: serving.served_model_name", "one line of printable text");
     CHECK_DSDEPLOY_ERROR(validate_inventory(refused("# extra_args = [\"--enforce-eager\"]", "extra_args = [\"--port\", \"1\"]")),
-                         errc::inventory_field, "inv.toml:80: serving.extra_args[0]", "--port is derived from the inventory");
+                         errc::inventory_field, "inv.toml:81: serving.extra_args[0]", "--port is derived from the inventory");
     // planning: a model the catalog does not know
     CHECK_DSDEPLOY_ERROR(validate_inventory(refused("model = \"deepseek-ai/DeepSeek-V3\"", "model = \"no/such-model\"")),
                          errc::model_unknown, "inv.toml:63: serving.model", "no/such-model");

@@ -44,6 +44,7 @@ struct serving_options {
     dp_load_balancing data_parallel_lb = dp_load_balancing::internal;  // DP across nodes (launcher mp)
     int api_server_count = 0;              // --api-server-count on each API node; 0: vLLM's default
     int num_redundant_experts = 0;         // EPLB: extra expert replicas per MoE layer (needs expert parallelism)
+    int attention_data_parallel_size = 1;  // SGLang DP attention: attention groups inside the TP group (tp a multiple of it)
     bool allow_cross_node_tp = false;
     std::vector<int> pp_layer_partition;
 

@@ -50,6 +50,7 @@ struct plan_options {
     int max_num_seqs = 0;                  // --max-num-seqs; 0: vLLM's default for the GPU
     int nodes = 0;                         // nodes the deployment spans; 0: from the cluster (make_plan)
     int num_redundant_experts = 0;         // EPLB replicas per MoE layer (with expert parallelism)
+    int attention_dp = 1;                  // SGLang DP attention: each group holds its own requests' KV cache
 };
 
 inline constexpr double gib = 1024.0 * 1024.0 * 1024.0;

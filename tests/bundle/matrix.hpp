@@ -123,6 +123,19 @@ inline std::vector<matrix_case> matrix_cases() {
         inv.serving.mem_fraction_static = 0.85;
         out.push_back({inv.name, inv});
     }
+    // SGLang's DeepSeek recipe: TP 16 across the two nodes, DP attention in the TP group, EP.
+    for (const char* version : {"0.5.19", "0.5.23"}) {
+        inventory inv = cluster_inventory(2, fabric::infiniband, runtime_kind::process);
+        inv.name = fmt::format("sglang-dp-attention-{}", version);
+        inv.serving.engine = engine_kind::sglang;
+        inv.runtime.sglang_version = version;
+        inv.serving.tensor_parallel_size = 16;
+        inv.serving.pipeline_parallel_size = 1;
+        inv.serving.allow_cross_node_tp = true;
+        inv.serving.attention_data_parallel_size = 16;
+        inv.serving.enable_expert_parallel = true;
+        out.push_back({inv.name, inv});
+    }
     {
         inventory inv = cluster_inventory(3, fabric::roce, runtime_kind::process);
         inv.name = "sglang-ep-open";

@@ -58,6 +58,11 @@ for r in (json.loads(l) for l in open(f"{out}/judge-resolve.jsonl")):
         if want is not None and r["accepted"] and str(got.get(key)) != want:
             bad += 1
             print(f"FAIL {r['case']}: {flag} {want} resolved as {key} = {got.get(key)}")
+    # DP attention, in either spelling (--attn-dp-size from 0.5.22; --enable-dp-attention --dp-size N before).
+    adp = after("--attn-dp-size") or (after("--dp-size") if "--enable-dp-attention" in argv else None)
+    if adp and r["accepted"] and (str(got.get("attn_dp_size")) != adp or got.get("dp_size") != 1):
+        bad += 1
+        print(f"FAIL {r['case']}: DP attention {adp} resolved as attn_dp_size = {got.get('attn_dp_size')}, dp_size = {got.get('dp_size')}")
     if after("--dist-init-addr") and r["accepted"] and got.get("dist_init_addr") != after("--dist-init-addr"):
         bad += 1
         print(f"FAIL {r['case']}: --dist-init-addr resolved as {got.get('dist_init_addr')}")

@@ -102,6 +102,7 @@ DSDEPLOY_INLINE plan_options to_plan_options(const serving_options& s) {
     plan_options o;
     o.gpu_memory_utilization = s.gpu_memory_utilization;
     o.engine = s.engine;
+    o.attention_dp = s.attention_data_parallel_size;
     o.mem_fraction_static = s.mem_fraction_static;
     o.max_model_len = s.max_model_len;
     o.kv_cache_dtype = s.kv_cache_dtype;
@@ -290,8 +291,14 @@ DSDEPLOY_INLINE void detail::validate_sglang(const inventory& inv) {
               "check_server_args, 0.5.23); choose a name without ':'");
     if (s.data_parallel_size.value_or(1) > 1)
         raise(errc::inventory_field, "serving.data_parallel_size",
-              "data parallelism with SGLang (--dp-size, DP attention) is not rendered by dsdeploy yet; use data_parallel_size = 1 "
-              "(tensor x pipeline parallel across the nodes, with expert parallelism for MoE models)");
+              "SGLang refuses data-parallel replicas across nodes (ServerArgs, 0.5.23); its multi-node data parallelism is DP attention "
+              "inside the TP group: set data_parallel_size = 1 and attention_data_parallel_size (e.g. = tensor_parallel_size)");
+    const int adp = s.attention_data_parallel_size;
+    if (adp > 1 && s.tensor_parallel_size && *s.tensor_parallel_size % adp != 0)
+        raise(errc::inventory_field, "serving.attention_data_parallel_size",
+              std::to_string(adp) + " attention groups cannot split TP " + std::to_string(*s.tensor_parallel_size) +
+                  " (SGLang: tp_size must be a multiple of it); use a divisor of tensor_parallel_size, e.g. " +
+                  std::to_string(*s.tensor_parallel_size));
     if (s.data_parallel_lb != dp_load_balancing::internal)
         raise(errc::inventory_field, "serving.data_parallel_lb", "load balancing over data-parallel ranks is vLLM's; remove it with SGLang");
     if (s.api_server_count != 0)
@@ -394,6 +401,11 @@ DSDEPLOY_INLINE std::vector<port_use> node_ports(const inventory& inv, std::size
         add("Ray workers", "ports.min_worker", p.min_worker, p.max_worker);
     } else if (inv.serving.engine == engine_kind::sglang) {
         if (head) add("SGLang rendezvous (--dist-init-addr)", "ports.master", p.master, p.master);
+        // With DP attention its ZMQ channels go over TCP on the dist-init host: port + 1 .. + 6
+        // (sglang 0.5.23 PortArgs.init_new; port - 7 upward near 65535).
+        if (head && inv.serving.attention_data_parallel_size > 1)
+            add("SGLang DP-attention channels (dist-init port + 1..6)", "ports.master", p.master + 1 <= 65529 ? p.master + 1 : p.master - 7,
+                p.master + 1 <= 65529 ? p.master + 6 : p.master - 2);
     } else if (inv.serving.data_parallel_size.value_or(1) > 1) {
         if (head) add("vLLM data-parallel coordination", "ports.dp_rpc", p.dp_rpc, p.dp_rpc);
     } else if (head) {
@@ -470,6 +482,12 @@ DSDEPLOY_INLINE void validate(const inventory& inv) {
               detail::quoted(r.python_env) + " is not an absolute path; give the environment's prefix (the folder holding bin/ray and bin/vllm), or leave it empty to use PATH");
     if (r.num_cpus < 0 || r.num_cpus > 100000)
         raise(errc::inventory_field, "runtime.num_cpus", std::to_string(r.num_cpus) + " is not a CPU count; use 0 (detect) or a positive number");
+    if (s.attention_data_parallel_size < 1 || s.attention_data_parallel_size > 1024)
+        raise(errc::inventory_field, "serving.attention_data_parallel_size",
+              std::to_string(s.attention_data_parallel_size) + " is not a group count; use 1 (off) or a divisor of tensor_parallel_size");
+    if (s.attention_data_parallel_size > 1 && s.engine != engine_kind::sglang)
+        raise(errc::inventory_field, "serving.attention_data_parallel_size",
+              "DP attention is SGLang's (serving.engine = \"sglang\"); with vLLM use data_parallel_size with enable_expert_parallel");
     if (s.engine == engine_kind::sglang) detail::validate_sglang(inv);
     const int dp = s.data_parallel_size.value_or(1);
     if (s.api_server_count < 0 || s.api_server_count > 64)

@@ -520,6 +520,8 @@ inline inventory_schema make_inventory_schema() {
                "DP across nodes: internal (one API on the head) | hybrid (an API per node)"),
         member("api_server_count", &V::api_server_count, "API server processes per API node; 0 = vLLM's default"),
         member("num_redundant_experts", &V::num_redundant_experts, "EPLB replicas per MoE layer (needs enable_expert_parallel)"),
+        member("attention_data_parallel_size", &V::attention_data_parallel_size, "SGLang DP attention groups in the TP group; 1 = off")
+            .optional_when([](const V& v) { return v.attention_data_parallel_size == 1; }, constant<V>("8")),
         member("allow_cross_node_tp", &V::allow_cross_node_tp, "let one TP group span nodes"),
         member("pp_layer_partition", &V::pp_layer_partition, "layers per stage (VLLM_PP_LAYER_PARTITION)")
             .optional_when([](const V& v) { return v.pp_layer_partition.empty(); }, constant<V>("[32, 29]")),

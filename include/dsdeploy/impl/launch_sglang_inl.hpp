@@ -39,6 +39,14 @@ DSDEPLOY_INLINE launch_plan detail::sglang_launch(const inventory& inv, const pl
     std::vector<std::string> serve = {"python3", "-m", "sglang.launch_server", "--model-path", l.model_path, "--served-model-name",
                                       l.served_model_name, "--tp-size", std::to_string(p.parallel.tp)};
     if (p.parallel.pp > 1) serve.insert(serve.end(), {"--pp-size", std::to_string(p.parallel.pp)});
+    if (const int adp = inv.serving.attention_data_parallel_size; adp > 1) {
+        // DP attention: --attn-dp-size from 0.5.22; before, --enable-dp-attention with --dp-size,
+        // which 0.5.22 turned into attn_dp_size (sglang server_args.py, 0.5.21 / 0.5.22).
+        if (l.version < engine_version{0, 5, 22, "0.5.22"})
+            serve.insert(serve.end(), {"--enable-dp-attention", "--dp-size", std::to_string(adp)});
+        else
+            serve.insert(serve.end(), {"--attn-dp-size", std::to_string(adp)});
+    }
     if (p.parallel.ep) {
         // The expert-parallel group is the TP group (ServerArgs: ep_size <= tp_size, dividing it;
         // docs.sglang.io expert_parallelism).

@@ -339,7 +339,11 @@ DSDEPLOY_INLINE memory_account account_memory(const model_spec& m, const gpu_spe
     }
     const bool utilization_ok = a.utilization < 0.99 || a.enforce_eager;
     a.fits = a.max_model_len > 0 && a.kv_tokens >= a.max_model_len && a.slack_gib >= 0 && utilization_ok;
-    a.max_concurrency = a.max_model_len > 0 ? vllm_max_concurrency(a.kv_tokens, a.max_model_len, a.block_size) * p.dp : 0;
+    // SGLang's DP attention: the attention_dp groups of a TP group hold different requests, each
+    // its own KV cache (sgl-project/sglang benchmark/deepseek_v3/README.md: DP attention avoids the
+    // latent KV replicated over the TP ranks), so the tokens the group holds multiply.
+    const int kv_groups = o.engine == engine_kind::sglang ? std::max(1, o.attention_dp) : 1;
+    a.max_concurrency = a.max_model_len > 0 ? vllm_max_concurrency(a.kv_tokens, a.max_model_len, a.block_size) * p.dp * kv_groups : 0;
     a.total_weights_gib = total_weight_bytes(m) / gib;
     a.cluster_budget_gib = a.budget_gib * p.world_size();
     return a;
