@@ -955,3 +955,24 @@ TEST_CASE("SGLang DP attention: the flags of the release, the ports it opens, wh
     v.serving.attention_data_parallel_size = 8;
     CHECK_DSDEPLOY_ERROR(validate(v), errc::inventory_field, "serving.attention_data_parallel_size", "SGLang's");
 }
+
+TEST_CASE("launcher ray: which Ray executor runs, and Compiled Graph settings it ignores") {
+    inventory inv = default_inventory();  // vLLM 0.11.0, auto -> Ray
+    CHECK_THAT(make_launch(inv, plan_for(inv)).launcher_why, Catch::Matchers::EndsWith("Ray executor: the first one (Ray Compiled Graph)"));
+    inv.runtime.launcher = launcher_kind::ray;
+    inv.runtime.vllm_version = "0.32.0";
+    inv.runtime.image = "registry.example/vllm-with-ray:0.32.0";
+    inv.serving.env = {{"VLLM_USE_RAY_COMPILED_DAG_CHANNEL_TYPE", "shm"}};
+    const launch_plan l = make_launch(inv, plan_for(inv));
+    CHECK_THAT(l.launcher_why, Catch::Matchers::Contains("RayExecutorV2") && Catch::Matchers::Contains("the default from 0.23.0"));
+    CHECK(std::any_of(l.warnings.begin(), l.warnings.end(), [](const std::string& w) {
+        return w.find("serving.env.VLLM_USE_RAY_COMPILED_DAG_CHANNEL_TYPE: vLLM 0.32.0 runs RayExecutorV2") == 0;
+    }));
+    inv.serving.env.push_back({"VLLM_USE_RAY_V2_EXECUTOR_BACKEND", "0"});  // the operator keeps the first executor
+    const launch_plan v1 = make_launch(inv, plan_for(inv));
+    CHECK_THAT(v1.launcher_why, Catch::Matchers::EndsWith("the first one (Ray Compiled Graph)"));
+    CHECK(std::none_of(v1.warnings.begin(), v1.warnings.end(), [](const std::string& w) { return w.find("RayExecutorV2") != std::string::npos; }));
+    inv.runtime.vllm_version = "0.20.0";  // opt-in there
+    inv.serving.env = {{"VLLM_USE_RAY_V2_EXECUTOR_BACKEND", "1"}};
+    CHECK_THAT(make_launch(inv, plan_for(inv)).launcher_why, Catch::Matchers::Contains("serving.env VLLM_USE_RAY_V2_EXECUTOR_BACKEND"));
+}

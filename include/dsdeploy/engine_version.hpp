@@ -57,6 +57,11 @@ engine_version mp_multinode_version();
 engine_version mp_multinode_cpu_version();
 // The first release whose default dependencies and official vllm/vllm-openai images have no Ray.
 engine_version ray_dropped_version();
+// The first release whose Ray path is RayExecutorV2 by default (vllm-project/vllm #36836: vLLM's own
+// MessageQueue/ZMQ control plane, Ray Compiled Graph dropped; field notes: "the default by 0.23",
+// NovaSky-AI/SkyRL#1653). Read from the wheels here: in 0.20.0 it is opt-in
+// (vllm/envs.py VLLM_USE_RAY_V2_EXECUTOR_BACKEND defaults to "0"), in 0.32.0 the default ("1").
+engine_version ray_executor_v2_default_version();
 
 namespace detail {
 // The official image, from Docker Hub under any of its spellings, any tag or digest.

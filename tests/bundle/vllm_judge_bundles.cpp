@@ -70,13 +70,15 @@ int main(int argc, char** argv) {
 
     std::vector<dsdeploy_test::matrix_case> cases;
     const launcher_kind launchers[] = {launcher_kind::ray, launcher_kind::mp, launcher_kind::automatic};
-    for (const auto& c : dsdeploy_test::matrix_cases())
+    for (const auto& c : dsdeploy_test::matrix_cases()) {
+        if (c.inv.serving.engine != engine_kind::vllm) continue;  // SGLang's parser judges those (sglang_parser_judge.sh)
         for (launcher_kind k : launchers) {
             dsdeploy_test::matrix_case m = c;
             m.id = c.id + "-" + std::string(to_string(k));
             m.inv.runtime.launcher = k;
             cases.push_back(m);
         }
+    }
     {
         inventory inv = dsdeploy_test::cluster_inventory(2, fabric::infiniband, runtime_kind::process);
         inv.serving.tensor_parallel_size = 8;

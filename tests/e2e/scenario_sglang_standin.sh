@@ -8,11 +8,24 @@
 # health endpoint. Then `dsdeploy chat`, `status`, h2's process killed -> `status` names h2,
 # `down` -> nothing left.
 #
+# DSD_E2E_RUNTIME=docker: the same on the docker test bed (each host its own Docker engine, the
+# e2e image; fixture e2e_docker_engines), with Compose v2 or (DSD_E2E_COMPOSE=v1) docker-compose 1.29: one container per host whose python3 is the overlay
+# (bind-mounted over the image's /usr/local/bin/python3, with the SGLang environment, its
+# interpreter and this folder read-only at their own paths); the head's key reaches --api-key
+# through the compose entrypoint's literal sh -c. The killed-rank step is the process runtime's.
+#
 # usage: scenario_sglang_standin.sh DSDEPLOY HOSTS_STATE WORK_DIR SGLANG_VENV   (as root)
 # SGLANG_VENV: scripts/python-env-sglang.sh's environment (build/venv-sglang).
 # shellcheck source=tests/e2e/scenario_lib.sh
 DSD_E2E_NEEDS="python3" . "$(dirname "${BASH_SOURCE[0]}")/scenario_lib.sh"
-trap scenario_teardown EXIT
+RUNTIME="${DSD_E2E_RUNTIME:-process}"
+COMPOSE="${DSD_E2E_COMPOSE:-v2}"
+sglang_teardown() {
+  local rc=$?
+  [ "$RUNTIME" != docker ] || "$E2E_DIR/docker/engines.sh" compose "$HOSTS" v2 || true
+  scenario_teardown "$rc"
+}
+trap sglang_teardown EXIT
 
 make_model
 # The overlay environment: the real SGLang environment's python, with sitecustomize routing
@@ -28,13 +41,36 @@ done
 version="$("$VENV/bin/python3" -c 'import importlib.metadata as m; print(m.version("sglang"))')"
 log "SGLang $version in $VENV; the overlay $ENV_DIR runs the stand-in server"
 
+if [ "$RUNTIME" = docker ]; then
+  # DSD_E2E_COMPOSE=v1: docker-compose 1.29 only (the hosts' v2 plugin hidden for the run).
+  "$E2E_DIR/docker/engines.sh" compose "$HOSTS" "$COMPOSE"
+  if [ "$COMPOSE" = v1 ]; then
+    hssh h1 'docker compose version' >/dev/null 2>&1 && fail "the v2 plugin is still visible on h1"
+    hssh h1 'docker-compose version --short' > "$WORK/compose-version.txt" || fail "no docker-compose (v1) on h1"
+  else
+    hssh h1 'docker compose version --short' > "$WORK/compose-version.txt" || fail "no docker compose (v2) on h1"
+  fi
+  log "Compose $COMPOSE: $(cat "$WORK/compose-version.txt")"
+  for h in h1 h2; do
+    engine "$h" image inspect "$DOCKER_IMAGE" >/dev/null 2>&1 || fail "$h: the engine has no $DOCKER_IMAGE (fixture e2e_docker_engines_up)"
+  done
+  prefix="$("$VENV/bin/python3" -c 'import sys; print(sys.base_prefix)')"
+  RUNTIME_TOML="kind = \"docker\"
+image = \"$DOCKER_IMAGE\"
+pull = \"never\"
+shm_size = \"1g\"
+volumes = [\"$VENV:$VENV:ro\", \"$prefix:$prefix:ro\", \"$E2E_DIR:$E2E_DIR:ro\", \"$ENV_DIR/bin/python3:/usr/local/bin/python3:ro\"]
+ulimits = { memlock = 8388608, nofile = 20000 }"
+else
+  RUNTIME_TOML="kind = \"process\"
+python_env = \"$ENV_DIR\""
+fi
 INV="$WORK/inventory.toml"
 cat > "$INV" <<EOT
-name = "e2e-sglang"
+name = "e2e-sglang-$RUNTIME"
 [runtime]
-kind = "process"
+$RUNTIME_TOML
 sglang_version = "$version"
-python_env = "$ENV_DIR"
 [api]
 auth = true
 key_env = "DSDEPLOY_API_KEY"
@@ -73,7 +109,13 @@ T_UP="$SECS"
 # brackets, DSD_E2E_FAMILY=6), the all-reduce.
 if [ "$FAMILY" = 6 ]; then RDV="[$H1_ADDR]:29501"; else RDV="$H1_ADDR:29501"; fi
 for h in h1 h2; do
-  hssh "$h" "cat $REMOTE_DIR/$h/logs/vllm.log" > "$WORK/$h-engine.log" || fail "$h: no engine log"
+  if [ "$RUNTIME" = docker ]; then
+    cid="$(engine "$h" ps -q --filter "label=dev.dsdeploy.node=$h" --filter "label=dev.dsdeploy.deployment=e2e-sglang-docker")"
+    [ -n "$cid" ] || fail "$h: no running container of the deployment"
+    engine "$h" logs "$cid" > "$WORK/$h-engine.log" 2>&1 || fail "$h: no container log"
+  else
+    hssh "$h" "cat $REMOTE_DIR/$h/logs/vllm.log" > "$WORK/$h-engine.log" || fail "$h: no engine log"
+  fi
   grep -q "argv parsed by SGLang $(re_escape "$version")'s own parser: tp_size=1 pp_size=2 nnodes=2" "$WORK/$h-engine.log" ||
     fail "$h: SGLang's parser did not take the argv: $(tail -n 20 "$WORK/$h-engine.log")"
   grep -q "dist_init_addr=$(re_escape "$RDV") " "$WORK/$h-engine.log" || fail "$h: not the head's rendezvous $RDV: $(grep -o 'dist_init_addr=[^ ]*' "$WORK/$h-engine.log")"
@@ -98,17 +140,23 @@ expect_text "stand-in reply" "chat prints the stand-in's reply"
 
 dsd status_ok 120 status
 expect_rc 0 "status while serving"
+dsd logs 120 logs
+expect_rc 0 "logs"
+expect_text 'sglang-standin\] (serving the API|serving /health only)' "logs shows each node's engine log"
 
-pid="$(hssh h2 "cat $REMOTE_DIR/h2/run/vllm.pid")"
-[[ "$pid" =~ ^[0-9]+$ ]] || fail "no engine PID file on h2: $pid"
-hssh h2 "kill -KILL $pid"
-sleep 2
-dsd status_killed 120 status
-expect_rc 1 "status with h2's SGLang killed"
-expect_text 'h2' "status names the node whose engine is gone"
+if [ "$RUNTIME" = process ]; then
+  pid="$(hssh h2 "cat $REMOTE_DIR/h2/run/vllm.pid")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || fail "no engine PID file on h2: $pid"
+  hssh h2 "kill -KILL $pid"
+  sleep 2
+  dsd status_killed 120 status
+  expect_rc 1 "status with h2's SGLang killed"
+  expect_text 'h2' "status names the node whose engine is gone"
+fi
 
 dsd down 300 down
 expect_rc 0 "down"
 expect_nothing_left "after down"
+if [ "$RUNTIME" = docker ]; then expect_engines_empty "after down"; fi
 TEARDOWN_DONE=1
 log "timings: up (to smoke) $T_UP s"

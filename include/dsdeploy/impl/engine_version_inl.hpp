@@ -72,6 +72,7 @@ DSDEPLOY_INLINE engine_version mp_multinode_version() { return engine_version{0,
 // Ray left vLLM's default dependencies and the official vllm/vllm-openai images in v0.18
 // (vllm-project/vllm #36170 and #33445; ../shared/reference/field-2026-12.md §1).
 DSDEPLOY_INLINE engine_version ray_dropped_version() { return engine_version{0, 18, 0, "0.18.0"}; }
+DSDEPLOY_INLINE engine_version ray_executor_v2_default_version() { return engine_version{0, 23, 0, "0.23.0"}; }
 
 namespace detail {
 DSDEPLOY_INLINE bool official_vllm_image(std::string_view image) {

@@ -366,6 +366,36 @@ DSDEPLOY_INLINE void detail::check_inventory_text(const inventory& inv) {
 }
 
 namespace detail {
+// Which Ray executor vLLM runs, and serving.env settings that executor ignores: RayExecutorV2
+// (vllm #36836) replaced Ray Compiled Graph with vLLM's own MessageQueue, so the
+// VLLM_USE_RAY_COMPILED_DAG* variables steer nothing once it is the default (ray_executor_v2_default_version)
+// unless VLLM_USE_RAY_V2_EXECUTOR_BACKEND=0 keeps the first executor.
+inline void add_ray_executor_notes(const inventory& inv, launch_plan& l) {
+    std::string v2_setting;
+    for (const auto& [k, v] : inv.serving.env)
+        if (k == "VLLM_USE_RAY_V2_EXECUTOR_BACKEND") v2_setting = v;
+    const bool v2_default = !(l.version < ray_executor_v2_default_version());
+    const bool v2 = v2_setting.empty() ? v2_default : v2_setting != "0";
+    l.launcher_why += v2 ? "; Ray executor: RayExecutorV2 (vLLM's MessageQueue control plane, vllm #36836" +
+                               std::string(v2_setting.empty() ? ", the default from " + ray_executor_v2_default_version().text
+                                                              : ", serving.env VLLM_USE_RAY_V2_EXECUTOR_BACKEND") + ")"
+                         : "; Ray executor: the first one (Ray Compiled Graph)";
+    if (!v2) return;
+    for (std::size_t i = 0; i < inv.serving.env.size(); ++i) {
+        const std::string& k = inv.serving.env[i].first;
+        if (k.rfind("VLLM_USE_RAY_COMPILED_DAG", 0) == 0 || k == "VLLM_USE_RAY_SPMD_WORKER")
+            l.warnings.push_back("serving.env." + k + ": vLLM " + l.version.text + " runs RayExecutorV2 (vllm #36836), which has no Ray " +
+                                 "Compiled Graph: " + k + " steers nothing; remove it, or set VLLM_USE_RAY_V2_EXECUTOR_BACKEND = \"0\" to "
+                                 "keep the first Ray executor");
+    }
+}
+
+// Where a hybrid-LB worker's API server listens: every address when the head's does (the same
+// wildcard), else the worker's own address (api.host names one of the head's, not the worker's).
+inline std::string hybrid_worker_host(const launch_plan& l, const node& n) {
+    return detail::binds_everything(l.listen_host) ? l.listen_host : n.address;
+}
+
 // The warnings about where the API listens and whether it needs a key (every engine).
 inline void add_api_warnings(const inventory& inv, launch_plan& l) {
     const std::string& api_host = inv.api.host;
@@ -411,6 +441,7 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
     const launcher_choice chosen = effective_launcher(inv);
     l.launcher = chosen.kind;
     l.launcher_why = chosen.why;
+    if (!sglang && l.launcher == launcher_kind::ray) detail::add_ray_executor_notes(inv, l);
     if (l.runtime == runtime_kind::docker && l.launcher == launcher_kind::ray && detail::official_vllm_image(inv.runtime.image) &&
         !(l.version < ray_dropped_version()) && chosen.automatic)
         raise(errc::launch_version, "runtime.launcher",
@@ -592,9 +623,7 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
             if (!is_head) nl.vllm_serve.insert(nl.vllm_serve.end(), {"--data-parallel-start-rank", std::to_string(node_rank * dp_local)});
             if (is_head || hybrid) {
                 // hybrid: every node serves its own ranks, on its own address
-                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", is_head ? l.listen_host : (l.listen_host == "::" || l.listen_host == "0.0.0.0"
-                                                                                                    ? l.listen_host
-                                                                                                    : n.address),
+                nl.vllm_serve.insert(nl.vllm_serve.end(), {"--host", is_head ? l.listen_host : detail::hybrid_worker_host(l, n),
                                                            "--port", std::to_string(ports.api)});
                 if (inv.serving.api_server_count > 0)
                     nl.vllm_serve.insert(nl.vllm_serve.end(), {"--api-server-count", std::to_string(inv.serving.api_server_count)});
