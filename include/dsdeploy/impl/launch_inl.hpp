@@ -366,6 +366,34 @@ DSDEPLOY_INLINE void detail::check_inventory_text(const inventory& inv) {
 }
 
 namespace detail {
+// Node i's launch without its commands: who it is, and its environment from the network profile
+// and serving.env (every engine; the engine adds its own variables after these).
+inline node_launch node_launch_base(const inventory& inv, std::size_t i) {
+    const node& n = inv.cluster.nodes[i];
+    node_launch nl;
+    nl.index = i;
+    nl.name = n.name;
+    nl.address = n.address;
+    nl.role = n.role;
+    nl.gpus = n.gpus();
+    nl.env = node_environment(inv.network, n, "nodes[" + std::to_string(i) + "]");
+    for (const auto& kv : inv.serving.env) nl.env.push_back(kv);
+    return nl;
+}
+
+// The process runtime pins a node's GPUs with CUDA_VISIBLE_DEVICES when gpu_ids names them.
+inline void add_visible_devices(const inventory& inv, const node& n, env_list& env) {
+    if (inv.runtime.kind != runtime_kind::process || n.gpu_ids.empty()) return;
+    std::vector<std::string> ids;
+    for (int id : n.gpu_ids) ids.push_back(std::to_string(id));
+    env.emplace_back("CUDA_VISIBLE_DEVICES", detail::join(ids, ","));
+}
+
+// A warning once, however many nodes' commands raise it.
+inline void warn_once(launch_plan& l, const std::string& w) {
+    if (std::find(l.warnings.begin(), l.warnings.end(), w) == l.warnings.end()) l.warnings.push_back(w);
+}
+
 // Which Ray executor vLLM runs, and serving.env settings that executor ignores: RayExecutorV2
 // (vllm #36836) replaced Ray Compiled Graph with vLLM's own MessageQueue, so the
 // VLLM_USE_RAY_COMPILED_DAG* variables steer nothing once it is the default (ray_executor_v2_default_version)
@@ -541,7 +569,6 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
         if (flag == "--headless") return "runtime.launcher";
         return "runtime.vllm_version";
     };
-    std::vector<std::string> seen_warnings;
     auto check_words = [&](const std::vector<std::string>& argv, std::size_t first, bool extra) {
         for (std::size_t i = first; i < argv.size(); ++i) {
             const flag_check c = check_vllm_flag(argv[i], l.version);
@@ -558,31 +585,16 @@ DSDEPLOY_INLINE launch_plan detail::make_launch_validated(const inventory& inv, 
                     hint = "; remove it or set runtime.vllm_version to the vLLM you run";
                 raise(errc::launch_flag_unsupported, field, c.detail + hint);
             }
-            const std::string w = field + ": " + c.detail;
-            if (std::find(seen_warnings.begin(), seen_warnings.end(), w) == seen_warnings.end()) {
-                seen_warnings.push_back(w);
-                l.warnings.push_back(w);
-            }
+            detail::warn_once(l, field + ": " + c.detail);
         }
     };
 
     std::size_t rank = 1;
     for (std::size_t i = 0; i < inv.cluster.nodes.size(); ++i) {
         const node& n = inv.cluster.nodes[i];
-        node_launch nl;
-        nl.index = i;
-        nl.name = n.name;
-        nl.address = n.address;
-        nl.role = n.role;
-        nl.gpus = n.gpus();
-        nl.env = node_environment(inv.network, n, "nodes[" + std::to_string(i) + "]");
-        for (const auto& kv : inv.serving.env) nl.env.push_back(kv);
+        node_launch nl = detail::node_launch_base(inv, i);
         if (!partition.empty()) nl.env.emplace_back("VLLM_PP_LAYER_PARTITION", detail::join(partition, ","));
-        if (inv.runtime.kind == runtime_kind::process && !n.gpu_ids.empty()) {
-            std::vector<std::string> ids;
-            for (int id : n.gpu_ids) ids.push_back(std::to_string(id));
-            nl.env.emplace_back("CUDA_VISIBLE_DEVICES", detail::join(ids, ","));
-        }
+        detail::add_visible_devices(inv, n, nl.env);
         const bool is_head = i == l.head;
         if (ray) {
             auto& r = nl.ray_start;

@@ -66,7 +66,6 @@ DSDEPLOY_INLINE launch_plan detail::sglang_launch(const inventory& inv, const pl
         serve.insert(serve.end(), {"--kv-cache-dtype", d == dtype::fp8 ? "fp8_e4m3" : "bfloat16"});
     }
 
-    std::vector<std::string> seen_warnings;
     auto check_words = [&](const std::vector<std::string>& argv, std::size_t first, bool extra) {
         for (std::size_t i = first; i < argv.size(); ++i) {
             const flag_check c = check_sglang_flag(argv[i], l.version);
@@ -76,30 +75,14 @@ DSDEPLOY_INLINE launch_plan detail::sglang_launch(const inventory& inv, const pl
             if (c.support == flag_support::no)
                 raise(errc::launch_flag_unsupported, field,
                       c.detail + (extra ? "; remove it or set runtime.sglang_version to the SGLang you run" : "; use a newer SGLang, or change " + field));
-            const std::string w = field + ": " + c.detail;
-            if (std::find(seen_warnings.begin(), seen_warnings.end(), w) == seen_warnings.end()) {
-                seen_warnings.push_back(w);
-                l.warnings.push_back(w);
-            }
+            warn_once(l, field + ": " + c.detail);
         }
     };
 
     int rank = 1;
     for (std::size_t i = 0; i < inv.cluster.nodes.size(); ++i) {
-        const node& n = inv.cluster.nodes[i];
-        node_launch nl;
-        nl.index = i;
-        nl.name = n.name;
-        nl.address = n.address;
-        nl.role = n.role;
-        nl.gpus = n.gpus();
-        nl.env = node_environment(inv.network, n, "nodes[" + std::to_string(i) + "]");
-        for (const auto& kv : inv.serving.env) nl.env.push_back(kv);
-        if (inv.runtime.kind == runtime_kind::process && !n.gpu_ids.empty()) {
-            std::vector<std::string> ids;
-            for (int id : n.gpu_ids) ids.push_back(std::to_string(id));
-            nl.env.emplace_back("CUDA_VISIBLE_DEVICES", detail::join(ids, ","));
-        }
+        node_launch nl = detail::node_launch_base(inv, i);
+        detail::add_visible_devices(inv, inv.cluster.nodes[i], nl.env);
         const bool is_head = i == l.head;
         nl.vllm_serve = serve;
         if (nnodes > 1)
