@@ -53,10 +53,10 @@ inline process_result run_process(const std::vector<std::string>& argv, const st
                                   std::chrono::milliseconds limit,
                                   std::chrono::milliseconds linger = std::chrono::milliseconds(500),
                                   std::size_t max_output = std::size_t{64} << 20) {
-    using clock = std::chrono::steady_clock;
+    using steady = std::chrono::steady_clock;
     using process_impl::close_fd;
     process_result r;
-    const auto t0 = clock::now();
+    const auto t0 = steady::now();
     if (argv.empty()) {
         r.err = "no program given";
         return r;
@@ -115,7 +115,7 @@ inline process_result run_process(const std::vector<std::string>& argv, const st
         while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
         close_all();
-        r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0);
+        r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0);
         return r;
     }
     r.started = true;
@@ -128,19 +128,19 @@ inline process_result run_process(const std::vector<std::string>& argv, const st
     const auto deadline = t0 + limit;
     bool exited = false;
     int status = 0;
-    clock::time_point exited_at{};
-    clock::time_point last_data = clock::now();
+    steady::time_point exited_at{};
+    steady::time_point last_data = steady::now();
     char buf[65536];
     while (true) {
         if (!exited) {
             const pid_t w = ::waitpid(pid, &status, WNOHANG);
             if (w == pid) {
                 exited = true;
-                exited_at = clock::now();
+                exited_at = steady::now();
             }
         }
         if (exited && out_fd < 0 && err_fd < 0) break;
-        const auto now = clock::now();
+        const auto now = steady::now();
         if (exited && now - exited_at >= linger && now - last_data >= linger) break;  // left-behind holders
         if (now >= deadline) {
             r.timed_out = true;
@@ -177,7 +177,7 @@ inline process_result run_process(const std::vector<std::string>& argv, const st
                 close_fd(fd);
                 continue;
             }
-            last_data = clock::now();
+            last_data = steady::now();
             if (sink.size() < max_output)
                 sink.append(buf, std::min(static_cast<std::size_t>(k), max_output - sink.size()));
         }
@@ -191,7 +191,7 @@ inline process_result run_process(const std::vector<std::string>& argv, const st
     }
     if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
     else if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0);
+    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0);
     return r;
 }
 

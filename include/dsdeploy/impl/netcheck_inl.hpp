@@ -311,8 +311,8 @@ DSDEPLOY_INLINE std::vector<finding> judge_netcheck(const inventory& inv, const 
 
 DSDEPLOY_INLINE netcheck_report run_netcheck(const deployment& d, const executor_fn& ex, const netcheck_options& o) {
     namespace nc = detail::netcheck;
-    using clock = std::chrono::steady_clock;
-    const auto t0 = clock::now();
+    using steady = std::chrono::steady_clock;
+    const auto t0 = steady::now();
     netcheck_report rep;
     const auto& inv = d.inv;
     rep.backend = nc::any_gpu(inv) ? "nccl" : "gloo";
@@ -363,7 +363,7 @@ DSDEPLOY_INLINE netcheck_report run_netcheck(const deployment& d, const executor
         rep.nodes.push_back(std::move(n));
     }
     rep.findings = judge_netcheck(inv, rep, o);
-    rep.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    rep.seconds = std::chrono::duration<double>(steady::now() - t0).count();
     return rep;
 }
 

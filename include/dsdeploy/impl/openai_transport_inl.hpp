@@ -132,7 +132,7 @@ inline transport_error map_httplib_error(httplib::Error e, bool idle_too_long) {
 }
 
 inline http_response httplib_send(const transport_config& cfg, const http_request& req, const stream_sink* sink) {
-    using clock = std::chrono::steady_clock;
+    using steady = std::chrono::steady_clock;
     http_response out;
     const bool v6 = cfg.host.find(':') != std::string::npos;
     const std::string origin = cfg.scheme + "://" + (v6 ? "[" + cfg.host + "]" : cfg.host) + ":" + std::to_string(cfg.port);
@@ -167,7 +167,7 @@ inline http_response httplib_send(const transport_config& cfg, const http_reques
         r.path = req.path;
         r.body = req.body;
         for (const auto& h : req.headers) r.headers.emplace(h.first, h.second);
-        auto last_activity = clock::now();
+        auto last_activity = steady::now();
         auto copy_headers = [&](const httplib::Response& resp) {
             out.status = resp.status;
             out.headers.clear();
@@ -175,12 +175,12 @@ inline http_response httplib_send(const transport_config& cfg, const http_reques
         };
         if (sink) {
             r.response_handler = [&](const httplib::Response& resp) {
-                last_activity = clock::now();
+                last_activity = steady::now();
                 copy_headers(resp);
                 return sink->on_headers ? sink->on_headers(out.status, out.headers) : true;
             };
             r.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
-                last_activity = clock::now();
+                last_activity = steady::now();
                 return sink->on_data ? sink->on_data(std::string_view(data, n)) : true;
             };
         }
@@ -192,7 +192,7 @@ inline http_response httplib_send(const transport_config& cfg, const http_reques
             out.body = std::move(res.body);
         }
         if (!ok || err != httplib::Error::Success) {
-            const bool idle = clock::now() - last_activity >= req.read_timeout - std::chrono::milliseconds(20);
+            const bool idle = steady::now() - last_activity >= req.read_timeout - std::chrono::milliseconds(20);
             out.error = map_httplib_error(err == httplib::Error::Success ? httplib::Error::Unknown : err, idle);
             out.error_message = httplib::to_string(err);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
