@@ -9,6 +9,17 @@ export DSDEPLOY_ROOT
 # Each line carries the seconds since the script started, so a CI log shows what took long.
 log() { printf '[dsdeploy %4ds] %s\n' "$SECONDS" "$*" >&2; }
 
+# kill_tree PID...: each process and everything it started (children first), so that a failed
+# step leaves no background job's installer running.
+kill_tree() {
+  local pid
+  for pid in "$@"; do
+    # shellcheck disable=SC2046  # one PID per word
+    kill_tree $(pgrep -P "$pid" || true)
+    kill "$pid" 2>/dev/null || true
+  done
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
     log "need root to run: $*"; return 1; fi
