@@ -15,25 +15,14 @@
 # shellcheck source=tests/e2e/scenario_lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/scenario_lib.sh"
 COMPOSE="${DSD_E2E_COMPOSE:-v2}"
-ENGINES="$E2E_DIR/docker/engines.sh"
 docker_teardown() {
   local rc=$?
-  "$ENGINES" compose "$HOSTS" v2 || true
+  compose_teardown
   scenario_teardown "$rc"
 }
 trap docker_teardown EXIT
 
-for h in h1 h2; do
-  engine "$h" image inspect "$DOCKER_IMAGE" >/dev/null 2>&1 || fail "$h: the engine has no $DOCKER_IMAGE (fixture e2e_docker_engines_up)"
-done
-"$ENGINES" compose "$HOSTS" "$COMPOSE"
-if [ "$COMPOSE" = v1 ]; then
-  hssh h1 'docker compose version' >/dev/null 2>&1 && fail "the v2 plugin is still visible on h1"
-  hssh h1 'docker-compose version --short' > "$WORK/compose-version.txt" || fail "no docker-compose (v1) on h1"
-else
-  hssh h1 'docker compose version --short' > "$WORK/compose-version.txt" || fail "no docker compose (v2) on h1"
-fi
-log "Compose $COMPOSE: $(cat "$WORK/compose-version.txt")"
+use_compose "$COMPOSE"
 
 HEALTH_TIMEOUT="${DSD_E2E_HEALTH_TIMEOUT:-900}"
 make_model

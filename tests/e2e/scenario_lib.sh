@@ -85,6 +85,24 @@ PY
   mv "$MODEL_DIR.tmp" "$MODEL_DIR"
 }
 
+# nodes_toml: the two namespace hosts as inventory [[nodes]] tables (h1 the head), CPU only.
+nodes_toml() {
+  cat <<EOF
+[[nodes]]
+name = "h1"
+address = "$H1_ADDR"
+role = "head"
+gpu_type = ""
+gpu_count = 0
+[[nodes]]
+name = "h2"
+address = "$H2_ADDR"
+role = "worker"
+gpu_type = ""
+gpu_count = 0
+EOF
+}
+
 # write_inventory FILE NAME LAUNCHER: the two namespace hosts, CPU only, process runtime from
 # the e2e venv, the model split in two pipeline stages. serving.env: a 1 GiB KV cache per host
 # (else vLLM's CPU backend claims 90 % of the machine's memory on each "host"), no hub access,
@@ -134,18 +152,7 @@ pipeline_parallel_size = 2
 max_model_len = 1024
 extra_args = ["--load-format", "dummy", "--dtype", "bfloat16"$eager]
 env = { VLLM_CPU_KVCACHE_SPACE = "1", HF_HUB_OFFLINE = "1", VLLM_CACHE_ROOT = "/tmp/dsd-e2e-vllm-cache" }
-[[nodes]]
-name = "h1"
-address = "$H1_ADDR"
-role = "head"
-gpu_type = ""
-gpu_count = 0
-[[nodes]]
-name = "h2"
-address = "$H2_ADDR"
-role = "worker"
-gpu_type = ""
-gpu_count = 0
+$(nodes_toml)
 EOF
 }
 
@@ -178,6 +185,25 @@ PY
 
 # engine HOST ARGS...: the docker CLI against that test host's own engine (from the root namespace).
 engine() { local h="$1"; shift; DOCKER_HOST="unix://$HOSTS/$h/docker/docker.sock" timeout 120 docker "$@"; }
+
+# use_compose VERSION: only that Compose on the docker hosts (v1: docker-compose 1.29, the v2
+# plugin hidden), checked on h1 and logged, and the test image in both engines (fixture
+# e2e_docker_engines_up). compose_teardown puts the v2 plugin back (a trap's first step).
+use_compose() {
+  local version="$1" h
+  for h in h1 h2; do
+    engine "$h" image inspect "$DOCKER_IMAGE" >/dev/null 2>&1 || fail "$h: the engine has no $DOCKER_IMAGE (fixture e2e_docker_engines_up)"
+  done
+  "$E2E_DIR/docker/engines.sh" compose "$HOSTS" "$version"
+  if [ "$version" = v1 ]; then
+    hssh h1 'docker compose version' >/dev/null 2>&1 && fail "the v2 plugin is still visible on h1"
+    hssh h1 'docker-compose version --short' > "$WORK/compose-version.txt" || fail "no docker-compose (v1) on h1"
+  else
+    hssh h1 'docker compose version --short' > "$WORK/compose-version.txt" || fail "no docker compose (v2) on h1"
+  fi
+  log "Compose $version: $(cat "$WORK/compose-version.txt")"
+}
+compose_teardown() { "$E2E_DIR/docker/engines.sh" compose "$HOSTS" v2 || true; }
 
 # expect_engines_empty WHEN: nothing of a deployment is left on either host's engine: no
 # container (running or stopped), no user-defined network, no volume.

@@ -22,7 +22,7 @@ RUNTIME="${DSD_E2E_RUNTIME:-process}"
 COMPOSE="${DSD_E2E_COMPOSE:-v2}"
 sglang_teardown() {
   local rc=$?
-  [ "$RUNTIME" != docker ] || "$E2E_DIR/docker/engines.sh" compose "$HOSTS" v2 || true
+  [ "$RUNTIME" != docker ] || compose_teardown
   scenario_teardown "$rc"
 }
 trap sglang_teardown EXIT
@@ -43,17 +43,7 @@ log "SGLang $version in $VENV; the overlay $ENV_DIR runs the stand-in server"
 
 if [ "$RUNTIME" = docker ]; then
   # DSD_E2E_COMPOSE=v1: docker-compose 1.29 only (the hosts' v2 plugin hidden for the run).
-  "$E2E_DIR/docker/engines.sh" compose "$HOSTS" "$COMPOSE"
-  if [ "$COMPOSE" = v1 ]; then
-    hssh h1 'docker compose version' >/dev/null 2>&1 && fail "the v2 plugin is still visible on h1"
-    hssh h1 'docker-compose version --short' > "$WORK/compose-version.txt" || fail "no docker-compose (v1) on h1"
-  else
-    hssh h1 'docker compose version --short' > "$WORK/compose-version.txt" || fail "no docker compose (v2) on h1"
-  fi
-  log "Compose $COMPOSE: $(cat "$WORK/compose-version.txt")"
-  for h in h1 h2; do
-    engine "$h" image inspect "$DOCKER_IMAGE" >/dev/null 2>&1 || fail "$h: the engine has no $DOCKER_IMAGE (fixture e2e_docker_engines_up)"
-  done
+  use_compose "$COMPOSE"
   prefix="$("$VENV/bin/python3" -c 'import sys; print(sys.base_prefix)')"
   RUNTIME_TOML="kind = \"docker\"
 image = \"$DOCKER_IMAGE\"
@@ -86,18 +76,7 @@ tensor_parallel_size = 1
 pipeline_parallel_size = 2
 max_model_len = 1024
 extra_args = ["--trust-remote-code", "--dist-timeout", "600"]
-[[nodes]]
-name = "h1"
-address = "$H1_ADDR"
-role = "head"
-gpu_type = ""
-gpu_count = 0
-[[nodes]]
-name = "h2"
-address = "$H2_ADDR"
-role = "worker"
-gpu_type = ""
-gpu_count = 0
+$(nodes_toml)
 EOT
 
 dsd up 600 up --health-timeout 300
