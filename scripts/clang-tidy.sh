@@ -12,10 +12,12 @@
 #             list says (ninja -t deps); a change to a .clang-tidy file checks everything.
 # JOBS        clang-tidy processes at a time (default: nproc).
 #
-# The compile database is filtered first: src/*.cpp only, with -std=c++17 added (GCC 12 compiles
-# C++17 by default, so the database carries no -std, and clang 14 would assume C++14), and
-# without CMake's precompiled-header flags (-include .../cmake_pch.hxx: GCC's .gch is not a file
-# clang can read, and the check should see each file's own includes).
+# The compile database is filtered first: src/*.cpp only (a unity batch of the compiled library,
+# DSDEPLOY_UNITY_BATCH in the ci preset, becomes one entry per room it includes, with its
+# flags), with -std=c++17 added (GCC 12 compiles C++17 by default, so the database carries no
+# -std, and clang 14 would assume C++14), and without CMake's precompiled-header flags
+# (-include .../cmake_pch.hxx: GCC's .gch is not a file clang can read, and the check should see
+# each file's own includes).
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -24,7 +26,7 @@ case "${1:-}" in
   --all) shift ;;
   --changed) mode=changed; shift ;;
   --changed=*) mode=changed ref="${1#--changed=}"; shift ;;
-  -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 esac
 build="${1:-$DSDEPLOY_ROOT/build/ci}"
 build="$(cd "$build" && pwd)"
@@ -38,13 +40,23 @@ work="$build/clang-tidy"
 mkdir -p "$work"
 rm -f "$work"/*.log
 python3 - "$build/compile_commands.json" "$work/compile_commands.json" "$DSDEPLOY_ROOT/src/" <<'PY'
-import json, shlex, sys
+import json, os, re, shlex, sys
 source, target, src_dir = sys.argv[1:4]
-out = []
+entries = []
 for e in json.load(open(source)):
-    if not e["file"].startswith(src_dir) or not e["file"].endswith(".cpp"):
-        continue
     args = e["arguments"] if "arguments" in e else shlex.split(e["command"])
+    path = os.path.join(e["directory"], e["file"])
+    if "/dsdeploy_compiled.dir/Unity/" in path:
+        # A unity batch (DSDEPLOY_UNITY_BATCH, the ci preset): each room it includes is checked on
+        # its own, with the batch's flags.
+        for room in re.findall(r'^#include "([^"]+)"', open(path).read(), re.M):
+            entries.append((e["directory"], room, [room if a in (e["file"], path) else a for a in args]))
+    else:
+        entries.append((e["directory"], e["file"], args))
+out = []
+for directory, file, args in entries:
+    if not file.startswith(src_dir) or not file.endswith(".cpp"):
+        continue
     kept, skip = [], False
     for a in args:
         if skip:
@@ -56,11 +68,11 @@ for e in json.load(open(source)):
         else:
             kept.append(a)
     kept.insert(1, "-std=c++17")
-    out.append({"directory": e["directory"], "file": e["file"], "arguments": kept})
+    out.append({"directory": directory, "file": file, "arguments": kept})
 json.dump(out, open(target, "w"), indent=1)
 PY
 
-mapfile -t all_files < <(python3 -c 'import json, sys; print("\n".join(sorted(e["file"] for e in json.load(open(sys.argv[1])))))' \
+mapfile -t all_files < <(python3 -c 'import json, sys; [print(f) for f in sorted(e["file"] for e in json.load(open(sys.argv[1])))]' \
   "$work/compile_commands.json")
 [ ${#all_files[@]} -gt 0 ] || { log "no src/*.cpp in $build/compile_commands.json (DSDEPLOY_PRECOMPILED off?)"; exit 1; }
 

@@ -64,7 +64,7 @@ wait_env "$venv_newest_pid" "$DSDEPLOY_ROOT/build/python-env-newest.log"
 log "test: the other labels (integration, e2e, lint) under the sanitizers (free disk: $(df -h --output=avail "$DSDEPLOY_ROOT" | tail -n 1 | tr -d ' '))"
 ctest --preset ci -LE unit -j "$(nproc)"
 # The fuzz build runs after the tests, not beside them: built at nice 19 during ctest (session 9)
-# it took the idle CPU, yet slowed the bring-ups by 30-80 % and the run as a whole (HACKING.md).
+# it took the idle CPU, yet slowed the bring-ups by 30-80 % for under a minute gained (HACKING.md).
 log "build (preset fuzz: clang, libFuzzer + ASan + UBSan)"
 build_preset fuzz
 log "test: every fuzz target for a short run"
