@@ -68,7 +68,10 @@ for directory, file, args in entries:
         else:
             kept.append(a)
     kept.insert(1, "-std=c++17")
-    out.append({"directory": directory, "file": file, "arguments": kept})
+    # "output": the object the build made from this file (a unity batch's for its rooms), whose
+    # dependency list --changed reads.
+    output = args[args.index("-o") + 1] if "-o" in args[:-1] else ""
+    out.append({"directory": directory, "file": file, "arguments": kept, "output": output})
 json.dump(out, open(target, "w"), indent=1)
 PY
 
@@ -77,6 +80,9 @@ mapfile -t all_files < <(python3 -c 'import json, sys; [print(f) for f in sorted
 [ ${#all_files[@]} -gt 0 ] || { log "no src/*.cpp in $build/compile_commands.json (DSDEPLOY_PRECOMPILED off?)"; exit 1; }
 
 files=("${all_files[@]}")
+declare -A object_of=()
+while IFS=$'\t' read -r f o; do object_of["$f"]="$o"; done < <(python3 -c 'import json, sys
+for e in json.load(open(sys.argv[1])): print(e["file"] + "\t" + e["output"])' "$work/compile_commands.json")
 if [ "$mode" = changed ]; then
   base="$(git -C "$DSDEPLOY_ROOT" merge-base HEAD "$ref")"
   mapfile -t changed < <(cd "$DSDEPLOY_ROOT" && { git diff --name-only "$base" --; git ls-files --others --exclude-standard; } | sort -u)
@@ -85,7 +91,7 @@ if [ "$mode" = changed ]; then
   else
     files=()
     for f in "${all_files[@]}"; do
-      obj="CMakeFiles/dsdeploy_compiled.dir/src/$(basename "$f").o"
+      obj="${object_of[$f]}"
       deps="$(ninja -C "$build" -t deps "$obj" 2>/dev/null | sed -n 's/^ *//p')"
       if [ -z "$deps" ]; then files+=("$f"); continue; fi  # not built yet: check it
       for c in "${changed[@]}"; do
