@@ -75,14 +75,15 @@ for directory, file, args in entries:
 json.dump(out, open(target, "w"), indent=1)
 PY
 
-mapfile -t all_files < <(python3 -c 'import json, sys; [print(f) for f in sorted(e["file"] for e in json.load(open(sys.argv[1])))]' \
+# Each room and the object the build made from it, read once.
+all_files=()
+declare -A object_of=()
+while IFS=$'\t' read -r f o; do all_files+=("$f"); object_of["$f"]="$o"; done < <(python3 -c 'import json, sys
+for e in sorted(json.load(open(sys.argv[1])), key=lambda e: e["file"]): print(e["file"] + "\t" + e["output"])' \
   "$work/compile_commands.json")
 [ ${#all_files[@]} -gt 0 ] || { log "no src/*.cpp in $build/compile_commands.json (DSDEPLOY_PRECOMPILED off?)"; exit 1; }
 
 files=("${all_files[@]}")
-declare -A object_of=()
-while IFS=$'\t' read -r f o; do object_of["$f"]="$o"; done < <(python3 -c 'import json, sys
-for e in json.load(open(sys.argv[1])): print(e["file"] + "\t" + e["output"])' "$work/compile_commands.json")
 if [ "$mode" = changed ]; then
   base="$(git -C "$DSDEPLOY_ROOT" merge-base HEAD "$ref")"
   mapfile -t changed < <(cd "$DSDEPLOY_ROOT" && { git diff --name-only "$base" --; git ls-files --others --exclude-standard; } | sort -u)
