@@ -13,7 +13,7 @@
 # JOBS        clang-tidy processes at a time (default: nproc).
 #
 # The compile database is filtered first: src/*.cpp only (a unity batch of the compiled library,
-# DSDEPLOY_UNITY_BATCH in the ci preset, becomes one entry per room it includes, with its
+# DSDEPLOY_UNITY_BATCHES in the ci preset, becomes one entry per room it includes, with its
 # flags), with -std=c++17 added (GCC 12 compiles C++17 by default, so the database carries no
 # -std, and clang 14 would assume C++14), and without CMake's precompiled-header flags
 # (-include .../cmake_pch.hxx: GCC's .gch is not a file clang can read, and the check should see
@@ -47,7 +47,7 @@ for e in json.load(open(source)):
     args = e["arguments"] if "arguments" in e else shlex.split(e["command"])
     path = os.path.join(e["directory"], e["file"])
     if "/dsdeploy_compiled.dir/Unity/" in path:
-        # A unity batch (DSDEPLOY_UNITY_BATCH, the ci preset): each room it includes is checked on
+        # A unity batch (DSDEPLOY_UNITY_BATCHES, the ci preset): each room it includes is checked on
         # its own, with the batch's flags.
         for room in re.findall(r'^#include "([^"]+)"', open(path).read(), re.M):
             entries.append((e["directory"], room, [room if a in (e["file"], path) else a for a in args]))

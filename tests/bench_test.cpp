@@ -20,6 +20,8 @@
 #include <numeric>
 #include <thread>
 
+namespace bench_test {
+
 using namespace dsdeploy;
 namespace b = dsdeploy::bench;
 
@@ -988,3 +990,5 @@ TEST_CASE("runner with a fake transport: SIGINT and the time limit keep the resu
         CHECK(s.errors.at("-1 timeout") == 2);
     }
 }
+
+}  // namespace bench_test

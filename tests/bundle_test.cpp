@@ -24,12 +24,15 @@
 #include <set>
 #include <thread>
 
-// Every fsync of this program, counted (the definition here takes the place of libc's).
+// Every fsync of this program, counted (the definition here takes the place of libc's, for every
+// room's tests: the unit tests are one program).
 static std::atomic<int> fsync_calls{0};
 extern "C" int fsync(int fd) {
     ++fsync_calls;
     return static_cast<int>(::syscall(SYS_fsync, fd));
 }
+
+namespace bundle_test {
 
 using namespace dsdeploy;
 namespace fs = std::filesystem;
@@ -620,3 +623,5 @@ TEST_CASE("hostile values stay inert data when the docker scripts run (fake dock
     CHECK(pwned_files(sandbox).empty());
     fs::remove_all(sandbox);
 }
+
+}  // namespace bundle_test

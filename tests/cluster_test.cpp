@@ -3,6 +3,8 @@
 
 #include "test_support.hpp"
 
+namespace cluster_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -133,3 +135,5 @@ TEST_CASE("cluster.address refuses IPv4 parts with leading zeros and says what w
     c.nodes[1].address = "10.0.0.2";
     CHECK_NOTHROW(validate(c));
 }
+
+}  // namespace cluster_test

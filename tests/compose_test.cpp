@@ -9,6 +9,8 @@
 
 #include <algorithm>
 
+namespace compose_test {
+
 using namespace dsdeploy;
 namespace y = dsdeploy::detail::yaml;
 
@@ -203,3 +205,5 @@ TEST_CASE("runtime.pull, runtime.volumes and runtime.ulimits reach compose and s
     CHECK_THROWS_WITH(validate(bad), Catch::Matchers::Contains("runtime.ulimits.nofile"));
     CHECK_THROWS_WITH(parse_inventory("[runtime]\npull = \"sometimes\"\n", "p.toml"), Catch::Matchers::Contains("pull policy"));
 }
+
+}  // namespace compose_test

@@ -18,6 +18,8 @@
 #include <fstream>
 #include <random>
 
+namespace diagnose_test {
+
 using namespace dsdeploy;
 using dsdeploy_test::fixture;
 
@@ -1109,3 +1111,5 @@ TEST_CASE("40,000 distinct node IPs in placement requests: bounded lists, the fi
     CHECK(mismatches.back()->message.find("(" + std::to_string(40000 - 32) + " more like this not shown)") != std::string::npos);
     CHECK(find_id(fs, "vllm.no_node_type_fulfils"));
 }
+
+}  // namespace diagnose_test

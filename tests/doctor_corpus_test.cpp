@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+namespace doctor_corpus_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -140,3 +142,5 @@ TEST_CASE("doctor corpus: heldout - at least 90 percent and no wrong main diagno
     CHECK(s.passed * 10 >= s.total * 9);
     CHECK(s.wrong == 0);
 }
+
+}  // namespace doctor_corpus_test

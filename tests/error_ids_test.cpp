@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <set>
 
+namespace error_ids_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -67,3 +69,5 @@ TEST_CASE("messages carry the id and the field") {
     CHECK_THROWS_AS(raise(errc::bundle_write, "out", "disk full"), environment_error);
     CHECK_THROWS_AS(raise(errc::plan_value, "x", "y"), config_error);
 }
+
+}  // namespace error_ids_test

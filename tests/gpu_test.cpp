@@ -5,6 +5,8 @@
 
 #include "test_support.hpp"
 
+namespace gpu_test {
+
 using namespace dsdeploy;
 
 TEST_CASE("the GPU catalog has every GPU the planner must know") {
@@ -41,3 +43,5 @@ TEST_CASE("every catalog memory figure is PyTorch's total, not nvidia-smi's") {
     }
     CHECK(find_gpu("H200")->memory_gib == Approx(139.81));
 }
+
+}  // namespace gpu_test

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Two translation units include every header; a missing `inline` fails the link.
+// Two translation units include every header; a missing `inline` fails the link. The umbrella
+// header first and twice: this is also its self-containment check (tests/CMakeLists.txt).
+#include <dsdeploy/dsdeploy.hpp>
 #include <dsdeploy/dsdeploy.hpp>
 
 int dsdeploy_odr_b();

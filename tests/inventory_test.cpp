@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+namespace inventory_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -282,3 +284,5 @@ TEST_CASE("runtime and launcher names parse and print") {
 TEST_CASE("a JSON number too large for a double is a syntax error, not a crash (found by fuzz_inventory)") {
     CHECK_DSDEPLOY_ERROR(parse_inventory(R"({"ports": {"api": 1e3444444444}})", "big.json"), errc::inventory_syntax, "big.json", "number overflow");
 }
+
+}  // namespace inventory_test

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <set>
 
+namespace launch_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -976,3 +978,5 @@ TEST_CASE("launcher ray: which Ray executor runs, and Compiled Graph settings it
     inv.serving.env = {{"VLLM_USE_RAY_V2_EXECUTOR_BACKEND", "1"}};
     CHECK_THAT(make_launch(inv, plan_for(inv)).launcher_why, Catch::Matchers::Contains("serving.env VLLM_USE_RAY_V2_EXECUTOR_BACKEND"));
 }
+
+}  // namespace launch_test

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+namespace model_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -140,3 +142,5 @@ TEST_CASE("model errors name the file or field") {
                          "cannot open config.json");
     fs::remove_all(dir);
 }
+
+}  // namespace model_test

@@ -5,6 +5,8 @@
 
 #include "test_support.hpp"
 
+namespace names_test {
+
 using namespace dsdeploy::detail;
 
 namespace {
@@ -90,3 +92,5 @@ TEST_CASE("echo: short values whole, long ones cut to a prefix plus their length
     CHECK_THAT(e, Catch::Matchers::EndsWith("\xE2\x80\xA6\" (60 bytes)"));
     CHECK(e.substr(1, e.find("\xE2\x80\xA6") - 1).size() % 2 == 0);
 }
+
+}  // namespace names_test

@@ -15,6 +15,8 @@
 
 #include <algorithm>
 
+namespace netcheck_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -309,3 +311,5 @@ TEST_CASE("netcheck: output that is not the worker's is ignored, and what is kep
     REQUIRE(e.ranks.size() == 1);
     CHECK(e.ranks[0].error.size() < 2100);
 }
+
+}  // namespace netcheck_test

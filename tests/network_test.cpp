@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 
+namespace network_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -215,3 +217,5 @@ TEST_CASE("nodes that disagree fall back to what they all support - with a warni
     REQUIRE(some.warnings.size() == 1);
     CHECK_THAT(some.warnings[0], Catch::Matchers::Contains("only mlx5_0 exist on every node"));
 }
+
+}  // namespace network_test

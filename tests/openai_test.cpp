@@ -16,6 +16,8 @@
 #include <random>
 #include <set>
 
+namespace openai_test {
+
 using namespace dsdeploy;
 using namespace dsdeploy::openai;
 using dsdeploy::detail::sse_event;
@@ -811,3 +813,5 @@ TEST_CASE("metrics: a recorded vLLM /metrics page gives the gauges and counters 
     CHECK_DSDEPLOY_ERROR(parse_metrics("<html>\n<body>login</body>\n</html>\n"), errc::client_decode, "metrics",
                          "not a /metrics page");
 }
+
+}  // namespace openai_test

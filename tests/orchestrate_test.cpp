@@ -28,6 +28,8 @@
 #include <fstream>
 #include <thread>
 
+namespace orchestrate_test {
+
 using namespace dsdeploy;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -802,3 +804,5 @@ TEST_CASE("deployment state: state.json as the CLI wrote it, unknown keys kept, 
     CHECK(read_deployment_state(dir).other.empty());
     fs::remove_all(dir);
 }
+
+}  // namespace orchestrate_test

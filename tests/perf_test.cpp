@@ -14,6 +14,8 @@
 #include <map>
 #include <sstream>
 
+namespace perf_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -383,3 +385,5 @@ TEST_CASE("DP + EP charges an all-to-all and is extrapolated") {
     CHECK(p.decode.tp_collective_ms > 0);
     CHECK(p.kv_max_concurrency.value == std::floor(p.kv_tokens / 2048) * 2);
 }
+
+}  // namespace perf_test

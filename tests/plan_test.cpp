@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+namespace plan_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -284,3 +286,5 @@ TEST_CASE("GPU x weight format table: every row cites vLLM and the release, capa
     CHECK_DSDEPLOY_ERROR(make_plan(nodes_of(2, "V100-32GB", 8), *find_model("deepseek-v3"), with(8, 2, 0.9, 4096)),
                          errc::plan_fp8_unsupported, "model", "vLLM refuses fp8 weights (quant_method \"fp8\") on V100-32GB");
 }
+
+}  // namespace plan_test

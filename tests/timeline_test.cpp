@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+namespace timeline_test {
+
 using namespace dsdeploy;
 using dsdeploy_test::fixture;
 
@@ -407,3 +409,5 @@ TEST_CASE("h2's main process stopped before it started a worker: rank missing on
         CHECK(build_timeline({h1, h2}).findings.empty());
     }
 }
+
+}  // namespace timeline_test

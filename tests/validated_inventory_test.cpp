@@ -7,6 +7,8 @@
 
 #include <type_traits>
 
+namespace validated_inventory_test {
+
 using namespace dsdeploy;
 
 // Only validate_inventory makes a validated_inventory: no default, no conversion, no way to
@@ -72,3 +74,5 @@ TEST_CASE("an inventory made in code is checked the same way, errors without a f
     inv.runtime.shm_size = "lots";
     CHECK_DSDEPLOY_ERROR(validate_inventory(inv), errc::inventory_field, "runtime.shm_size", "is not a size");
 }
+
+}  // namespace validated_inventory_test

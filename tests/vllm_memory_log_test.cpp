@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+namespace vllm_memory_log_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -428,3 +430,5 @@ TEST_CASE("pipeline parallelism: the compared stage's own lines when the workers
     for (const auto& n : ray.notes) ray_notes += n;
     CHECK(ray_notes.find("do not say which stage printed them") != std::string::npos);
 }
+
+}  // namespace vllm_memory_log_test

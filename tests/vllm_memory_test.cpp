@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+namespace vllm_memory_test {
+
 using namespace dsdeploy;
 
 namespace {
@@ -252,3 +254,5 @@ TEST_CASE("the inventory feeds the account: runtime.vllm_version, --enforce-eage
     CHECK(p.memory.kv_cache_gib == Approx(old.memory.kv_cache_gib - 0.5 * 8));
     CHECK(p.memory.slack_gib == Approx(old.memory.slack_gib + 0.5 * 8));
 }
+
+}  // namespace vllm_memory_test
