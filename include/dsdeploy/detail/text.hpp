@@ -6,12 +6,25 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 DSDEPLOY_NAMESPACE_BEGIN
 namespace detail {
+
+// Digits at s[i..], at most `max` of them, as a number, with i moved past them; nullopt (i
+// unchanged) when there are none.
+inline std::optional<long long> read_digits(std::string_view s, std::size_t& i, std::size_t max = 12) {
+    std::size_t j = i;
+    long long v = 0;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9' && j - i < max) v = v * 10 + (s[j++] - '0');
+    if (j == i) return std::nullopt;
+    i = j;
+    return v;
+}
 
 inline std::string to_lower(std::string_view s) {
     std::string out(s);

@@ -58,22 +58,13 @@ inline std::string stage_words(timeline_stage s) {
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Digits at s[i..], at most `max` of them; nullopt when none.
-inline std::optional<long long> read_int(std::string_view s, std::size_t& i, std::size_t max = 12) {
-    std::size_t j = i;
-    long long v = 0;
-    while (j < s.size() && is_digit(s[j]) && j - i < max) v = v * 10 + (s[j++] - '0');
-    if (j == i) return std::nullopt;
-    i = j;
-    return v;
-}
 
 // The number after `key` in s ("rank=" -> 1), nullopt when absent.
 inline std::optional<long long> int_after(std::string_view s, std::string_view key) {
     const auto p = s.find(key);
     if (p == std::string_view::npos) return std::nullopt;
     std::size_t i = p + key.size();
-    return read_int(s, i);
+    return read_digits(s, i);
 }
 
 // The word after `key` up to a blank or comma.
@@ -149,7 +140,7 @@ inline parsed_line parse_line(std::string_view raw, const clock& c) {
         if (pp == std::string_view::npos) break;
         p.process = std::string(detail::trim(in.substr(0, pp)));
         std::size_t i = pp + 5;
-        const auto pid = read_int(in, i);
+        const auto pid = read_digits(in, i);
         p.pid = pid ? std::to_string(*pid) : std::string();
         p.ip = word_after(in, "ip=");
         p.prefixed = true;
@@ -175,15 +166,15 @@ inline parsed_line parse_line(std::string_view raw, const clock& c) {
         const std::string_view t = msg.substr(lv.size());
         if (t.size() >= 14 && t[2] == '-' && t[5] == ' ' && t[8] == ':' && t[11] == ':') {
             std::size_t i = 0;
-            const auto mon = read_int(t, i, 2);
+            const auto mon = read_digits(t, i, 2);
             i = 3;
-            const auto day = read_int(t, i, 2);
+            const auto day = read_digits(t, i, 2);
             i = 6;
-            const auto h = read_int(t, i, 2);
+            const auto h = read_digits(t, i, 2);
             i = 9;
-            const auto mi = read_int(t, i, 2);
+            const auto mi = read_digits(t, i, 2);
             i = 12;
-            const auto se = read_int(t, i, 2);
+            const auto se = read_digits(t, i, 2);
             if (mon && day && h && mi && se)
                 p.time = c.to_unix(static_cast<int>(*mon), static_cast<int>(*day), static_cast<int>(*h), static_cast<int>(*mi), static_cast<int>(*se));
             const auto close = t.find("] ");
@@ -195,13 +186,13 @@ inline parsed_line parse_line(std::string_view raw, const clock& c) {
     if (!p.time && msg.size() > 16 && msg[0] == '[' && std::isupper(static_cast<unsigned char>(msg[1])) && msg[6] == ' ' && msg[9] == ':' &&
         msg[12] == ':') {
         std::size_t i = 2;
-        const auto md = read_int(msg, i, 4);
+        const auto md = read_digits(msg, i, 4);
         i = 7;
-        const auto h = read_int(msg, i, 2);
+        const auto h = read_digits(msg, i, 2);
         i = 10;
-        const auto mi = read_int(msg, i, 2);
+        const auto mi = read_digits(msg, i, 2);
         i = 13;
-        const auto se = read_int(msg, i, 2);
+        const auto se = read_digits(msg, i, 2);
         if (md && h && mi && se)
             p.time = c.to_unix(static_cast<int>(*md / 100), static_cast<int>(*md % 100), static_cast<int>(*h), static_cast<int>(*mi), static_cast<int>(*se));
     }
@@ -232,10 +223,10 @@ inline std::string progress_of(std::string_view m) {
     const auto bar = m.find("| ", pct == std::string_view::npos ? 0 : pct);
     if (bar != std::string_view::npos) {
         std::size_t i = bar + 2;
-        const auto a = read_int(m, i);
+        const auto a = read_digits(m, i);
         if (a && i < m.size() && m[i] == '/') {
             ++i;
-            if (const auto b = read_int(m, i)) out += (out.empty() ? "" : " ") + fmt::format("({}/{})", *a, *b);
+            if (const auto b = read_digits(m, i)) out += (out.empty() ? "" : " ") + fmt::format("({}/{})", *a, *b);
         }
     }
     return out;
@@ -341,7 +332,7 @@ inline std::optional<int> rank_from_name(std::string_view name, int tp_size) {
         const auto p = name.find(key);
         if (p == std::string_view::npos) return std::nullopt;
         std::size_t i = p + key.size();
-        const auto v = read_int(name, i, 6);
+        const auto v = read_digits(name, i, 6);
         if (!v) return std::nullopt;
         return static_cast<int>(*v);
     };

@@ -6,8 +6,10 @@
 
 #include <dsdeploy/detail/text.hpp>
 #include <dsdeploy/impl/orchestrate_inl.hpp>
-#include <dsdeploy/impl/timeline_inl.hpp>
 #include <dsdeploy/timeline.hpp>
+// Not impl/timeline_inl.hpp: in the compiled mode src/orchestrate.cpp compiles this file, and the
+// timeline room's definitions belong to src/timeline.cpp alone (an object that held both defined
+// them twice, which the fuzz preset's unity batches turned into a link error).
 
 #include <algorithm>
 #include <cstddef>
@@ -130,7 +132,7 @@ DSDEPLOY_INLINE timeline_node_input parse_timeline_probe(std::string_view text, 
         while (i < l.size() && i < 12 && l[i] >= '0' && l[i] <= '9') ++i;
         if (i > 0 && i < l.size() && l[i] == '\t') {
             std::size_t k = 0;
-            const auto nr = detail::tl::read_int(l, k);
+            const auto nr = detail::read_digits(l, k);
             if (nr) n.lines.push_back({static_cast<std::size_t>(*nr), std::string(l.substr(i + 1))});
             continue;
         }
@@ -141,7 +143,7 @@ DSDEPLOY_INLINE timeline_node_input parse_timeline_probe(std::string_view text, 
             std::size_t k = 0;
             const bool neg = !value.empty() && value[0] == '-';
             if (neg) k = 1;
-            const auto v = detail::tl::read_int(value, k, 15);
+            const auto v = detail::read_digits(value, k, 15);
             if (!v) return std::nullopt;
             return neg ? -*v : *v;
         };
@@ -153,7 +155,7 @@ DSDEPLOY_INLINE timeline_node_input parse_timeline_probe(std::string_view text, 
             // +HHMM / -HHMM
             if (value.size() == 5 && (value[0] == '+' || value[0] == '-')) {
                 std::size_t k = 1;
-                if (const auto v = detail::tl::read_int(value, k, 4); v && k == 5) {
+                if (const auto v = detail::read_digits(value, k, 4); v && k == 5) {
                     const int s = static_cast<int>(*v / 100) * 3600 + static_cast<int>(*v % 100) * 60;
                     n.utc_offset_seconds = value[0] == '-' ? -s : s;
                 }
