@@ -156,28 +156,36 @@ $(nodes_toml)
 EOF
 }
 
-# write_docker_inventory FILE NAME LAUNCHER: the same deployment with runtime "docker": the test
-# image (tests/e2e/docker/image.sh, tagged DOCKER_IMAGE and loaded into both engines, never
-# pulled), the Python environment and its interpreter bind-mounted read-only at their own paths,
-# and ulimits within this machine's caps (hard memlock 8 MiB, nofile 20000) instead of the
-# production defaults (memlock unlimited, nofile 65536), which no container here may have.
+# docker_runtime_toml [VOLUME...]: the [runtime] lines of a docker deployment on the test image
+# (tests/e2e/docker/image.sh, tagged DOCKER_IMAGE and loaded into both engines, never pulled):
+# the Python environment and its interpreter bind-mounted read-only at their own paths, then each
+# VOLUME ("HOST:CONTAINER:ro"), and ulimits within this machine's caps (hard memlock 8 MiB, nofile
+# 20000) instead of the production defaults (memlock unlimited, nofile 65536), which no container
+# here may have.
 DOCKER_IMAGE="dsdeploy-e2e/vllm-cpu:0.20.0"
-write_docker_inventory() {
-  local file="$1" name="$2" launcher="$3" prefix
+# shellcheck disable=SC2120  # VOLUMEs come from scenario_sglang_standin.sh only
+docker_runtime_toml() {
+  local prefix volumes volume
   prefix="$("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)')"
+  volumes="\"$VENV:$VENV:ro\", \"$prefix:$prefix:ro\""
+  for volume in "$@"; do
+    volumes+=", \"$volume\""
+  done
+  printf '%s\n' 'kind = "docker"' "image = \"$DOCKER_IMAGE\"" 'pull = "never"' 'shm_size = "1g"' \
+    "volumes = [$volumes]" 'ulimits = { memlock = 8388608, nofile = 20000 }'
+}
+
+# write_docker_inventory FILE NAME LAUNCHER: the same deployment as write_inventory with
+# docker_runtime_toml's runtime instead of the process one.
+write_docker_inventory() {
+  local file="$1" name="$2" launcher="$3"
   write_inventory "$file" "$name" "$launcher"
-  "$VENV/bin/python" - "$file" "$DOCKER_IMAGE" "$VENV" "$prefix" <<'PY'
+  # shellcheck disable=SC2119  # no extra volumes
+  "$VENV/bin/python" - "$file" "$(docker_runtime_toml)" <<'PY'
 import sys
-path, image, venv, prefix = sys.argv[1:]
+path, runtime = sys.argv[1:]
 text = open(path).read()
-text = text.replace('kind = "process"', "\n".join([
-    'kind = "docker"',
-    f'image = "{image}"',
-    'pull = "never"',
-    'shm_size = "1g"',
-    f'volumes = ["{venv}:{venv}:ro", "{prefix}:{prefix}:ro"]',
-    'ulimits = { memlock = 8388608, nofile = 20000 }',
-]))
+text = text.replace('kind = "process"', runtime)
 text = "\n".join(l for l in text.split("\n") if not l.startswith("python_env ="))
 open(path, "w").write(text)
 PY

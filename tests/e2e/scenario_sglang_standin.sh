@@ -44,13 +44,8 @@ log "SGLang $version in $VENV; the overlay $ENV_DIR runs the stand-in server"
 if [ "$RUNTIME" = docker ]; then
   # DSD_E2E_COMPOSE=v1: docker-compose 1.29 only (the hosts' v2 plugin hidden for the run).
   use_compose "$COMPOSE"
-  prefix="$("$VENV/bin/python3" -c 'import sys; print(sys.base_prefix)')"
-  RUNTIME_TOML="kind = \"docker\"
-image = \"$DOCKER_IMAGE\"
-pull = \"never\"
-shm_size = \"1g\"
-volumes = [\"$VENV:$VENV:ro\", \"$prefix:$prefix:ro\", \"$E2E_DIR:$E2E_DIR:ro\", \"$ENV_DIR/bin/python3:/usr/local/bin/python3:ro\"]
-ulimits = { memlock = 8388608, nofile = 20000 }"
+  # the stand-in's code and the overlay's python3 as the image's, besides the environment
+  RUNTIME_TOML="$(docker_runtime_toml "$E2E_DIR:$E2E_DIR:ro" "$ENV_DIR/bin/python3:/usr/local/bin/python3:ro")"
 else
   RUNTIME_TOML="kind = \"process\"
 python_env = \"$ENV_DIR\""

@@ -404,11 +404,15 @@ inline void add_ray_executor_notes(const inventory& inv, launch_plan& l) {
         if (k == "VLLM_USE_RAY_V2_EXECUTOR_BACKEND") v2_setting = v;
     const bool v2_default = !(l.version < ray_executor_v2_default_version());
     const bool v2 = v2_setting.empty() ? v2_default : v2_setting != "0";
-    l.launcher_why += v2 ? "; Ray executor: RayExecutorV2 (vLLM's MessageQueue control plane, vllm #36836" +
-                               std::string(v2_setting.empty() ? ", the default from " + ray_executor_v2_default_version().text
-                                                              : ", serving.env VLLM_USE_RAY_V2_EXECUTOR_BACKEND") + ")"
-                         : "; Ray executor: the first one (Ray Compiled Graph)";
-    if (!v2) return;
+    if (!v2) {
+        l.launcher_why += "; Ray executor: the first one (Ray Compiled Graph)";
+        return;
+    }
+    l.launcher_why += "; Ray executor: RayExecutorV2 (vLLM's MessageQueue control plane, vllm #36836";
+    if (v2_setting.empty())
+        l.launcher_why += ", the default from " + ray_executor_v2_default_version().text + ")";
+    else
+        l.launcher_why += ", serving.env VLLM_USE_RAY_V2_EXECUTOR_BACKEND)";
     for (std::size_t i = 0; i < inv.serving.env.size(); ++i) {
         const std::string& k = inv.serving.env[i].first;
         if (k.rfind("VLLM_USE_RAY_COMPILED_DAG", 0) == 0 || k == "VLLM_USE_RAY_SPMD_WORKER")
