@@ -58,7 +58,6 @@ inline std::string stage_words(timeline_stage s) {
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-
 // The number after `key` in s ("rank=" -> 1), nullopt when absent.
 inline std::optional<long long> int_after(std::string_view s, std::string_view key) {
     const auto p = s.find(key);
